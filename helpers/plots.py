@@ -1,0 +1,107 @@
+"""Figures shared by the notebooks: training curves, attention maps, matrices, a chain graph."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+import torch
+
+from .train import History
+
+sns.set_theme(style="whitegrid", context="notebook")
+SPLIT_COLORS = {"train": "tab:blue", "test_id": "tab:green", "test_ood": "tab:red", "test": "tab:green"}
+
+
+def _to_numpy(x) -> np.ndarray:
+    return x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def plot_training_curves(history: History, title: str = "", metrics: Sequence[str] = (),
+                         axes=None, label: str = "", alpha: float = 1.0):
+    """Training loss (log scale) on the left, accuracy of every split (and metrics) on the right."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    ax_loss, ax_acc = axes
+    prefix = f"{label} " if label else ""
+    ax_loss.plot(history.steps, history.train_loss, color="black", alpha=alpha, label=f"{prefix}train loss")
+    ax_loss.set(yscale="log", xlabel="step", ylabel="loss", title="loss")
+    for split, acc in history.acc.items():
+        ax_acc.plot(history.steps, acc, color=SPLIT_COLORS.get(split), alpha=alpha, label=f"{prefix}{split}")
+    for name in metrics:
+        ax_acc.plot(history.steps, history.metrics[name], linestyle="--", alpha=alpha, label=f"{prefix}{name}")
+    ax_acc.set(ylim=(-0.03, 1.03), xlabel="step", ylabel="accuracy", title="accuracy")
+    ax_acc.legend(loc="best", fontsize="small")
+    if title:
+        ax_loss.figure.suptitle(title)
+    ax_loss.figure.tight_layout()
+    return axes
+
+
+def plot_attention(pattern, labels: Sequence[str], title: str = "", ax=None,
+                   key_labels: Sequence[str] | None = None, annotate: bool = False):
+    """Heatmap of one head's pattern [query, key], tokens on both axes."""
+    pattern = _to_numpy(pattern)
+    if ax is None:
+        size = 0.32 * len(labels) + 1.5
+        _, ax = plt.subplots(figsize=(size + 1, size))
+    sns.heatmap(pattern, ax=ax, cmap="Blues", vmin=0, vmax=1, square=True, annot=annotate,
+                fmt=".1f", xticklabels=list(key_labels or labels), yticklabels=list(labels),
+                cbar_kws={"shrink": 0.7, "label": "attention"})
+    ax.set(xlabel="key (attended to)", ylabel="query (attending)", title=title)
+    ax.tick_params(axis="x", labelrotation=90)
+    ax.tick_params(axis="y", labelrotation=0)
+    return ax
+
+
+def plot_attention_layers(patterns: Sequence, labels: Sequence[str], title: str = "",
+                          layer_titles: Sequence[str] | None = None):
+    """One attention map per layer side by side; `patterns[l]` is [query, key]."""
+    n = len(patterns)
+    size = 0.3 * len(labels) + 1.5
+    fig, axes = plt.subplots(1, n, figsize=(n * (size + 0.8), size))
+    axes = np.atleast_1d(axes)
+    for layer, (ax, pattern) in enumerate(zip(axes, patterns)):
+        name = layer_titles[layer] if layer_titles else f"layer {layer}"
+        plot_attention(pattern, labels, title=name, ax=ax)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return axes
+
+
+def plot_matrix(matrix, title: str = "", xlabel: str = "", ylabel: str = "", ax=None,
+                xticklabels="auto", yticklabels="auto", center: float | None = 0.0, cmap="RdBu_r"):
+    """Heatmap of any matrix (matching matrices, W_qk, Xi Xi^T)."""
+    matrix = _to_numpy(matrix)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.5))
+    sns.heatmap(matrix, ax=ax, cmap=cmap, center=center, xticklabels=xticklabels,
+                yticklabels=yticklabels, cbar_kws={"shrink": 0.8})
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return ax
+
+
+def plot_chain(chain: Sequence[int], start: int | None = None, hops: int | None = None,
+               ax=None, title: str = ""):
+    """The chain x0 -> x1 -> ... as a row of nodes; the question's start and answer coloured."""
+    chain = [int(c) for c in chain]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.2 * len(chain) + 0.5, 1.4))
+    for i, token in enumerate(chain):
+        color = "white"
+        if start is not None and i == start:
+            color = "tab:orange"
+        elif start is not None and hops is not None and i == start + hops:
+            color = "tab:green"
+        elif start is not None and hops is not None and start < i < start + hops:
+            color = "moccasin"
+        ax.add_patch(plt.Circle((i, 0), 0.32, facecolor=color, edgecolor="black", zorder=2))
+        ax.text(i, 0, str(token), ha="center", va="center", fontsize=11, zorder=3)
+        if i:
+            ax.annotate("", xy=(i - 0.34, 0), xytext=(i - 1 + 0.34, 0),
+                        arrowprops=dict(arrowstyle="->", color="black"))
+    ax.set(xlim=(-0.6, len(chain) - 0.4), ylim=(-0.6, 0.6), aspect="equal", title=title)
+    ax.axis("off")
+    return ax

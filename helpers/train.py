@@ -1,0 +1,265 @@
+"""One training loop for every notebook, evaluation, and checkpoints that carry their config.
+
+`train` works on any `SeqData`: the loss is cross-entropy on the masked positions, and a
+sequence counts as correct only when every masked position is right (for the chain task: the
+last position; for the iteration tasks: everything after EoI, teacher forced).
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .data import SeqData
+from .model import ModelConfig, Transformer
+
+OPTIMIZERS = ("adamw", "adam")
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 600
+    batch_size: int = 256
+    lr: float = 1e-3
+    warmup_steps: int = 50
+    schedule: str = "cosine"        # after warm-up: "cosine" decay to 0, or "constant"
+    optimizer: str = "adamw"
+    weight_decay: float = 0.01
+    grad_clip: float | None = 1.0
+    eval_every: int = 50
+    eval_size: int = 2000           # sequences per evaluation split (the first ones)
+    stop_at: dict | None = None     # e.g. {"test_id": 0.99}: stop once every split reaches it
+    seed: int = 0
+
+    def __post_init__(self):
+        checks = [
+            (self.steps >= 1, f"steps={self.steps} must be >= 1"),
+            (self.batch_size >= 1, f"batch_size={self.batch_size} must be >= 1"),
+            (self.lr > 0, f"lr={self.lr} must be > 0"),
+            (self.warmup_steps >= 0, f"warmup_steps={self.warmup_steps} must be >= 0"),
+            (self.eval_every >= 1, f"eval_every={self.eval_every} must be >= 1"),
+            (self.schedule in SCHEDULES, f"schedule={self.schedule!r} is not one of {list(SCHEDULES)}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer={self.optimizer!r} is not one of {list(OPTIMIZERS)}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class History:
+    """What a run measured at each evaluation step."""
+
+    steps: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)   # mean training loss since the last eval
+    acc: dict = field(default_factory=dict)          # split -> [accuracy per eval]
+    loss: dict = field(default_factory=dict)         # split -> [loss per eval]
+    metrics: dict = field(default_factory=dict)      # name -> [value per eval]
+    seconds: float = 0.0
+
+    def final(self, split: str) -> float:
+        return self.acc[split][-1]
+
+    def steps_to(self, split: str, threshold: float) -> int | None:
+        """First evaluated step at which `split` reached `threshold`, or None."""
+        for step, a in zip(self.steps, self.acc[split]):
+            if a >= threshold:
+                return step
+        return None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(**d)
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_model(cfg: ModelConfig, seed: int = 0, device=None) -> Transformer:
+    """A freshly initialised model; the same seed gives the same weights."""
+    set_seed(seed)
+    return Transformer(cfg).to(device or default_device())
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to cfg.lr, then constant or cosine decay to 0 at cfg.steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return cfg.lr
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def masked_loss(logits: torch.Tensor, data: SeqData) -> torch.Tensor:
+    return F.cross_entropy(logits[data.mask], data.targets[data.mask])
+
+
+def sequence_correct(logits: torch.Tensor, data: SeqData) -> torch.Tensor:
+    """[n] bool: every masked position predicted right."""
+    wrong = (logits.argmax(-1) != data.targets) & data.mask
+    return ~wrong.any(dim=1)
+
+
+@torch.no_grad()
+def predict(model: Transformer, data: SeqData, batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean masked loss and the per-sequence correctness of `data`, in batches, eval mode."""
+    was_training = model.training
+    model.eval()
+    device = model.device
+    losses, correct = [], []
+    for i in range(0, len(data), batch_size):
+        chunk = data[i:i + batch_size].to(device)
+        logits = model(chunk.inputs)
+        losses.append(masked_loss(logits, chunk) * chunk.mask.sum())
+        correct.append(sequence_correct(logits, chunk).cpu())
+    model.train(was_training)
+    return torch.stack(losses).sum() / data.mask.sum(), torch.cat(correct)
+
+
+def evaluate(model: Transformer, data: SeqData, batch_size: int = 4096) -> dict:
+    """{"loss": mean masked loss, "acc": fraction of sequences entirely right}."""
+    loss, correct = predict(model, data, batch_size)
+    return {"loss": loss.item(), "acc": correct.float().mean().item()}
+
+
+def accuracy_by(model: Transformer, data: SeqData, key: str) -> dict[int, float]:
+    """Accuracy grouped by an info field, e.g. key="lengths" or key="hops"."""
+    _, correct = predict(model, data)
+    groups = data.info[key]
+    return {int(g): correct[groups == g].float().mean().item() for g in groups.unique()}
+
+
+def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData] | None = None,
+          cfg: TrainConfig | None = None, metrics: dict[str, Callable] | None = None,
+          progress: bool = True, desc: str = "training") -> History:
+    """Train `model` in place on `train_data`; evaluate every `cfg.eval_every` steps.
+
+    eval_data: named splits to score (the training split is scored on its first
+        `cfg.eval_size` sequences as "train"). metrics: name -> fn(model) -> float, recorded
+        at each evaluation (e.g. a peakiness score).
+    """
+    cfg = cfg or TrainConfig()
+    eval_data = {"train": train_data, **(eval_data or {})}
+    metrics = metrics or {}
+    for split in (cfg.stop_at or {}):
+        if split not in eval_data:
+            raise ValueError(f"stop_at names split {split!r}; evaluated splits are {list(eval_data)}")
+    device = model.device
+    set_seed(cfg.seed)
+    data = train_data.to(device)
+    eval_data = {name: d[: cfg.eval_size].to(device) for name, d in eval_data.items()}
+    decay, no_decay = _param_groups(model)
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    wd = cfg.weight_decay if cfg.optimizer == "adamw" else 0.0
+    opt = opt_cls([{"params": decay, "weight_decay": wd},
+                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    order = torch.Generator().manual_seed(cfg.seed)
+
+    history = History(acc={n: [] for n in eval_data}, loss={n: [] for n in eval_data},
+                      metrics={n: [] for n in metrics})
+    start = time.perf_counter()
+    perm, cursor, running = torch.randperm(len(data), generator=order), 0, []
+    bar = tqdm(range(1, cfg.steps + 1), desc=desc, disable=not progress, mininterval=1.0)
+    model.train()
+    for step in bar:
+        if cursor + cfg.batch_size > len(data):
+            perm, cursor = torch.randperm(len(data), generator=order), 0
+        batch = data[perm[cursor:cursor + cfg.batch_size].to(device)]
+        cursor += cfg.batch_size
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step - 1, cfg)
+        loss = masked_loss(model(batch.inputs), batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        running.append(loss.item())
+
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            _record(history, model, eval_data, metrics, step, running)
+            running = []
+            bar.set_postfix({n: f"{a[-1]:.2f}" for n, a in history.acc.items()}, refresh=False)
+            if cfg.stop_at and all(history.acc[s][-1] >= t for s, t in cfg.stop_at.items()):
+                break
+    bar.close()
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def _record(history, model, eval_data, metrics, step, running):
+    history.steps.append(step)
+    history.train_loss.append(float(np.mean(running)))
+    for name, d in eval_data.items():
+        result = evaluate(model, d)
+        history.acc[name].append(result["acc"])
+        history.loss[name].append(result["loss"])
+    model.eval()
+    with torch.no_grad():
+        for name, fn in metrics.items():
+            history.metrics[name].append(float(fn(model)))
+    model.train()
+
+
+def _param_groups(model):
+    """Weight decay on weight matrices and embeddings (as nanoGPT); not on biases or LayerNorms."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.ndim >= 2 and ".b_" not in name else no_decay).append(p)
+    return decay, no_decay
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoints
+# ----------------------------------------------------------------------------------------------
+def save_checkpoint(path: str | Path, model: Transformer, **meta) -> Path:
+    """Weights + the model config + any JSON-able metadata (train config, data, results)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    torch.save({"model_config": model.cfg.to_dict(), "state_dict": state, "meta": meta}, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, expected: ModelConfig | dict | None = None,
+                    device=None) -> tuple[Transformer, dict]:
+    """(model in eval mode, meta). Raises ValueError if the checkpoint's config differs from
+    `expected` in any field, naming each field with both values."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}; see data/README.md to regenerate it")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = ModelConfig.from_dict(blob["model_config"])
+    if expected is not None:
+        want = expected.to_dict() if isinstance(expected, ModelConfig) else ModelConfig(**expected).to_dict()
+        diff = {k: (v, want[k]) for k, v in cfg.to_dict().items() if want[k] != v}
+        if diff:
+            detail = ", ".join(f"{k}={have!r} (expected {w!r})" for k, (have, w) in diff.items())
+            raise ValueError(f"checkpoint {path.name} was made for another config: {detail}")
+    model = Transformer(cfg)
+    model.load_state_dict(blob["state_dict"])
+    return model.to(device or default_device()).eval(), blob["meta"]

@@ -1,0 +1,107 @@
+import math
+
+import pytest
+import torch
+
+from helpers.model import ModelConfig, Transformer, init_bound
+from helpers.train import make_model
+
+
+def small_config(**kw):
+    base = dict(vocab_size=201, seq_len=13, n_layers=3, d_model=32, d_ff=64)
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+@pytest.mark.parametrize("gamma", [0.3, 0.5, 1.0])
+def test_init_rate_gives_stated_bound(gamma):
+    model = make_model(small_config(d_model=64, d_ff=256, init_rate=gamma), seed=0)
+    for name, fan_in in [("blocks.0.attn.W_Q", 64), ("blocks.1.mlp.W_in.weight", 64),
+                         ("blocks.1.mlp.W_out.weight", 256), ("embed.weight", 201),
+                         ("pos_embed.weight", 201)]:
+        w = dict(model.named_parameters())[name]
+        b = (6 / fan_in) ** gamma
+        assert w.abs().max() <= b + 1e-7
+        assert w.abs().max() > 0.95 * b, f"{name} does not fill its range"
+    assert init_bound(6, 0.7) == 1.0
+
+
+def test_position_scale_option_uses_seq_len():
+    model = make_model(small_config(pos_init_scale="seq_len", init_rate=1.0))
+    assert math.isclose(model.pos_embed.weight.abs().max().item(), 6 / 13, rel_tol=0.1)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(init_rate=0.0), "init_rate=0.0 must be > 0"),
+    (dict(init_rate=-1), "init_rate=-1 must be > 0"),
+    (dict(norm="middle"), "norm='middle' is not one of"),
+    (dict(activation="tanh"), "activation='tanh' is not one of"),
+    (dict(n_layers=0), "n_layers=0 must be >= 1"),
+])
+def test_config_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        small_config(**kwargs)
+
+
+@pytest.mark.parametrize("norm", ["post", "pre"])
+def test_forward_shape_and_causality(norm):
+    model = make_model(small_config(norm=norm), seed=1)
+    x = torch.randint(1, 100, (4, 13))
+    logits = model(x)
+    assert logits.shape == (4, 13, 201)
+    y = x.clone()
+    y[:, 8:] = torch.randint(1, 100, (4, 5))
+    assert torch.allclose(model(y)[:, :8], logits[:, :8], atol=1e-6), "future tokens leak"
+    with pytest.raises(ValueError, match="exceeds the model's seq_len=13"):
+        model(torch.randint(1, 100, (1, 14)))
+
+
+def test_run_with_cache_contents():
+    model = make_model(small_config(n_heads=2, d_model=32), seed=0)
+    x = torch.randint(1, 100, (5, 13))
+    logits, cache = model.run_with_cache(x)
+    assert torch.allclose(logits, model(x))
+    for layer in range(3):
+        pattern = cache["pattern", layer]
+        assert pattern is cache[f"blocks.{layer}.attn.hook_pattern"]
+        assert pattern.shape == (5, 2, 13, 13)                 # [batch, head, query, key]
+        assert torch.allclose(pattern.sum(-1), torch.ones(5, 2, 13))
+        assert (pattern.triu(1) == 0).all(), "no attention to later positions"
+        assert cache["resid_post", layer].shape == (5, 13, 32)
+        assert cache["q", layer].shape == (5, 13, 2, 16)
+    assert not model.hook_points["blocks.0.attn.hook_pattern"].fns, "cache hooks are removed"
+    _, only = model.run_with_cache(x, names_filter=lambda n: n.endswith("hook_pattern"))
+    assert len(only) == 3
+
+
+def test_scores_equal_W_qk_quadratic_form():
+    model = make_model(small_config(), seed=2)
+    x = torch.randint(1, 100, (2, 13))
+    _, cache = model.run_with_cache(x)
+    resid = cache["resid_pre", 1]
+    scores = cache["attn_scores", 1][:, 0]
+    expected = resid @ model.W_qk(1) @ resid.transpose(1, 2) / math.sqrt(model.cfg.d_head)
+    causal = torch.tril(torch.ones(13, 13, dtype=torch.bool))
+    assert torch.allclose(scores[:, causal], expected[:, causal], atol=1e-5)
+    z_out = cache["pattern", 1][:, 0] @ resid @ model.W_vo(1)
+    assert torch.allclose(z_out, cache["attn_out", 1], atol=1e-5)
+
+
+def test_run_with_hooks_ablation_and_cleanup():
+    model = make_model(small_config(), seed=0)
+    x = torch.randint(1, 100, (3, 13))
+    clean = model(x)
+    ablated = model.run_with_hooks(x, [("blocks.1.hook_attn_out", lambda t, hook: torch.zeros_like(t))])
+    assert not torch.allclose(ablated, clean)
+    assert torch.allclose(model(x), clean), "hooks are removed after the run"
+    with pytest.raises(ValueError, match="no hook point named 'blocks.9.attn'"):
+        model.run_with_hooks(x, [("blocks.9.attn", lambda t, hook: t)])
+    with pytest.raises(ValueError, match="layer=5 is outside 0..2"):
+        model.W_qk(5)
+
+
+def test_same_seed_same_weights():
+    a, b = make_model(small_config(), seed=7), make_model(small_config(), seed=7)
+    c = make_model(small_config(), seed=8)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.embed.weight, c.embed.weight)

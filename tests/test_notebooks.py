@@ -1,0 +1,58 @@
+"""The course's notebook conventions: .py/.ipynb pairs in sync, executed, one repository URL."""
+import json
+
+import jupytext
+import pytest
+
+from helpers.course import NOTEBOOKS_DIR, REPO_URL, repo_urls_in, rewrite_repo_url
+
+IPYNB = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+PY = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))
+
+
+def cells(path):
+    nb = jupytext.read(path)
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def test_every_notebook_has_a_pair():
+    assert IPYNB, "no notebooks found"
+    assert [p.stem for p in IPYNB] == [p.stem for p in PY]
+
+
+@pytest.mark.parametrize("ipynb", IPYNB, ids=lambda p: p.name)
+def test_py_and_ipynb_in_sync(ipynb):
+    assert cells(ipynb) == cells(ipynb.with_suffix(".py")), \
+        f"{ipynb.name} and its .py differ: run `jupytext --sync notebooks/{ipynb.stem}.py`"
+
+
+@pytest.mark.parametrize("ipynb", IPYNB, ids=lambda p: p.name)
+def test_committed_notebook_is_executed(ipynb):
+    nb = json.loads(ipynb.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] for c in code), f"{ipynb.name} has unexecuted cells"
+    counts = [c["execution_count"] for c in code]
+    assert counts == sorted(counts), f"{ipynb.name} was not run top to bottom"
+    assert not any(o.get("output_type") == "error" for c in code for o in c["outputs"])
+
+
+@pytest.mark.parametrize("path", IPYNB + PY, ids=lambda p: p.name)
+def test_one_repository_url(path):
+    text = path.read_text()
+    assert repo_urls_in(text) == {REPO_URL}, "run `python -m helpers.course --set-repo-url`"
+    assert f"blob/main/notebooks/{path.stem}.ipynb" in text, "the Colab badge opens this notebook"
+
+
+@pytest.mark.parametrize("path", PY, ids=lambda p: p.name)
+def test_title_and_setup_cells(path):
+    title, setup = [src for _, src in cells(path)[:2]]
+    assert title.startswith("# ") and "Open in Colab" in title and "Run time" in title
+    assert len(setup.splitlines()) <= 10
+    assert "pip install" not in path.read_text(), "Colab already has what the course needs"
+
+
+def test_rewrite_repo_url():
+    text = ("https://colab.research.google.com/github/a/b/blob/main/notebooks/x.ipynb\n"
+            'REPO_URL = "https://github.com/a/b"')
+    new = rewrite_repo_url(text, "https://github.com/c/d")
+    assert repo_urls_in(new) == {"https://github.com/c/d"}

@@ -19,9 +19,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-NORMS = ("post", "pre")
+NORMS = ("post", "pre", "none")
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 POS_INIT_SCALES = ("vocab", "seq_len")
+INITS = ("rate", "torch")
 
 
 @dataclass
@@ -34,13 +35,15 @@ class ModelConfig:
     d_head: int | None = None    # None: d_model // n_heads
     d_ff: int = 256
     activation: str = "relu"
-    norm: str = "post"           # "post": x = LN(x + f(x)); "pre": x = x + f(LN(x))
+    norm: str = "post"           # "post": x = LN(x + f(x)); "pre": x = x + f(LN(x)); "none": x + f(x)
     final_norm: bool | None = None  # None: a final LN for pre-LN models only
+    init: str = "rate"           # "rate": U(-b, b) below; "torch": PyTorch defaults (N(0,1) embeddings)
     init_rate: float = 1.0       # gamma: weights ~ U(-b, b), b = (6 / fan_in) ** gamma
     pos_init_scale: str = "vocab"  # fan_in of the position embedding: "vocab" or "seq_len"
     bias: bool = False           # biases in attention and FFN
     unembed_bias: bool = True
     dropout: float = 0.0         # on the embedding
+    embed_norm: bool = False     # [ours] every token embedding rescaled to one learned norm
 
     def __post_init__(self):
         if self.d_head is None:
@@ -51,6 +54,7 @@ class ModelConfig:
             (self.norm in NORMS, f"norm={self.norm!r} is not one of {list(NORMS)}"),
             (self.activation in ACTIVATIONS,
              f"activation={self.activation!r} is not one of {list(ACTIVATIONS)}"),
+            (self.init in INITS, f"init={self.init!r} is not one of {list(INITS)}"),
             (self.pos_init_scale in POS_INIT_SCALES,
              f"pos_init_scale={self.pos_init_scale!r} is not one of {list(POS_INIT_SCALES)}"),
             (self.init_rate > 0, f"init_rate={self.init_rate} must be > 0 (gamma; 0.5 is Kaiming scale)"),
@@ -153,7 +157,8 @@ class Block(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.norm = cfg.norm
-        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        make_ln = (lambda: nn.Identity()) if cfg.norm == "none" else (lambda: nn.LayerNorm(cfg.d_model))
+        self.ln1, self.ln2 = make_ln(), make_ln()
         self.attn, self.mlp = Attention(cfg), MLP(cfg)
         self.hook_resid_pre, self.hook_attn_out = HookPoint(), HookPoint()
         self.hook_resid_mid, self.hook_mlp_out = HookPoint(), HookPoint()
@@ -161,7 +166,7 @@ class Block(nn.Module):
 
     def forward(self, x):
         x = self.hook_resid_pre(x)
-        if self.norm == "post":
+        if self.norm in ("post", "none"):  # with "none" the LNs are identities
             x = self.hook_resid_mid(self.ln1(x + self.hook_attn_out(self.attn(x))))
             return self.hook_resid_post(self.ln2(x + self.hook_mlp_out(self.mlp(x))))
         x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.ln1(x))))
@@ -175,6 +180,8 @@ class Transformer(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos_embed = nn.Embedding(cfg.seq_len, cfg.d_model)
         self.drop = nn.Dropout(cfg.dropout)
+        if cfg.embed_norm:  # one norm for every token, so unseen (OOD) tokens are as visible as seen ones
+            self.embed_scale = nn.Parameter(torch.ones(()))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_final = nn.LayerNorm(cfg.d_model) if cfg.final_norm else nn.Identity()
         self.unembed = nn.Linear(cfg.d_model, cfg.vocab_size, bias=cfg.unembed_bias)
@@ -188,15 +195,27 @@ class Transformer(nn.Module):
 
     # ------------------------------------------------------------------ init
     def reset_parameters(self) -> None:
-        """Every weight U(-b, b) with b = (6 / fan_in) ** init_rate; biases 0, LayerNorms 1/0."""
+        """Every weight U(-b, b) with b = (6 / fan_in) ** init_rate; biases 0, LayerNorms 1/0.
+
+        With init="torch": embeddings N(0, 1) and every matrix U(+-1/sqrt(fan_in)), as
+        nn.Embedding and nn.Linear start by default (paper B's models).
+        """
         cfg = self.cfg
         pos_fan_in = cfg.vocab_size if cfg.pos_init_scale == "vocab" else cfg.seq_len
         with torch.no_grad():
             for name, p in self.named_parameters():
                 if name.startswith("ln") or ".ln" in name:
                     p.fill_(1.0 if name.endswith("weight") else 0.0)
-                elif p.ndim == 1 or ".b_" in name:
+                elif name == "embed_scale":  # the expected norm of a U(-b, b) embedding row
+                    p.fill_(init_bound(cfg.vocab_size, cfg.init_rate) * math.sqrt(cfg.d_model / 3))
+                elif p.ndim <= 1 or ".b_" in name:
                     p.zero_()
+                elif cfg.init == "torch":
+                    if name in ("embed.weight", "pos_embed.weight"):
+                        p.normal_(0.0, 1.0)
+                    else:
+                        bound = 1.0 / math.sqrt(self.fan_in(name, p))
+                        p.uniform_(-bound, bound)
                 else:
                     fan_in = {"embed.weight": cfg.vocab_size, "pos_embed.weight": pos_fan_in}.get(name)
                     bound = init_bound(fan_in or self.fan_in(name, p), cfg.init_rate)
@@ -217,7 +236,10 @@ class Transformer(nn.Module):
         if T > self.cfg.seq_len:
             raise ValueError(f"sequence length {T} exceeds the model's seq_len={self.cfg.seq_len}")
         positions = torch.arange(T, device=tokens.device)
-        x = self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(self.pos_embed(positions))
+        e = self.embed(tokens)
+        if self.cfg.embed_norm:
+            e = F.normalize(e, dim=-1) * self.embed_scale
+        x = self.hook_embed(e) + self.hook_pos_embed(self.pos_embed(positions))
         x = self.drop(x)
         for block in self.blocks:
             x = block(x)

@@ -105,3 +105,72 @@ def plot_chain(chain: Sequence[int], start: int | None = None, hops: int | None 
     ax.set(xlim=(-0.6, len(chain) - 0.4), ylim=(-0.6, 0.6), aspect="equal", title=title)
     ax.axis("off")
     return ax
+
+
+LAYER_COLORS = ("tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:red", "tab:brown")
+
+
+def plot_information_flow(patterns: Sequence, labels: Sequence[str], focus: int | None = -1,
+                          threshold: float = 0.1, title: str = "", ax=None, max_width: float = 7.0):
+    """The paper's information-flow picture for one sequence.
+
+    Rows are the residual stream before layer 0 (bottom) and after each layer; columns are
+    positions. An edge from key j (row l) to query i (row l + 1) is layer l's attention, its
+    width proportional to the weight; grey verticals are the residual connections. With
+    `focus` (a position, default the last), edges that carry information into that position
+    at the top are coloured and the rest drawn faint.
+    """
+    patterns = [_to_numpy(p) for p in patterns]
+    n_layers, n_pos = len(patterns), len(labels)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.75 * n_pos + 2.5, 1.4 * n_layers + 1.2))
+    relevance = np.zeros((n_layers + 1, n_pos))     # how much each node feeds the focus
+    if focus is not None:
+        relevance[n_layers, focus % n_pos] = 1.0
+        for layer in range(n_layers - 1, -1, -1):   # attention + residual, walked downwards
+            relevance[layer] = np.minimum(1.0, relevance[layer + 1] @ patterns[layer] + relevance[layer + 1])
+    for layer in range(n_layers):
+        color = LAYER_COLORS[layer % len(LAYER_COLORS)]
+        for i in range(n_pos):
+            ax.plot([i, i], [layer, layer + 1], color="lightgrey", lw=1, zorder=1)
+            for j in range(i + 1):
+                w = patterns[layer][i, j]
+                if w < threshold or i == j:
+                    continue
+                on_path = focus is None or relevance[layer + 1, i] * w >= threshold
+                ax.plot([j, i], [layer, layer + 1], color=color if on_path else "silver",
+                        lw=max_width * w if on_path else 1.0, alpha=0.9 if on_path else 0.5,
+                        zorder=3 if on_path else 2)
+    for layer in range(n_layers + 1):
+        ax.scatter(range(n_pos), [layer] * n_pos, s=25, color="black", zorder=4)
+    ax.set_xticks(range(n_pos), list(labels))
+    ax.set_yticks(range(n_layers + 1), ["embed"] + [f"after layer {l}" for l in range(n_layers)])
+    ax.set(xlabel="position (token)", title=title, xlim=(-0.5, n_pos - 0.5), ylim=(-0.3, n_layers + 0.3))
+    ax.grid(False)
+    handles = [plt.Line2D([], [], color=LAYER_COLORS[l % len(LAYER_COLORS)], lw=3, label=f"layer {l} attention")
+               for l in range(n_layers)]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    return ax
+
+
+def plot_grid(values, row_labels: Sequence, col_labels: Sequence, title: str = "", ax=None,
+              xlabel: str = "", ylabel: str = "", fmt: str = ".2f", vmin: float = 0.0, vmax: float = 1.0,
+              cmap: str = "viridis", annot=None):
+    """Annotated heatmap of a small table, e.g. accuracy over (LayerNorm placement, init rate)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.1 * len(col_labels) + 2, 0.8 * len(row_labels) + 1.2))
+    sns.heatmap(_to_numpy(values), ax=ax, annot=True if annot is None else annot, fmt=fmt if annot is None else "",
+                vmin=vmin, vmax=vmax, cmap=cmap, xticklabels=list(col_labels), yticklabels=list(row_labels),
+                cbar_kws={"shrink": 0.8})
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.tick_params(axis="y", labelrotation=0)
+    return ax
+
+
+def plot_curve_band(ax, steps, curves, label: str = "", color=None, alpha: float = 0.2):
+    """Mean of several runs' curves with a band from their min to their max."""
+    curves = np.asarray([np.asarray(c, dtype=float) for c in curves])
+    mean = curves.mean(axis=0)
+    line, = ax.plot(steps, mean, label=label, color=color)
+    ax.fill_between(steps, curves.min(axis=0), curves.max(axis=0), color=line.get_color(), alpha=alpha)
+    return ax

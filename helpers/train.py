@@ -229,7 +229,8 @@ def _param_groups(model):
     """Weight decay on weight matrices and embeddings (as nanoGPT); not on biases or LayerNorms."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        (decay if p.ndim >= 2 and ".b_" not in name else no_decay).append(p)
+        if p.requires_grad:
+            (decay if p.ndim >= 2 and ".b_" not in name else no_decay).append(p)
     return decay, no_decay
 
 

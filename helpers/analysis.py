@@ -1,0 +1,174 @@
+"""Measurements on trained models: matching matrices, ablations, peakiness of iteration heads."""
+from __future__ import annotations
+
+import torch
+
+from .data import SeqData
+from .model import Transformer
+from .train import predict
+
+
+# ----------------------------------------------------------------------------------------------
+# Paper A: the matching mechanism
+# ----------------------------------------------------------------------------------------------
+def matching_matrix(model: Transformer, layer: int, tokens: torch.Tensor) -> torch.Tensor:
+    """Weight-space matching matrix M_l[u, v] of `papers.md` over `tokens` (rows u, columns v).
+
+    Layer 1: e_u W_qk1 (e_v W_vo0)^T. Layer l >= 2: (e_u W_vo_{l-1}) W_qk_l (e_v W_vo0)^T: the
+    query holds u as written by the previous hop, the key holds v as written by the pairing
+    layer 0. It ignores LayerNorm, positions and the FFN.
+    """
+    if layer < 1:
+        raise ValueError(f"layer={layer}: matching starts at layer 1 (layer 0 pairs tokens)")
+    with torch.no_grad():
+        e = model.embed.weight[tokens.to(model.device)]
+        query_side = e if layer == 1 else e @ model.W_vo(layer - 1)
+        key_side = e @ model.W_vo(0)
+        return (query_side @ model.W_qk(layer) @ key_side.T).cpu()
+
+
+def effective_matching_matrix(model: Transformer, data: SeqData, layer: int, hop: int | None = None,
+                              head: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Matching measured on real hidden states: (M [n_tok, n_tok], tokens).
+
+    Rows: the mean query of `layer` at the last position, grouped by the node that query should
+    look for when the layer performs hop number `hop` (default: hop = layer, as in a 2-hop
+    model; a 3-layer 1-hop model may match in layer 2 with hop=1): the node hop-1 after start. Columns: the mean key at every second-of-pair
+    position, grouped by that pair's first token (its parent). M[u, v] is their dot product:
+    a diagonal M means "the query for u finds the position whose parent is u".
+    """
+    if layer < 1:
+        raise ValueError(f"layer={layer}: matching starts at layer 1 (layer 0 pairs tokens)")
+    _, cache = model.run_with_cache(data.inputs.to(model.device),
+                                    names_filter=lambda n: n.endswith(("hook_q", "hook_k")))
+    q = cache["q", layer][:, -1, head].cpu()                    # [batch, d_head]
+    n_pair_tokens = 2 * (data.info["chains"].shape[1] * (data.info["chains"].shape[2] - 1))
+    k = cache["k", layer][:, 1:n_pair_tokens:2, head].cpu()      # [batch, n_pairs, d_head]
+    parents = data.inputs[:, 0:n_pair_tokens:2]
+    rows = torch.arange(len(data))
+    looked_for = data.info["chain"][rows, data.info["start"] + (hop or layer) - 1]
+    tokens = torch.tensor(sorted(set(looked_for.tolist()) & set(parents.unique().tolist())))
+    q_mean = _group_mean(q, looked_for, tokens)
+    k_mean = _group_mean(k.reshape(-1, k.shape[-1]), parents.reshape(-1), tokens)
+    return q_mean @ k_mean.T, tokens
+
+
+def _group_mean(x: torch.Tensor, groups: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    return torch.stack([x[groups == t].mean(0) for t in tokens])
+
+
+def diagonal_score(matrix: torch.Tensor) -> float:
+    """Fraction of rows whose largest entry is on the diagonal (1.0: perfect matching)."""
+    return (matrix.argmax(dim=1) == torch.arange(len(matrix))).float().mean().item()
+
+
+def ablation_accuracy(model: Transformer, data: SeqData, hook_name: str, mode: str = "zero") -> float:
+    """Accuracy with one activation replaced by zeros ("zero") or its batch mean ("mean")."""
+    if mode not in ("zero", "mean"):
+        raise ValueError(f"mode={mode!r} is not one of ['zero', 'mean']")
+
+    def ablate(x, hook):
+        return torch.zeros_like(x) if mode == "zero" else x.mean(0, keepdim=True).expand_as(x)
+
+    with model.hooks([(hook_name, ablate)]):
+        _, correct = predict(model, data)
+    return correct.float().mean().item()
+
+
+def embedding_norms(model: Transformer, tokens: torch.Tensor) -> torch.Tensor:
+    return model.embed.weight[tokens.to(model.device)].norm(dim=-1).detach().cpu()
+
+
+def with_ood_embeddings_rescaled(model: Transformer, ood_tokens: torch.Tensor,
+                                 id_tokens: torch.Tensor) -> Transformer:
+    """A copy of `model` whose OOD token embeddings are rescaled to the mean ID norm.
+
+    OOD tokens never occur in training, so their embeddings stay at init size while ID ones
+    grow; this asks whether the matching circuit would handle them if only they were visible.
+    No weight is trained.
+    """
+    import copy
+
+    fixed = copy.deepcopy(model)
+    with torch.no_grad():
+        target = embedding_norms(model, id_tokens).mean()
+        emb = fixed.embed.weight[ood_tokens.to(model.device)]
+        fixed.embed.weight[ood_tokens.to(model.device)] = emb * (target / emb.norm(dim=-1, keepdim=True))
+    return fixed
+
+
+def child_position(data: SeqData, node: torch.Tensor) -> torch.Tensor:
+    """Position of each row's second-of-pair slot holding `node` (where node is a child)."""
+    n_pair_tokens = 2 * (data.info["chains"].shape[1] * (data.info["chains"].shape[2] - 1))
+    children = data.inputs[:, 1:n_pair_tokens:2]
+    return (children == node[:, None]).float().argmax(dim=1) * 2 + 1
+
+
+def hop_attention_accuracy(model: Transformer, data: SeqData, head: int = 0) -> dict[int, float]:
+    """How often each layer attends where the matching mechanism says it should.
+
+    Layer 0: every second-of-pair position's strongest key is the token before it (pairing).
+    Layer l >= 1: the last position's strongest key is the slot of the node l hops after the
+    start (the slot whose parent matches what the query holds).
+    """
+    _, cache = model.run_with_cache(data.inputs.to(model.device),
+                                    names_filter=lambda n: n.endswith("hook_pattern"))
+    rows = torch.arange(len(data))
+    n_pair_tokens = 2 * (data.info["chains"].shape[1] * (data.info["chains"].shape[2] - 1))
+    odd = torch.arange(1, n_pair_tokens, 2)
+    result = {0: (cache["pattern", 0][:, head, odd].argmax(-1).cpu() == odd - 1).float().mean().item()}
+    for layer in range(1, model.cfg.n_layers):
+        node = data.info["chain"][rows, (data.info["start"] + layer).clamp(max=data.info["chain"].shape[1] - 1)]
+        target = child_position(data, node)
+        strongest = cache["pattern", layer][:, head, -1].argmax(-1).cpu()
+        result[layer] = (strongest == target).float().mean().item()
+    return result
+
+
+def redirect_last_query(model: Transformer, data: SeqData, layer: int, key_pos: torch.Tensor,
+                        head: int = 0) -> torch.Tensor:
+    """Predicted tokens when the last position of `layer` is forced to attend to `key_pos`."""
+    def redirect(pattern, hook):
+        pattern = pattern.clone()
+        pattern[:, head, -1] = 0.0
+        pattern[torch.arange(len(pattern)), head, -1, key_pos.to(pattern.device)] = 1.0
+        return pattern
+
+    with torch.no_grad(), model.hooks([(f"blocks.{layer}.attn.hook_pattern", redirect)]):
+        return model(data.inputs.to(model.device))[:, -1].argmax(-1).cpu()
+
+
+# ----------------------------------------------------------------------------------------------
+# Paper B: iteration heads
+# ----------------------------------------------------------------------------------------------
+def iteration_head_targets(data: SeqData, min_length: int = 1):
+    """Index tensors (row, query, key1, key2) of the entries an ideal iteration head attends.
+
+    For a sequence of length L (prefix at 0, x_t at t, EoI at L+1) and k = 0..L-1, the query
+    at L+1+k holds s_k (EoI plays s_0): layer 1 should read the EoI key (L+1), layer 2 the key
+    of x_{k+1} (position k+1).
+    """
+    rows, queries, eoi, xs = [], [], [], []
+    for i, L in enumerate(data.info["lengths"].tolist()):
+        if L < min_length:
+            continue
+        k = torch.arange(L)
+        rows.append(torch.full((L,), i))
+        queries.append(L + 1 + k)
+        eoi.append(torch.full((L,), L + 1))
+        xs.append(k + 1)
+    return tuple(torch.cat(t) for t in (rows, queries, eoi, xs))
+
+
+def peakiness(model: Transformer, data: SeqData, min_length: int = 1, head: int = 0) -> dict[int, float]:
+    """Fraction of target attention weights above 0.5, per layer (1.0: a perfect iteration head).
+
+    Layer 1 (index 0): chain-of-thought queries -> the EoI key. Layer 2 (index 1): the query at
+    L+1+k -> the key of x_{k+1}. Paper B's metric, as its code computes it.
+    """
+    _, cache = model.run_with_cache(data.inputs.to(model.device),
+                                    names_filter=lambda n: n.endswith("hook_pattern"))
+    rows, queries, eoi, xs = iteration_head_targets(data, min_length)
+    first = cache["pattern", 0][:, head].cpu()[rows, queries, eoi]
+    second = cache["pattern", 1][:, head].cpu()[rows, queries, xs]
+    return {0: (first > 0.5).float().mean().item(), 1: (second > 0.5).float().mean().item()}

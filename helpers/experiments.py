@@ -1,0 +1,197 @@
+"""The course's experiments: named configs, one runner per task family, and the shipped artifacts.
+
+Notebooks call `train_chain(...)` with a preset so that a live run and the shipped artifacts use
+the same code. Regenerate an artifact in `data/` with
+
+    python -m helpers.experiments NAME [--workers 2]
+
+where NAME is one of `ARTIFACTS` (see data/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+
+from .analysis import diagonal_score, effective_matching_matrix, peakiness
+from .course import DATA_DIR
+from .data import ITER_VOCAB_SIZE, chain_vocab_size, make_chain_data, make_iteration_data
+from .model import ModelConfig
+from .train import History, TrainConfig, load_checkpoint, make_model, save_checkpoint, train
+
+N_TRAIN = 270_000   # the authors' 300,000 sequences, 90 % for training
+N_EVAL = 2_000
+EVAL_SEED = 1_000   # eval sets use their own seed; each split also draws its own numbers
+
+# 1 hop: the live demo of notebook 02 and the init x LayerNorm grid of notebook 03.
+CHAIN_1HOP_MODEL = ModelConfig(vocab_size=201, seq_len=13, n_layers=3, n_heads=1, d_model=64,
+                               d_ff=256, norm="post", init_rate=1.0, pos_init_scale="vocab")
+CHAIN_1HOP_TRAIN = TrainConfig(steps=800, batch_size=256, lr=1e-3, warmup_steps=50,
+                               schedule="cosine", eval_every=50)
+# 2 hops: the shipped checkpoint dissected in notebook 02.
+CHAIN_2HOP_MODEL = replace(CHAIN_1HOP_MODEL, d_model=32, d_head=32, d_ff=96)
+CHAIN_2HOP_TRAIN = TrainConfig(steps=16_000, batch_size=128, lr=3e-3, warmup_steps=100,
+                               schedule="constant", eval_every=250, stop_at={"test_id": 0.99})
+
+SWEEP_GAMMAS = (0.3, 0.5, 0.75, 1.0)
+SWEEP_NORMS = ("pre", "post")
+SWEEP_SEEDS = (0, 1, 2)
+
+
+def chain_eval_sets(hops, n_nodes: int = 7, variant: str = "single") -> dict:
+    return {split: make_chain_data(N_EVAL, hops, split, seed=EVAL_SEED, n_nodes=n_nodes, variant=variant)
+            for split in ("test_id", "test_ood")}
+
+
+def train_chain(hops, model_cfg: ModelConfig = CHAIN_1HOP_MODEL, train_cfg: TrainConfig = CHAIN_1HOP_TRAIN,
+                seed: int = 0, n_train: int = N_TRAIN, n_nodes: int = 7, variant: str = "single",
+                progress: bool = True, metrics=None):
+    """Train one model on k-hop chains; returns (model, history, eval sets).
+
+    Bad arguments (hops beyond the chain, a model too short for the sequence) fail here, before
+    any training starts.
+    """
+    train_data = make_chain_data(n_train, hops, "train", seed=seed, n_nodes=n_nodes, variant=variant)
+    seq_len = train_data.inputs.shape[1]
+    if model_cfg.seq_len < seq_len or model_cfg.vocab_size < chain_vocab_size(variant):
+        raise ValueError(f"model seq_len={model_cfg.seq_len}, vocab_size={model_cfg.vocab_size} cannot "
+                         f"read this data (needs seq_len >= {seq_len}, vocab_size >= {chain_vocab_size(variant)})")
+    evals = chain_eval_sets(hops, n_nodes, variant)
+    model = make_model(model_cfg, seed=seed)
+    history = train(model, train_data, evals, replace(train_cfg, seed=seed), metrics=metrics,
+                    progress=progress, desc=f"{hops} hop(s), {model_cfg.norm}-LN, gamma={model_cfg.init_rate}")
+    return model, history, evals
+
+
+def matching_scores(model, evals: dict, hop: int = 1) -> dict[int, float]:
+    """Diagonal score of each layer's effective matching matrix for hop `hop`, on test-ID data.
+
+    A 3-layer model trained on 1 hop may match in layer 1 or in layer 2: look at the best layer.
+    """
+    return {layer: diagonal_score(effective_matching_matrix(model, evals["test_id"], layer, hop=hop)[0])
+            for layer in range(1, model.cfg.n_layers)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Paper B: iteration tasks
+# ----------------------------------------------------------------------------------------------
+N_LEN = 8
+MIN_TEST_LENGTH = 4  # accuracy is reported on lengths 4..n_len, whose test strings are unseen
+ITER_MODEL = ModelConfig(vocab_size=ITER_VOCAB_SIZE, seq_len=2 * N_LEN + 2, n_layers=2, n_heads=1,
+                         d_model=64, d_ff=256, activation="gelu", norm="pre", init_rate=0.5,
+                         pos_init_scale="vocab", bias=False, unembed_bias=False, dropout=0.1)
+ITER_TRAIN = TrainConfig(steps=2_500, batch_size=64, lr=1e-3, warmup_steps=0, schedule="constant",
+                         optimizer="adam", weight_decay=0.0, grad_clip=None, eval_every=50,
+                         eval_size=4_096)
+
+
+def iteration_eval_sets(task: str, cot: bool = True, n_len: int = N_LEN, seed: int = 0) -> dict:
+    """{"test": test strings of lengths MIN_TEST_LENGTH..n_len} (unseen in training)."""
+    lengths = range(min(MIN_TEST_LENGTH, n_len), n_len + 1)
+    return {"test": make_iteration_data(task, "test", n_len=n_len, cot=cot, seed=seed, lengths=lengths)}
+
+
+def peakiness_metrics(data) -> dict:
+    """Metric callbacks for `train`: peakiness of both layers on `data`."""
+    return {"peakiness layer 1": lambda m: peakiness(m, data)[0],
+            "peakiness layer 2": lambda m: peakiness(m, data)[1]}
+
+
+def train_iteration(task: str, cot: bool = True, seed: int = 0, model_cfg: ModelConfig = ITER_MODEL,
+                    train_cfg: TrainConfig = ITER_TRAIN, n_len: int = N_LEN, model=None,
+                    trainable: str = "all", progress: bool = True, track_peakiness: bool = True):
+    """Train (or fine-tune `model`) on an iteration task; returns (model, history, eval sets).
+
+    trainable: "all", or "layer2_mlp" to update only the second MLP (which holds F).
+    """
+    if trainable not in ("all", "layer2_mlp"):
+        raise ValueError(f"trainable={trainable!r} is not one of ['all', 'layer2_mlp']")
+    train_data = make_iteration_data(task, "train", n_len=n_len, cot=cot, seed=seed)
+    evals = iteration_eval_sets(task, cot, n_len, seed)
+    if model is None:
+        if model_cfg.seq_len < train_data.inputs.shape[1]:
+            raise ValueError(f"model seq_len={model_cfg.seq_len} is shorter than the sequences "
+                             f"({train_data.inputs.shape[1]} tokens for n_len={n_len})")
+        model = make_model(model_cfg, seed=seed)
+    for name, p in model.named_parameters():
+        p.requires_grad_(trainable == "all" or name.startswith("blocks.1.mlp."))
+    metrics = peakiness_metrics(evals["test"][:512]) if track_peakiness and cot else None
+    history = train(model, train_data, evals, replace(train_cfg, seed=seed), metrics=metrics,
+                    progress=progress, desc=f"{task}, {'CoT' if cot else 'no CoT'}, seed {seed}")
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model, history, evals
+
+
+# ----------------------------------------------------------------------------------------------
+# Shipped artifacts
+# ----------------------------------------------------------------------------------------------
+def make_chain_2hop(path: Path = DATA_DIR / "chain_2hop.pt", seed: int = 0, **_) -> Path:
+    model, history, evals = train_chain(2, CHAIN_2HOP_MODEL, CHAIN_2HOP_TRAIN, seed=seed)
+    results = {split: history.final(split) for split in history.acc}
+    return save_checkpoint(path, model, task={"family": "chain", "hops": 2, "n_nodes": 7,
+                                              "variant": "single", "n_train": N_TRAIN, "seed": seed},
+                           train_config=replace(CHAIN_2HOP_TRAIN, seed=seed).to_dict(),
+                           history=history.to_dict(), results=results,
+                           command="python -m helpers.experiments chain_2hop")
+
+
+def load_chain_2hop(path: Path = DATA_DIR / "chain_2hop.pt"):
+    """(model, meta) of the shipped 2-hop checkpoint, checked against the preset config."""
+    return load_checkpoint(path, expected=CHAIN_2HOP_MODEL)
+
+
+def _sweep_cell(args) -> dict:
+    norm, gamma, seed = args
+    torch.set_num_threads(1)
+    model_cfg = replace(CHAIN_1HOP_MODEL, norm=norm, init_rate=gamma, final_norm=None)
+    model, history, evals = train_chain(1, model_cfg, CHAIN_1HOP_TRAIN, seed=seed, progress=False)
+    return {"norm": norm, "gamma": gamma, "seed": seed, "history": history.to_dict(),
+            "final": {split: history.final(split) for split in history.acc},
+            "matching_scores": matching_scores(model, evals), "seconds": history.seconds}
+
+
+def make_init_ln_sweep(path: Path = DATA_DIR / "init_ln_sweep.json", workers: int = 2, **_) -> Path:
+    cells = [(norm, gamma, seed) for norm in SWEEP_NORMS for gamma in SWEEP_GAMMAS for seed in SWEEP_SEEDS]
+    with get_context("spawn").Pool(workers) as pool:
+        runs = pool.map(_sweep_cell, cells)
+    blob = {"command": "python -m helpers.experiments init_ln_sweep", "hops": 1,
+            "model_config": CHAIN_1HOP_MODEL.to_dict(), "train_config": CHAIN_1HOP_TRAIN.to_dict(),
+            "n_train": N_TRAIN, "grid": {"norm": SWEEP_NORMS, "gamma": SWEEP_GAMMAS, "seed": SWEEP_SEEDS},
+            "runs": runs}
+    path.write_text(json.dumps(blob))
+    return path
+
+
+def load_sweep(path: Path) -> dict:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no sweep at {path}; see data/README.md to regenerate it")
+    blob = json.loads(Path(path).read_text())
+    for run in blob["runs"]:
+        run["history"] = History.from_dict(run["history"])
+    return blob
+
+
+ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Regenerate a shipped artifact in data/.")
+    parser.add_argument("name", choices=sorted(ARTIFACTS))
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed)
+    print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+import pytest
+import torch
+
+from helpers import analysis as A
+from helpers.data import make_chain_data, make_iteration_data
+from helpers.handbuilt import matching_model
+from helpers.model import ModelConfig
+from helpers.train import evaluate, make_model
+
+
+@pytest.fixture(scope="module")
+def hand2():
+    return matching_model(2, d_token=48)
+
+
+def test_handbuilt_model_solves_hops_it_was_built_for(hand2):
+    for split in ("train", "test_id", "test_ood"):
+        assert evaluate(hand2, make_chain_data(300, 2, split, seed=1))["acc"] == 1.0
+    assert evaluate(matching_model(1, d_token=48), make_chain_data(300, 1, "test_ood"))["acc"] == 1.0
+    with pytest.raises(ValueError, match="hops=7 is outside the allowed range 1..6"):
+        matching_model(7)
+
+
+def test_matching_scores_separate_handbuilt_from_random(hand2):
+    data = make_chain_data(2000, 2, "test_id", seed=2)
+    assert A.diagonal_score(A.matching_matrix(hand2, 1, torch.arange(1, 200))) == 1.0
+    for layer in (1, 2):
+        assert A.diagonal_score(A.effective_matching_matrix(hand2, data, layer)[0]) == 1.0
+    random_model = make_model(ModelConfig(d_model=32, d_ff=64), seed=0)
+    assert A.diagonal_score(A.effective_matching_matrix(random_model, data, 1)[0]) < 0.1
+    assert A.hop_attention_accuracy(hand2, data) == {0: 1.0, 1: 1.0, 2: 1.0}
+    with pytest.raises(ValueError, match="layer=0: matching starts at layer 1"):
+        A.matching_matrix(hand2, 0, torch.arange(1, 10))
+
+
+def test_diagonal_score():
+    assert A.diagonal_score(torch.eye(4)) == 1.0
+    assert A.diagonal_score(torch.eye(4).flip(0)) == 0.0
+
+
+def test_ablation_and_redirection_change_the_answer(hand2):
+    data = make_chain_data(300, 2, "test_id", seed=3)
+    assert A.ablation_accuracy(hand2, data, "blocks.1.hook_attn_out") < 0.3
+    with pytest.raises(ValueError, match="mode='half' is not one of"):
+        A.ablation_accuracy(hand2, data, "blocks.1.hook_attn_out", mode="half")
+    rows = torch.arange(len(data))
+    chain, start = data.info["chain"], data.info["start"]
+    other = (start + 1) % 5 + 1
+    other = torch.where(other == start + 1, other % 5 + 1, other)
+    predicted = A.redirect_last_query(hand2, data, 1, A.child_position(data, chain[rows, other]))
+    assert (predicted == chain[rows, other + 1]).all()
+
+
+def test_ood_rescaling_copies_and_only_touches_ood_rows():
+    model = make_model(ModelConfig(d_model=32, d_ff=64), seed=0)
+    ID, OOD = torch.arange(1, 100), torch.arange(101, 200)
+    with torch.no_grad():
+        model.embed.weight[ID] *= 10
+    fixed = A.with_ood_embeddings_rescaled(model, OOD, ID)
+    assert torch.allclose(A.embedding_norms(fixed, OOD), A.embedding_norms(model, ID).mean().expand(99), rtol=1e-4)
+    assert torch.equal(fixed.embed.weight[ID], model.embed.weight[ID])
+    assert not torch.allclose(A.embedding_norms(model, OOD), A.embedding_norms(fixed, OOD))
+
+
+def test_iteration_head_targets_and_peakiness_range():
+    data = make_iteration_data("parity", n_len=3, n_per_length=1, seed=0)  # lengths 1, 2, 3
+    rows, queries, eoi, xs = A.iteration_head_targets(data)
+    # length 3: EoI at 4; queries 4, 5, 6 read x_1, x_2, x_3 at 1, 2, 3
+    last = rows == 2
+    assert queries[last].tolist() == [4, 5, 6] and eoi[last].tolist() == [4, 4, 4] and xs[last].tolist() == [1, 2, 3]
+    assert len(rows) == 1 + 2 + 3
+    model = make_model(ModelConfig(vocab_size=64, seq_len=8, n_layers=2, d_model=32, d_ff=64, norm="pre"), seed=0)
+    scores = A.peakiness(model, data)
+    assert set(scores) == {0, 1} and all(0 <= v <= 1 for v in scores.values())

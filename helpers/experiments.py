@@ -23,7 +23,8 @@ from .analysis import diagonal_score, effective_matching_matrix, peakiness
 from .course import DATA_DIR
 from .data import ITER_VOCAB_SIZE, chain_vocab_size, make_chain_data, make_iteration_data
 from .model import ModelConfig
-from .train import History, TrainConfig, load_checkpoint, make_model, save_checkpoint, train
+from .train import (History, TrainConfig, accuracy_by, load_checkpoint, make_model, save_checkpoint,
+                    train)
 
 N_TRAIN = 270_000   # the authors' 300,000 sequences, 90 % for training
 N_EVAL = 2_000
@@ -84,9 +85,9 @@ def matching_scores(model, evals: dict, hop: int = 1) -> dict[int, float]:
 N_LEN = 8
 MIN_TEST_LENGTH = 4  # accuracy is reported on lengths 4..n_len, whose test strings are unseen
 ITER_MODEL = ModelConfig(vocab_size=ITER_VOCAB_SIZE, seq_len=2 * N_LEN + 2, n_layers=2, n_heads=1,
-                         d_model=64, d_ff=256, activation="gelu", norm="pre", init_rate=0.5,
-                         pos_init_scale="vocab", bias=False, unembed_bias=False, dropout=0.1)
-ITER_TRAIN = TrainConfig(steps=2_500, batch_size=64, lr=1e-3, warmup_steps=0, schedule="constant",
+                         d_model=64, d_ff=256, activation="gelu", norm="pre", init="torch",
+                         bias=False, unembed_bias=False, dropout=0.1)
+ITER_TRAIN = TrainConfig(steps=4_000, batch_size=64, lr=1e-3, warmup_steps=0, schedule="constant",
                          optimizer="adam", weight_decay=0.0, grad_clip=None, eval_every=50,
                          eval_size=4_096)
 
@@ -169,6 +170,65 @@ def make_init_ln_sweep(path: Path = DATA_DIR / "init_ln_sweep.json", workers: in
     return path
 
 
+def make_polynomial_checkpoint(path: Path = DATA_DIR / "iteration_polynomial.pt", seed: int = 0, **_) -> Path:
+    model, history, evals = train_iteration("polynomial", seed=seed, progress=False)
+    return save_checkpoint(path, model, task={"family": "iteration", "task": "polynomial", "cot": True,
+                                              "n_len": N_LEN, "seed": seed},
+                           train_config=replace(ITER_TRAIN, seed=seed).to_dict(), history=history.to_dict(),
+                           results={"test": history.final("test")},
+                           command="python -m helpers.experiments iteration_polynomial")
+
+
+def load_polynomial_checkpoint(path: Path = DATA_DIR / "iteration_polynomial.pt"):
+    return load_checkpoint(path, expected=ITER_MODEL)
+
+
+ITER_SEEDS = (0, 1, 2, 3, 4)
+TRANSFER_SEEDS = (0, 1, 2)
+FINETUNE_TRAIN = replace(ITER_TRAIN, eval_every=10, stop_at={"test": 0.99})
+SCRATCH_TRAIN = replace(ITER_TRAIN, stop_at={"test": 0.99})
+
+
+def _iteration_cell(args) -> dict:
+    """One run of the iteration sweep: ("scratch", task, cot, seed) or ("finetune", pre, mode, seed)."""
+    kind, a, b, seed = args
+    torch.set_num_threads(1)
+    if kind == "scratch":
+        task, cot = a, b
+        model, history, evals = train_iteration(task, cot=cot, seed=seed, progress=False,
+                                                train_cfg=ITER_TRAIN if task == "polynomial" else SCRATCH_TRAIN)
+        by_length = accuracy_by(model, make_iteration_data(task, "test", n_len=N_LEN, cot=cot, seed=seed), "lengths")
+        return {"kind": kind, "task": task, "cot": cot, "seed": seed, "history": history.to_dict(),
+                "acc_by_length": by_length}
+    pretrain, mode = a, b
+    if pretrain == "polynomial":
+        model, _ = load_polynomial_checkpoint(device="cpu")
+    else:  # pretrain on copy with the same recipe as the shipped polynomial model
+        model, _, _ = train_iteration(pretrain, seed=0, progress=False, train_cfg=SCRATCH_TRAIN)
+    model.train()
+    _, history, _ = train_iteration("parity", seed=seed, model=model, trainable=mode,
+                                    train_cfg=FINETUNE_TRAIN, progress=False)
+    return {"kind": kind, "pretrain": pretrain, "mode": mode, "seed": seed, "history": history.to_dict()}
+
+
+def make_iteration_sweep(path: Path = DATA_DIR / "iteration_sweep.json", workers: int = 2, **_) -> Path:
+    """Polynomial and parity from scratch (CoT and not), and parity fine-tuned after pretraining."""
+    if not (DATA_DIR / "iteration_polynomial.pt").exists():
+        raise FileNotFoundError("run `python -m helpers.experiments iteration_polynomial` first")
+    cells = ([("scratch", "polynomial", True, s) for s in ITER_SEEDS]
+             + [("scratch", "parity", cot, s) for cot in (True, False) for s in TRANSFER_SEEDS]
+             + [("finetune", pre, mode, s) for pre in ("polynomial", "copy")
+                for mode in ("all", "layer2_mlp") for s in TRANSFER_SEEDS])
+    with get_context("spawn").Pool(workers) as pool:
+        runs = pool.map(_iteration_cell, cells)
+    blob = {"command": "python -m helpers.experiments iteration_sweep", "n_len": N_LEN,
+            "model_config": ITER_MODEL.to_dict(), "train_config": ITER_TRAIN.to_dict(),
+            "finetune_config": FINETUNE_TRAIN.to_dict(), "scratch_config": SCRATCH_TRAIN.to_dict(),
+            "runs": runs}
+    path.write_text(json.dumps(blob))
+    return path
+
+
 def load_sweep(path: Path) -> dict:
     if not Path(path).exists():
         raise FileNotFoundError(f"no sweep at {path}; see data/README.md to regenerate it")
@@ -178,7 +238,8 @@ def load_sweep(path: Path) -> dict:
     return blob
 
 
-ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep}
+ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
+             "iteration_polynomial": make_polynomial_checkpoint, "iteration_sweep": make_iteration_sweep}
 
 
 def main() -> None:

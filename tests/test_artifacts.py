@@ -1,0 +1,47 @@
+"""Every shipped artifact in data/ loads, carries the config that made it, and says true things."""
+import pytest
+import torch
+
+from helpers import DATA_DIR
+from helpers import experiments as X
+from helpers.model import ModelConfig
+from helpers.train import evaluate, load_checkpoint
+
+
+def test_data_folder_stays_small():
+    total = sum(p.stat().st_size for p in DATA_DIR.rglob("*") if p.is_file())
+    assert total < 5 * 2**20, f"data/ holds {total / 2**20:.1f} MB; keep it to a few MB"
+
+
+def test_every_artifact_has_a_command_and_a_readme_row():
+    readme = (DATA_DIR / "README.md").read_text()
+    for name in X.ARTIFACTS:
+        assert f"python -m helpers.experiments {name}" in readme
+
+
+def test_chain_2hop_checkpoint():
+    model, meta = X.load_chain_2hop()
+    assert meta["command"] == "python -m helpers.experiments chain_2hop"
+    assert meta["task"]["hops"] == 2 and meta["train_config"]["seed"] == meta["task"]["seed"]
+    evals = X.chain_eval_sets(2)
+    for split, data in evals.items():
+        assert evaluate(model, data)["acc"] == pytest.approx(meta["results"][split], abs=1e-3)
+    assert meta["results"]["test_id"] >= 0.99
+    assert meta["history"]["acc"]["test_id"][-1] == meta["results"]["test_id"]
+    other = ModelConfig(**{**X.CHAIN_2HOP_MODEL.to_dict(), "n_layers": 4})
+    with pytest.raises(ValueError, match=r"n_layers=3 \(expected 4\)"):
+        load_checkpoint(DATA_DIR / "chain_2hop.pt", expected=other)
+
+
+def test_init_ln_sweep():
+    sweep = X.load_sweep(DATA_DIR / "init_ln_sweep.json")
+    assert sweep["command"] == "python -m helpers.experiments init_ln_sweep"
+    assert ModelConfig.from_dict(sweep["model_config"]) == X.CHAIN_1HOP_MODEL
+    grid = sweep["grid"]
+    cells = {(r["norm"], r["gamma"], r["seed"]) for r in sweep["runs"]}
+    assert cells == {(n, g, s) for n in grid["norm"] for g in grid["gamma"] for s in grid["seed"]}
+    for run in sweep["runs"]:
+        history = run["history"]
+        assert history.steps[-1] == sweep["train_config"]["steps"]
+        assert all(history.final(split) == value for split, value in run["final"].items())
+        assert all(0 <= v <= 1 for v in run["matching_scores"].values())

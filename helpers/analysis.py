@@ -148,16 +148,11 @@ def iteration_head_targets(data: SeqData, min_length: int = 1):
     at L+1+k holds s_k (EoI plays s_0): layer 1 should read the EoI key (L+1), layer 2 the key
     of x_{k+1} (position k+1).
     """
-    rows, queries, eoi, xs = [], [], [], []
-    for i, L in enumerate(data.info["lengths"].tolist()):
-        if L < min_length:
-            continue
-        k = torch.arange(L)
-        rows.append(torch.full((L,), i))
-        queries.append(L + 1 + k)
-        eoi.append(torch.full((L,), L + 1))
-        xs.append(k + 1)
-    return tuple(torch.cat(t) for t in (rows, queries, eoi, xs))
+    lengths = data.info["lengths"][:, None]
+    k = torch.arange(int(lengths.max()))[None, :]
+    valid = (k < lengths) & (lengths >= min_length)
+    rows = torch.arange(len(lengths))[:, None].expand_as(valid)
+    return rows[valid], (lengths + 1 + k)[valid], (lengths + 1).expand_as(valid)[valid], (k + 1).expand_as(valid)[valid]
 
 
 def peakiness(model: Transformer, data: SeqData, min_length: int = 1, head: int = 0) -> dict[int, float]:

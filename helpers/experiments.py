@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from dataclasses import replace
 from multiprocessing import get_context
@@ -179,32 +180,28 @@ def make_polynomial_checkpoint(path: Path = DATA_DIR / "iteration_polynomial.pt"
                            command="python -m helpers.experiments iteration_polynomial")
 
 
-def load_polynomial_checkpoint(path: Path = DATA_DIR / "iteration_polynomial.pt"):
-    return load_checkpoint(path, expected=ITER_MODEL)
+def load_polynomial_checkpoint(path: Path = DATA_DIR / "iteration_polynomial.pt", device=None):
+    return load_checkpoint(path, expected=ITER_MODEL, device=device)
 
 
 ITER_SEEDS = (0, 1, 2, 3, 4)
 TRANSFER_SEEDS = (0, 1, 2)
-FINETUNE_TRAIN = replace(ITER_TRAIN, eval_every=10, stop_at={"test": 0.99})
+FINETUNE_TRAIN = replace(ITER_TRAIN, steps=1_000, eval_every=10, stop_at={"test": 0.99})
 SCRATCH_TRAIN = replace(ITER_TRAIN, stop_at={"test": 0.99})
 
 
 def _iteration_cell(args) -> dict:
     """One run of the iteration sweep: ("scratch", task, cot, seed) or ("finetune", pre, mode, seed)."""
-    kind, a, b, seed = args
+    kind, a, b, seed, pretrained_path = args
     torch.set_num_threads(1)
     if kind == "scratch":
         task, cot = a, b
-        model, history, evals = train_iteration(task, cot=cot, seed=seed, progress=False,
-                                                train_cfg=ITER_TRAIN if task == "polynomial" else SCRATCH_TRAIN)
+        model, history, evals = train_iteration(task, cot=cot, seed=seed, progress=False, train_cfg=SCRATCH_TRAIN)
         by_length = accuracy_by(model, make_iteration_data(task, "test", n_len=N_LEN, cot=cot, seed=seed), "lengths")
         return {"kind": kind, "task": task, "cot": cot, "seed": seed, "history": history.to_dict(),
                 "acc_by_length": by_length}
     pretrain, mode = a, b
-    if pretrain == "polynomial":
-        model, _ = load_polynomial_checkpoint(device="cpu")
-    else:  # pretrain on copy with the same recipe as the shipped polynomial model
-        model, _, _ = train_iteration(pretrain, seed=0, progress=False, train_cfg=SCRATCH_TRAIN)
+    model, _ = load_checkpoint(pretrained_path, expected=ITER_MODEL, device="cpu")
     model.train()
     _, history, _ = train_iteration("parity", seed=seed, model=model, trainable=mode,
                                     train_cfg=FINETUNE_TRAIN, progress=False)
@@ -215,16 +212,58 @@ def make_iteration_sweep(path: Path = DATA_DIR / "iteration_sweep.json", workers
     """Polynomial and parity from scratch (CoT and not), and parity fine-tuned after pretraining."""
     if not (DATA_DIR / "iteration_polynomial.pt").exists():
         raise FileNotFoundError("run `python -m helpers.experiments iteration_polynomial` first")
-    cells = ([("scratch", "polynomial", True, s) for s in ITER_SEEDS]
-             + [("scratch", "parity", cot, s) for cot in (True, False) for s in TRANSFER_SEEDS]
-             + [("finetune", pre, mode, s) for pre in ("polynomial", "copy")
-                for mode in ("all", "layer2_mlp") for s in TRANSFER_SEEDS])
-    with get_context("spawn").Pool(workers) as pool:
-        runs = pool.map(_iteration_cell, cells)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy_model, copy_history, _ = train_iteration("copy", seed=0, progress=False, train_cfg=SCRATCH_TRAIN)
+        pretrained = {"polynomial": DATA_DIR / "iteration_polynomial.pt",
+                      "copy": save_checkpoint(Path(tmp) / "copy.pt", copy_model)}
+        cells = ([("scratch", "polynomial", True, s, None) for s in ITER_SEEDS]
+                 + [("scratch", "parity", cot, s, None) for cot in (True, False) for s in TRANSFER_SEEDS]
+                 + [("finetune", pre, mode, s, str(pretrained[pre])) for pre in ("polynomial", "copy")
+                    for mode in ("all", "layer2_mlp") for s in TRANSFER_SEEDS])
+        with get_context("spawn").Pool(workers) as pool:
+            runs = pool.map(_iteration_cell, cells)
     blob = {"command": "python -m helpers.experiments iteration_sweep", "n_len": N_LEN,
             "model_config": ITER_MODEL.to_dict(), "train_config": ITER_TRAIN.to_dict(),
             "finetune_config": FINETUNE_TRAIN.to_dict(), "scratch_config": SCRATCH_TRAIN.to_dict(),
+            "copy_pretraining": {"seed": 0, "test": copy_history.final("test"),
+                                 "steps": copy_history.steps[-1]},
             "runs": runs}
+    path.write_text(json.dumps(blob))
+    return path
+
+
+NOISE_CONDITIONS = ((0.0, "both"), (0.5, "both"), (1.0, "both"), (1.0, "qk"), (1.0, "vo"))
+NOISE_SEEDS = (0, 1, 2)
+NOISE_2HOP_TRAIN = replace(CHAIN_2HOP_TRAIN, steps=12_000)
+
+
+def noise_model_config(sigma: float, target: str = "both", seed: int = 0,
+                       base: ModelConfig = CHAIN_1HOP_MODEL) -> ModelConfig:
+    """`base` with orthogonal noise [ours] of std `sigma` on `target` (Xi drawn from `seed`)."""
+    return replace(base, noise_std=sigma, noise_target=target, noise_seed=seed)
+
+
+def _noise_cell(args) -> dict:
+    hops, sigma, target, seed = args
+    torch.set_num_threads(1)
+    base, train_cfg = (CHAIN_1HOP_MODEL, CHAIN_1HOP_TRAIN) if hops == 1 else (CHAIN_2HOP_MODEL, NOISE_2HOP_TRAIN)
+    model, history, evals = train_chain(hops, noise_model_config(sigma, target, seed, base), train_cfg,
+                                        seed=seed, progress=False)
+    return {"hops": hops, "sigma": sigma, "target": target, "seed": seed, "history": history.to_dict(),
+            "final": {split: history.final(split) for split in history.acc}}
+
+
+def make_noise_sweep(path: Path = DATA_DIR / "noise_sweep.json", workers: int = 2, **_) -> Path:
+    """1 hop (notebook 03's model): every noise condition x 3 seeds; 2 hops (notebook 02's
+    model): sigma 0 vs 1, seed 0, up to 12,000 steps."""
+    cells = ([(2, sigma, "both", 0) for sigma in (0.0, 1.0)]
+             + [(1, sigma, target, seed) for sigma, target in NOISE_CONDITIONS for seed in NOISE_SEEDS])
+    with get_context("spawn").Pool(workers) as pool:
+        runs = pool.map(_noise_cell, cells)
+    blob = {"command": "python -m helpers.experiments noise_sweep",
+            "model_config": {"1": CHAIN_1HOP_MODEL.to_dict(), "2": CHAIN_2HOP_MODEL.to_dict()},
+            "train_config": {"1": CHAIN_1HOP_TRAIN.to_dict(), "2": NOISE_2HOP_TRAIN.to_dict()},
+            "conditions": NOISE_CONDITIONS, "seeds": NOISE_SEEDS, "runs": runs}
     path.write_text(json.dumps(blob))
     return path
 
@@ -239,7 +278,8 @@ def load_sweep(path: Path) -> dict:
 
 
 ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
-             "iteration_polynomial": make_polynomial_checkpoint, "iteration_sweep": make_iteration_sweep}
+             "iteration_polynomial": make_polynomial_checkpoint, "iteration_sweep": make_iteration_sweep,
+             "noise_sweep": make_noise_sweep}
 
 
 def main() -> None:

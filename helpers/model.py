@@ -23,6 +23,7 @@ NORMS = ("post", "pre", "none")
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 POS_INIT_SCALES = ("vocab", "seq_len")
 INITS = ("rate", "torch")
+NOISE_TARGETS = ("both", "qk", "vo")
 
 
 @dataclass
@@ -44,6 +45,9 @@ class ModelConfig:
     unembed_bias: bool = True
     dropout: float = 0.0         # on the embedding
     embed_norm: bool = False     # [ours] every token embedding rescaled to one learned norm
+    noise_std: float = 0.0       # [ours] orthogonal noise sigma: frozen Xi_l on W_vo(l) and W_qk(l+1)
+    noise_target: str = "both"   # where Xi_l goes: "both", "qk" (W_qk of l+1 only) or "vo" (W_vo of l only)
+    noise_seed: int = 0
 
     def __post_init__(self):
         if self.d_head is None:
@@ -59,6 +63,9 @@ class ModelConfig:
              f"pos_init_scale={self.pos_init_scale!r} is not one of {list(POS_INIT_SCALES)}"),
             (self.init_rate > 0, f"init_rate={self.init_rate} must be > 0 (gamma; 0.5 is Kaiming scale)"),
             (0 <= self.dropout < 1, f"dropout={self.dropout} must be in [0, 1)"),
+            (self.noise_std >= 0, f"noise_std={self.noise_std} must be >= 0"),
+            (self.noise_target in NOISE_TARGETS,
+             f"noise_target={self.noise_target!r} is not one of {list(NOISE_TARGETS)}"),
         ]
         for name in ("vocab_size", "seq_len", "n_layers", "n_heads", "d_model", "d_head", "d_ff"):
             checks.append((getattr(self, name) >= 1, f"{name}={getattr(self, name)} must be >= 1"))
@@ -120,6 +127,8 @@ class Attention(nn.Module):
         self.register_buffer("causal", torch.tril(torch.ones(cfg.seq_len, cfg.seq_len, dtype=torch.bool)),
                              persistent=False)
         self.scale = 1.0 / math.sqrt(dh)
+        self.register_buffer("noise_qk", None)  # frozen [d_model, d_model] additions (head 0)
+        self.register_buffer("noise_vo", None)
         self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
         self.hook_attn_scores, self.hook_pattern, self.hook_z = HookPoint(), HookPoint(), HookPoint()
 
@@ -128,11 +137,16 @@ class Attention(nn.Module):
         k = self.hook_k(_project(x, self.W_K, self.b_K))
         v = self.hook_v(_project(x, self.W_V, self.b_V))
         scores = torch.einsum("bqhd,bkhd->bhqk", q, k) * self.scale
+        if self.noise_qk is not None:
+            scores = scores.clone()
+            scores[:, 0] += torch.einsum("bqm,mn,bkn->bqk", x, self.noise_qk, x) * self.scale
         T = x.shape[1]
         scores = self.hook_attn_scores(scores.masked_fill(~self.causal[:T, :T], float("-inf")))
         pattern = self.hook_pattern(scores.softmax(dim=-1))  # [batch, head, query, key]
         z = self.hook_z(torch.einsum("bhqk,bkhd->bqhd", pattern, v))
         out = torch.einsum("bqhd,hdm->bqm", z, self.W_O)
+        if self.noise_vo is not None:
+            out = out + pattern[:, 0] @ (x @ self.noise_vo)
         return out if self.b_O is None else out + self.b_O
 
 
@@ -186,12 +200,28 @@ class Transformer(nn.Module):
         self.ln_final = nn.LayerNorm(cfg.d_model) if cfg.final_norm else nn.Identity()
         self.unembed = nn.Linear(cfg.d_model, cfg.vocab_size, bias=cfg.unembed_bias)
         self.hook_embed, self.hook_pos_embed = HookPoint(), HookPoint()
+        self._add_orthogonal_noise()
         self.hook_points: dict[str, HookPoint] = {}
         for name, module in self.named_modules():
             if isinstance(module, HookPoint):
                 module.name = name
                 self.hook_points[name] = module
         self.reset_parameters()
+
+    def _add_orthogonal_noise(self) -> None:
+        """[ours] Xi_l ~ N(0, sigma^2 / d) per entry, nearly orthogonal (Xi Xi^T ~ sigma^2 I), added
+        as a frozen buffer to W_vo of layer l and W_qk of layer l + 1, so that W_qk(l+1) W_vo(l)^T
+        holds sigma^2 I, the identity matching needs, from the first step."""
+        cfg = self.cfg
+        if cfg.noise_std == 0:
+            return
+        g = torch.Generator().manual_seed(cfg.noise_seed)
+        for layer in range(cfg.n_layers - 1):
+            xi = torch.randn(cfg.d_model, cfg.d_model, generator=g) * cfg.noise_std / math.sqrt(cfg.d_model)
+            if cfg.noise_target in ("both", "vo"):
+                self.blocks[layer].attn.noise_vo = xi
+            if cfg.noise_target in ("both", "qk"):
+                self.blocks[layer + 1].attn.noise_qk = xi.clone()
 
     # ------------------------------------------------------------------ init
     def reset_parameters(self) -> None:
@@ -289,14 +319,16 @@ class Transformer(nn.Module):
 
     # ------------------------------------------------------------------ weights
     def W_qk(self, layer: int, head: int = 0) -> torch.Tensor:
-        """W_q W_k^T [d_model, d_model]: score(i, j) = x_i W_qk x_j^T / sqrt(d_head)."""
+        """W_q W_k^T [d_model, d_model]: score(i, j) = x_i W_qk x_j^T / sqrt(d_head) (+ frozen noise)."""
         attn = self._attn(layer, head)
-        return attn.W_Q[head] @ attn.W_K[head].T
+        w = attn.W_Q[head] @ attn.W_K[head].T
+        return w + attn.noise_qk if head == 0 and attn.noise_qk is not None else w
 
     def W_vo(self, layer: int, head: int = 0) -> torch.Tensor:
-        """W_v W_o [d_model, d_model]: what a key position writes into the query's stream."""
+        """W_v W_o [d_model, d_model]: what a key position writes into the query's stream (+ noise)."""
         attn = self._attn(layer, head)
-        return attn.W_V[head] @ attn.W_O[head]
+        w = attn.W_V[head] @ attn.W_O[head]
+        return w + attn.noise_vo if head == 0 and attn.noise_vo is not None else w
 
     def _attn(self, layer: int, head: int) -> Attention:
         if not 0 <= layer < self.cfg.n_layers:

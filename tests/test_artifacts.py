@@ -45,3 +45,13 @@ def test_init_ln_sweep():
         assert history.steps[-1] == sweep["train_config"]["steps"]
         assert all(history.final(split) == value for split, value in run["final"].items())
         assert all(0 <= v <= 1 for v in run["matching_scores"].values())
+
+
+def test_noise_sweep():
+    sweep = X.load_sweep(DATA_DIR / "noise_sweep.json")
+    assert sweep["command"] == "python -m helpers.experiments noise_sweep"
+    one_hop = {(r["sigma"], r["target"], r["seed"]) for r in sweep["runs"] if r["hops"] == 1}
+    assert one_hop == {(s, t, seed) for s, t in map(tuple, sweep["conditions"]) for seed in sweep["seeds"]}
+    assert {r["sigma"] for r in sweep["runs"] if r["hops"] == 2} == {0.0, 1.0}
+    for run in sweep["runs"]:
+        assert all(run["history"].final(split) == value for split, value in run["final"].items())

@@ -105,3 +105,22 @@ def test_same_seed_same_weights():
     c = make_model(small_config(), seed=8)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not torch.equal(a.embed.weight, c.embed.weight)
+
+
+def test_orthogonal_noise_is_frozen_and_plants_the_identity():
+    model = make_model(small_config(d_model=64, noise_std=1.0), seed=0)
+    xi = model.blocks[0].attn.noise_vo
+    assert torch.equal(xi, model.blocks[1].attn.noise_qk)
+    assert model.blocks[0].attn.noise_qk is None and model.blocks[2].attn.noise_vo is None
+    assert all("noise" not in name for name, _ in model.named_parameters()), "noise is never trained"
+    gram = xi @ xi.T
+    assert (gram.argmax(1) == torch.arange(64)).all()
+    assert gram.diagonal().mean() == pytest.approx(1.0, abs=0.15)
+    plain = make_model(small_config(d_model=64), seed=0)
+    assert torch.allclose(model.W_qk(1), plain.W_qk(1) + xi)
+    qk_only = make_model(small_config(d_model=64, noise_std=1.0, noise_target="qk"), seed=0)
+    assert qk_only.blocks[0].attn.noise_vo is None and qk_only.blocks[1].attn.noise_qk is not None
+    with pytest.raises(ValueError, match="noise_target='ov' is not one of"):
+        small_config(noise_target="ov")
+    with pytest.raises(ValueError, match="noise_std=-1 must be >= 0"):
+        small_config(noise_std=-1)

@@ -1,6 +1,8 @@
 """Measurements on trained models: matching matrices, ablations, peakiness of iteration heads."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from .data import SeqData
@@ -167,3 +169,44 @@ def peakiness(model: Transformer, data: SeqData, min_length: int = 1, head: int 
     first = cache["pattern", 0][:, head].cpu()[rows, queries, eoi]
     second = cache["pattern", 1][:, head].cpu()[rows, queries, xs]
     return {0: (first > 0.5).float().mean().item(), 1: (second > 0.5).float().mean().item()}
+
+
+def ideal_iteration_patterns(tokens: torch.Tensor, eoi_token: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two attention patterns [batch, query, key] of a perfect iteration head.
+
+    Layer 1: every position from EoI on attends to EoI. Layer 2: the position EoI + k attends to
+    x_{k+1} at position k + 1 (the last ones, which predict EoS, to EoI). Positions before EoI
+    attend to themselves.
+    """
+    batch, T = tokens.shape
+    eoi = (tokens == eoi_token).float().argmax(dim=1)[:, None]            # [batch, 1]
+    q = torch.arange(T, device=tokens.device)[None, :]                     # [1, T]
+    after = q >= eoi
+    key1 = torch.where(after, eoi, q)
+    key2 = torch.where(after, torch.minimum(q - eoi + 1, eoi), q)
+    eye = torch.eye(T, device=tokens.device)
+    return eye[key1], eye[key2]
+
+
+@contextmanager
+def iteration_head_by_hand(model: Transformer, eoi_token: int, head: int = 0):
+    """Within the block, both layers' attention patterns are replaced by the ideal ones; the
+    rest of the model (embeddings, values, MLPs) computes, and trains, as usual."""
+    current = {}
+
+    def remember(module, args):
+        current["patterns"] = ideal_iteration_patterns(args[0], eoi_token)
+
+    def override(layer):
+        def fn(pattern, hook):
+            pattern = pattern.clone()
+            pattern[:, head] = current["patterns"][layer]
+            return pattern
+        return fn
+
+    handle = model.register_forward_pre_hook(remember)
+    try:
+        with model.hooks([(f"blocks.{layer}.attn.hook_pattern", override(layer)) for layer in (0, 1)]):
+            yield model
+    finally:
+        handle.remove()

@@ -44,7 +44,6 @@ class ModelConfig:
     bias: bool = False           # biases in attention and FFN
     unembed_bias: bool = True
     dropout: float = 0.0         # on the embedding
-    embed_norm: bool = False     # [ours] every token embedding rescaled to one learned norm
     noise_std: float = 0.0       # [ours] orthogonal noise sigma: frozen Xi_l on W_vo(l) and W_qk(l+1)
     noise_target: str = "both"   # where Xi_l goes: "both", "qk" (W_qk of l+1 only) or "vo" (W_vo of l only)
     noise_seed: int = 0
@@ -194,8 +193,6 @@ class Transformer(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos_embed = nn.Embedding(cfg.seq_len, cfg.d_model)
         self.drop = nn.Dropout(cfg.dropout)
-        if cfg.embed_norm:  # one norm for every token, so unseen (OOD) tokens are as visible as seen ones
-            self.embed_scale = nn.Parameter(torch.ones(()))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_final = nn.LayerNorm(cfg.d_model) if cfg.final_norm else nn.Identity()
         self.unembed = nn.Linear(cfg.d_model, cfg.vocab_size, bias=cfg.unembed_bias)
@@ -236,8 +233,6 @@ class Transformer(nn.Module):
             for name, p in self.named_parameters():
                 if name.startswith("ln") or ".ln" in name:
                     p.fill_(1.0 if name.endswith("weight") else 0.0)
-                elif name == "embed_scale":  # the expected norm of a U(-b, b) embedding row
-                    p.fill_(init_bound(cfg.vocab_size, cfg.init_rate) * math.sqrt(cfg.d_model / 3))
                 elif p.ndim <= 1 or ".b_" in name:
                     p.zero_()
                 elif cfg.init == "torch":
@@ -266,10 +261,7 @@ class Transformer(nn.Module):
         if T > self.cfg.seq_len:
             raise ValueError(f"sequence length {T} exceeds the model's seq_len={self.cfg.seq_len}")
         positions = torch.arange(T, device=tokens.device)
-        e = self.embed(tokens)
-        if self.cfg.embed_norm:
-            e = F.normalize(e, dim=-1) * self.embed_scale
-        x = self.hook_embed(e) + self.hook_pos_embed(self.pos_embed(positions))
+        x = self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(self.pos_embed(positions))
         x = self.drop(x)
         for block in self.blocks:
             x = block(x)

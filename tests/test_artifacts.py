@@ -55,3 +55,27 @@ def test_noise_sweep():
     assert {r["sigma"] for r in sweep["runs"] if r["hops"] == 2} == {0.0, 1.0}
     for run in sweep["runs"]:
         assert all(run["history"].final(split) == value for split, value in run["final"].items())
+
+
+def test_polynomial_checkpoint():
+    model, meta = X.load_polynomial_checkpoint()
+    assert meta["command"] == "python -m helpers.experiments iteration_polynomial"
+    assert meta["task"]["task"] == "polynomial" and meta["task"]["cot"]
+    test = X.iteration_eval_sets("polynomial", seed=meta["task"]["seed"])["test"]
+    assert evaluate(model, test)["acc"] == pytest.approx(meta["results"]["test"], abs=1e-3)
+    assert meta["results"]["test"] >= 0.95
+
+
+def test_iteration_sweep():
+    sweep = X.load_sweep(DATA_DIR / "iteration_sweep.json")
+    assert sweep["command"] == "python -m helpers.experiments iteration_sweep"
+    assert ModelConfig.from_dict(sweep["model_config"]) == X.ITER_MODEL
+    scratch = [r for r in sweep["runs"] if r["kind"] == "scratch"]
+    assert {(r["task"], r["cot"]) for r in scratch} == {("polynomial", True), ("parity", True), ("parity", False)}
+    finetune = [r for r in sweep["runs"] if r["kind"] == "finetune"]
+    assert {(r["pretrain"], r["mode"]) for r in finetune} == {(p, m) for p in ("polynomial", "copy")
+                                                             for m in ("all", "layer2_mlp")}
+    for run in finetune:
+        assert run["history"].steps[-1] <= sweep["finetune_config"]["steps"]
+    for run in scratch:
+        assert set(run["acc_by_length"]) == {str(L) for L in range(1, sweep["n_len"] + 1)}

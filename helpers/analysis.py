@@ -127,6 +127,13 @@ def hop_attention_accuracy(model: Transformer, data: SeqData, head: int = 0) -> 
     return result
 
 
+def other_middle_node(data: SeqData) -> torch.Tensor:
+    """Per row, the chain index of a node that has a child but is not the true first hop."""
+    start = data.info["start"]
+    other = (start + 1) % 5 + 1                                   # a node in 1..5: it has a child
+    return torch.where(other == start + 1, other % 5 + 1, other)  # ... and is not the true middle
+
+
 def redirect_last_query(model: Transformer, data: SeqData, layer: int, key_pos: torch.Tensor,
                         head: int = 0) -> torch.Tensor:
     """Predicted tokens when the last position of `layer` is forced to attend to `key_pos`."""

@@ -219,9 +219,8 @@ for layer, acc in ablated.items():
 assert all(acc <= 0.25 for acc in ablated.values())
 
 rows = torch.arange(len(data))
-chain, start = data.info["chain"], data.info["start"]
-other = (start + 1) % 5 + 1                     # a node in 1..5 (so it has a child) ...
-other = torch.where(other == start + 1, other % 5 + 1, other)  # ... that is not the true middle
+chain = data.info["chain"]
+other = A.other_middle_node(data)
 predicted = A.redirect_last_query(model, data, layer=1, key_pos=A.child_position(data, chain[rows, other]))
 follows = (predicted == chain[rows, other + 1]).float().mean().item()
 print(f"after redirecting layer 1 to another slot, the answer is that node's child in {follows:.1%} of questions")

@@ -45,8 +45,8 @@ def test_ablation_and_redirection_change_the_answer(hand2):
         A.ablation_accuracy(hand2, data, "blocks.1.hook_attn_out", mode="half")
     rows = torch.arange(len(data))
     chain, start = data.info["chain"], data.info["start"]
-    other = (start + 1) % 5 + 1
-    other = torch.where(other == start + 1, other % 5 + 1, other)
+    other = A.other_middle_node(data)
+    assert (other != start + 1).all() and (other <= 5).all()
     predicted = A.redirect_last_query(hand2, data, 1, A.child_position(data, chain[rows, other]))
     assert (predicted == chain[rows, other + 1]).all()
 

@@ -217,3 +217,38 @@ def iteration_head_by_hand(model: Transformer, eoi_token: int, head: int = 0):
             yield model
     finally:
         handle.remove()
+
+
+def chain_index(data: SeqData) -> torch.Tensor:
+    """[n, seq]: index in the asked chain of the token at each position (-1: not on that chain)."""
+    hits = data.inputs[:, :, None] == data.info["chain"][:, None, :]
+    return torch.where(hits.any(-1), hits.float().argmax(-1), torch.tensor(-1))
+
+
+def top_key_chain_offsets(model: Transformer, data: SeqData, head: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each layer's strongest key sits on the chain, relative to the query.
+
+    Returns (last, pairs):
+    - last [n_layers, n]: chain index of the last position's strongest key minus the start's
+      (serial matching predicts `l` in layer l: it fetches the node l hops ahead);
+    - pairs [n_layers, n, n_pairs]: for each second-of-pair position (token at chain index i),
+      the chain index of its strongest key minus i, or NaN when that key is inside its own
+      pair. Keys in *other* pairs are what composing hop segments in parallel needs.
+    Offsets to tokens off the asked chain (other chain, hop token) are NaN.
+    """
+    _, cache = model.run_with_cache(data.inputs.to(model.device),
+                                    names_filter=lambda n: n.endswith("hook_pattern"))
+    index = chain_index(data).float()
+    index[index < 0] = float("nan")
+    rows = torch.arange(len(data))
+    n_pair_tokens = 2 * (data.info["chains"].shape[1] * (data.info["chains"].shape[2] - 1))
+    odd = torch.arange(1, n_pair_tokens, 2)
+    last, pairs = [], []
+    for layer in range(model.cfg.n_layers):
+        pattern = cache["pattern", layer][:, head].cpu()
+        top_last = pattern[:, -1].argmax(-1)
+        last.append(index[rows, top_last] - data.info["start"])
+        top = pattern[:, odd].argmax(-1)                          # [n, n_pairs]
+        offset = torch.gather(index, 1, top) - index[:, odd]
+        pairs.append(torch.where((top == odd) | (top == odd - 1), torch.tensor(float("nan")), offset))
+    return torch.stack(last), torch.stack(pairs)

@@ -14,7 +14,8 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -268,6 +269,137 @@ def make_noise_sweep(path: Path = DATA_DIR / "noise_sweep.json", workers: int = 
     return path
 
 
+# ----------------------------------------------------------------------------------------------
+# Paper A: parallel reasoning, depth vs hops (notebook 05)
+# ----------------------------------------------------------------------------------------------
+PARALLEL_DEPTHS = (2, 3, 4, 5)
+PARALLEL_SEEDS = (0, 1)
+PARALLEL_HOPS = (1, 2, 3, 4, 5, 6)   # mixed in one training set; the hop token says which is asked
+PARALLEL_NODES = 7
+PARALLEL_MODEL = replace(CHAIN_1HOP_MODEL, vocab_size=chain_vocab_size("with_order"),
+                         seq_len=2 * PARALLEL_NODES)
+PARALLEL_TRAIN = TrainConfig(steps=16_000, batch_size=512, lr=2e-3, warmup_steps=200,
+                             schedule="constant", eval_every=500, stop_at={"test_id": 0.99})
+SOLVED = 0.95
+
+
+def parallel_model_config(depth: int) -> ModelConfig:
+    if depth < 1:
+        raise ValueError(f"depth={depth} must be >= 1 attention layers")
+    return replace(PARALLEL_MODEL, n_layers=depth)
+
+
+def hop_accuracy_metrics(data) -> dict:
+    """Metric callbacks for `train`: accuracy on each hop count of `data` (mixed hops)."""
+    hops = sorted(int(k) for k in data.info["hops"].unique())
+    return {f"hop {k}": (lambda m, k=k: accuracy_by(m, data[data.info["hops"] == k], "hops")[k]) for k in hops}
+
+
+def largest_hops_solved(acc_by_hop: dict, threshold: float = SOLVED) -> int:
+    """Largest k such that every hop count 1..k reaches `threshold` (0 if 1 hop fails)."""
+    k = 0
+    while acc_by_hop.get(k + 1, acc_by_hop.get(str(k + 1), 0.0)) >= threshold:
+        k += 1
+    return k
+
+
+def train_parallel(depth: int, seed: int = 0, train_cfg: TrainConfig = PARALLEL_TRAIN,
+                   hops=PARALLEL_HOPS, n_nodes: int = PARALLEL_NODES, n_train: int = N_TRAIN,
+                   progress: bool = True):
+    """A depth-`depth` model on mixed-hop questions (with-order variant [ours]).
+
+    Returns (model, history, eval sets); history.metrics holds test-ID accuracy per hop count.
+    """
+    if max(hops) > n_nodes - 1:
+        raise ValueError(f"hops={max(hops)} is outside the allowed range 1..{n_nodes - 1} for n_nodes={n_nodes}")
+    model_cfg = replace(parallel_model_config(depth), seq_len=2 * n_nodes)
+    train_data = make_chain_data(n_train, hops, "train", seed=seed, n_nodes=n_nodes, variant="with_order")
+    evals = chain_eval_sets(list(hops), n_nodes, "with_order")
+    model = make_model(model_cfg, seed=seed)
+    history = train(model, train_data, evals, replace(train_cfg, seed=seed),
+                    metrics=hop_accuracy_metrics(evals["test_id"]), progress=progress,
+                    desc=f"depth {depth}, hops {min(hops)}..{max(hops)}, seed {seed}")
+    return model, history, evals
+
+
+@dataclass(frozen=True)
+class ParallelSweep:
+    """One depth-vs-hops sweep: every depth x seed, trained on the same mixed hops."""
+    name: str
+    depths: tuple
+    seeds: tuple
+    hops: tuple
+    n_nodes: int
+    train_cfg: TrainConfig
+
+    def model_config(self, depth: int) -> ModelConfig:
+        return replace(parallel_model_config(depth), seq_len=2 * self.n_nodes)
+
+
+PARALLEL_SWEEPS = {
+    "parallel_sweep": ParallelSweep("parallel_sweep", PARALLEL_DEPTHS, PARALLEL_SEEDS, PARALLEL_HOPS,
+                                    PARALLEL_NODES, PARALLEL_TRAIN),
+    # a second look at depth 3 (serial budget 2 hops): longer training, no hop count that a
+    # chain end gives away, four seeds
+    "parallel_depth3": ParallelSweep("parallel_depth3", (3,), (0, 1, 2, 3), (1, 2, 3, 4), 8,
+                                     replace(PARALLEL_TRAIN, steps=24_000)),
+}
+
+
+def _parallel_cell(args) -> dict:
+    sweep_name, depth, seed, log_path = args
+    torch.set_num_threads(1)
+    sweep = PARALLEL_SWEEPS[sweep_name]
+    model, history, evals = train_parallel(depth, seed, sweep.train_cfg, sweep.hops, sweep.n_nodes,
+                                           progress=False)
+    acc = {split: accuracy_by(model, d, "hops") for split, d in evals.items()}
+    run = {"depth": depth, "seed": seed, "history": history.to_dict(), "acc_by_hop": acc,
+           "largest_solved": largest_hops_solved(acc["test_id"]), "device": str(model.device),
+           "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}}
+    if log_path:
+        with open(log_path, "a") as f:
+            f.write(json.dumps({k: v for k, v in run.items() if k != "state_dict"}) + "\n")
+    return run
+
+
+def make_parallel_sweep(path: Path | None = None, workers: int = 2, log: str = "",
+                        sweep: str = "parallel_sweep", **_) -> Path:
+    """Every depth x seed of `PARALLEL_SWEEPS[sweep]`. Writes the sweep and, next to it
+    (NAME_best.pt), the checkpoint of the run that beats the serial budget (depth - 1 hops) by
+    the most."""
+    spec = PARALLEL_SWEEPS[sweep]
+    path = Path(path or DATA_DIR / f"{sweep}.json")
+    cells = [(sweep, depth, seed, log) for depth in spec.depths for seed in spec.seeds]
+    with get_context("spawn").Pool(workers) as pool:
+        runs = pool.map(_parallel_cell, cells)
+    best = max(runs, key=lambda r: (r["largest_solved"] - (r["depth"] - 1), -r["depth"]))
+    model = make_model(spec.model_config(best["depth"]), device="cpu")
+    model.load_state_dict(best["state_dict"])
+    command = f"python -m helpers.experiments {sweep}"
+    save_checkpoint(path.with_name(f"{sweep}_best.pt"), model,
+                    task={"family": "chain", "hops": list(spec.hops), "n_nodes": spec.n_nodes,
+                          "variant": "with_order", "n_train": N_TRAIN, "seed": best["seed"]},
+                    train_config=replace(spec.train_cfg, seed=best["seed"]).to_dict(),
+                    results=best["acc_by_hop"], largest_solved=best["largest_solved"], command=command)
+    for run in runs:
+        del run["state_dict"]
+    blob = {"command": command, "model_config": spec.model_config(spec.depths[0]).to_dict(),
+            "depths": spec.depths, "seeds": spec.seeds, "hops": spec.hops, "n_nodes": spec.n_nodes,
+            "train_config": spec.train_cfg.to_dict(), "n_train": N_TRAIN, "solved_threshold": SOLVED,
+            "runs": runs}
+    path.write_text(json.dumps(blob))
+    return path
+
+
+def load_parallel_best(sweep: str = "parallel_sweep", path: Path | None = None):
+    """(model, meta) of the best run a parallel sweep shipped, checked against the sweep's config."""
+    spec = PARALLEL_SWEEPS[sweep]
+    path = Path(path or DATA_DIR / f"{sweep}_best.pt")
+    model, meta = load_checkpoint(path)
+    load_checkpoint(path, expected=spec.model_config(model.cfg.n_layers))  # refuses another config
+    return model, meta
+
+
 def load_sweep(path: Path) -> dict:
     if not Path(path).exists():
         raise FileNotFoundError(f"no sweep at {path}; see data/README.md to regenerate it")
@@ -279,7 +411,11 @@ def load_sweep(path: Path) -> dict:
 
 ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "iteration_polynomial": make_polynomial_checkpoint, "iteration_sweep": make_iteration_sweep,
-             "noise_sweep": make_noise_sweep}
+             "noise_sweep": make_noise_sweep,
+             **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
+
+
+CHECKPOINTS = ("chain_2hop", "iteration_polynomial")
 
 
 def main() -> None:
@@ -287,10 +423,13 @@ def main() -> None:
     parser.add_argument("name", choices=sorted(ARTIFACTS))
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="write here instead of data/")
+    parser.add_argument("--log", default="", help="append each finished run to this file")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
-    path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed)
+    where = {"path": args.out / f"{args.name}{'.pt' if args.name in CHECKPOINTS else '.json'}"} if args.out else {}
+    path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed, log=args.log, **where)
     print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
 
 

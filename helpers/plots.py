@@ -174,3 +174,25 @@ def plot_curve_band(ax, steps, curves, label: str = "", color=None, alpha: float
     line, = ax.plot(steps, mean, label=label, color=color)
     ax.fill_between(steps, curves.min(axis=0), curves.max(axis=0), color=line.get_color(), alpha=alpha)
     return ax
+
+
+def plot_depth_vs_hops(depths: Sequence[int], solved: dict, ax=None, title: str = ""):
+    """Largest hop count solved per run (dots) against the serial budget L-1 and the
+    conjectured parallel band 2^(L-1)..3^(L-1). `solved`: depth -> list of per-seed values."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.2))
+    L = np.asarray(depths, dtype=float)
+    ax.fill_between(L, 2 ** (L - 1), 3 ** (L - 1), color="tab:orange", alpha=0.2,
+                    label="conjectured parallel: 2^(L-1) .. 3^(L-1)")
+    ax.plot(L, L - 1, "k--", label="serial: L - 1 hops")
+    for i, depth in enumerate(depths):
+        values = solved.get(depth, [])
+        jitter = np.linspace(-0.08, 0.08, len(values)) if len(values) > 1 else [0.0]
+        ax.scatter(depth + np.asarray(jitter), values, color="tab:blue", s=45, zorder=3,
+                   label="measured (one dot per seed)" if i == 0 else None)
+    ax.set(xlabel="depth L (attention layers)", ylabel="largest k solved (>= 95 % test-ID)",
+           xticks=list(depths), yscale="symlog", ylim=(-0.2, 3.0 ** (max(depths) - 1) * 1.2), title=title)
+    ticks = [0, 1, 2, 4, 8, 16, 32, 64]
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.legend(fontsize="small", loc="upper left")
+    return ax

@@ -197,7 +197,7 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        running.append(loss.item())
+        running.append(loss.detach())  # no .item() here: a GPU need not wait every step
 
         if step % cfg.eval_every == 0 or step == cfg.steps:
             _record(history, model, eval_data, metrics, step, running)
@@ -213,7 +213,7 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
 
 def _record(history, model, eval_data, metrics, step, running):
     history.steps.append(step)
-    history.train_loss.append(float(np.mean(running)))
+    history.train_loss.append(torch.stack(running).mean().item())
     for name, d in eval_data.items():
         result = evaluate(model, d)
         history.acc[name].append(result["acc"])

@@ -72,3 +72,35 @@ def test_iteration_head_targets_and_peakiness_range():
     model = make_model(ModelConfig(vocab_size=64, seq_len=8, n_layers=2, d_model=32, d_ff=64, norm="pre"), seed=0)
     scores = A.peakiness(model, data)
     assert set(scores) == {0, 1} and all(0 <= v <= 1 for v in scores.values())
+
+
+def test_chain_index_marks_chain_tokens_and_hop_token():
+    data = make_chain_data(20, 2, "test_id", seed=3, variant="with_order")
+    index = A.chain_index(data)
+    assert index.shape == data.inputs.shape
+    assert (index[:, -2] == -1).all()                               # the hop token
+    assert torch.equal(index[:, -1], data.info["start"])            # the start node
+    rows = torch.arange(20)[:, None]
+    assert torch.equal(data.info["chain"][rows, index[:, :-2]], data.inputs[:, :-2])
+
+
+def test_top_key_offsets_of_the_handbuilt_model_are_serial():
+    model = matching_model(hops=3)
+    data = make_chain_data(200, 3, "test_id", seed=4)
+    last, pairs = A.top_key_chain_offsets(model, data)
+    assert last.shape == (4, 200) and pairs.shape == (4, 200, 6)
+    for layer in (1, 2, 3):
+        assert (last[layer] == layer).float().mean() >= 0.99
+    assert torch.isnan(pairs[0]).all()                              # layer 0 stays inside each pair
+
+
+def test_largest_hops_solved_needs_every_smaller_hop():
+    from helpers.experiments import largest_hops_solved
+    assert largest_hops_solved({1: 0.99, 2: 0.96, 3: 0.5, 6: 0.99}) == 2
+    assert largest_hops_solved({"1": 0.2, "6": 1.0}) == 0
+
+
+def test_train_parallel_rejects_hops_beyond_the_chain():
+    from helpers.experiments import train_parallel
+    with pytest.raises(ValueError, match=r"hops=7 is outside the allowed range 1..6"):
+        train_parallel(3, hops=(1, 7), n_nodes=7)

@@ -5,7 +5,7 @@ import torch
 from helpers import DATA_DIR
 from helpers import experiments as X
 from helpers.model import ModelConfig
-from helpers.train import evaluate, load_checkpoint
+from helpers.train import accuracy_by, evaluate, load_checkpoint
 
 
 def test_data_folder_stays_small():
@@ -79,3 +79,24 @@ def test_iteration_sweep():
         assert run["history"].steps[-1] <= sweep["finetune_config"]["steps"]
     for run in scratch:
         assert set(run["acc_by_length"]) == {str(L) for L in range(1, sweep["n_len"] + 1)}
+
+
+@pytest.mark.parametrize("name", list(X.PARALLEL_SWEEPS))
+def test_parallel_sweeps(name):
+    spec = X.PARALLEL_SWEEPS[name]
+    sweep = X.load_sweep(DATA_DIR / f"{name}.json")
+    assert sweep["command"] == f"python -m helpers.experiments {name}"
+    assert ModelConfig.from_dict(sweep["model_config"]) == spec.model_config(spec.depths[0])
+    assert {(r["depth"], r["seed"]) for r in sweep["runs"]} == {(d, s) for d in spec.depths for s in spec.seeds}
+    for run in sweep["runs"]:
+        acc = run["acc_by_hop"]["test_id"]
+        assert sorted(map(int, acc)) == list(spec.hops)
+        assert run["largest_solved"] == X.largest_hops_solved(acc)
+        assert run["history"].steps[-1] <= sweep["train_config"]["steps"]
+    model, meta = X.load_parallel_best(name)
+    assert meta["command"] == sweep["command"]
+    data = X.chain_eval_sets(list(spec.hops), spec.n_nodes, "with_order")["test_id"]
+    measured = accuracy_by(model, data, "hops")
+    for k, value in meta["results"]["test_id"].items():
+        assert measured[int(k)] == pytest.approx(value, abs=2e-3)   # held-out data, recomputed here
+    assert X.largest_hops_solved(measured) == meta["largest_solved"]

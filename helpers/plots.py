@@ -196,3 +196,12 @@ def plot_depth_vs_hops(depths: Sequence[int], solved: dict, ax=None, title: str 
     ax.set_yticks(ticks, [str(t) for t in ticks])
     ax.legend(fontsize="small", loc="upper left")
     return ax
+
+
+def save_thumbnail(fig, name: str, width_px: int = 480):
+    """Save `fig` small, as data/figures/NAME.png, for the README's course map."""
+    from .course import DATA_DIR
+    path = DATA_DIR / "figures" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=width_px / fig.get_figwidth(), bbox_inches="tight", metadata={"Software": None})
+    return path

@@ -18,7 +18,8 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/01_dataset_construction.ipynb)
 #
-# **Run time on a laptop CPU: about 10 seconds. Nothing is trained here.**
+# **Run time on a laptop CPU: about 10 seconds. Nothing is trained here.** *Instant path:* every
+# cell is instant. *Train it yourself:* notebooks 02-07 train on these datasets.
 #
 # Every later notebook trains a small transformer on one of two task families. Before looking
 # inside any model, you should know exactly what it is asked to do. You will learn:
@@ -53,7 +54,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from helpers import data as D
-from helpers.plots import plot_chain
+from helpers.plots import plot_chain, save_thumbnail
 
 # %% [markdown]
 # ## 1. A chain, and a question about it
@@ -82,6 +83,7 @@ print("chain: ", " -> ".join(map(str, example.info["chain"][0].tolist())),
 # %%
 plot_chain(example.info["chain"][0], start=int(example.info["start"][0]), hops=2,
            title="2 hops: start (orange) -> middle -> answer (green)")
+save_thumbnail(plt.gcf(), "01_dataset_construction")  # the course map in README.md shows it
 plt.show()
 
 # %% [markdown]
@@ -283,7 +285,40 @@ widgets.interact(show_iteration_example, task=widgets.Dropdown(options=D.ITER_TA
                  seed=widgets.IntSlider(0, 0, 50, description="seed"));
 
 # %% [markdown]
-# ## Exercises
+# ## Checked exercise: Follow a chain
+#
+# Write `my_follow_chain(pairs, start, k)`: given the question's pairs as `(parent, child)`
+# tuples, return the node `k` hops after `start`. The checker runs it on 800 questions of 1-4
+# hops and compares with the labels.
+# Replace the placeholder and run the cell: the checker says whether you are right.
+
+# %%
+from helpers import exercises as E
+
+
+def my_follow_chain(pairs, start, k):
+    # YOUR CODE HERE: return the node k hops after start
+    raise NotImplementedError
+
+
+E.check_follow_chain(my_follow_chain)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# def my_follow_chain(pairs, start, k):
+#     child = dict(pairs)
+#     node = start
+#     for _ in range(k):
+#         node = child[node]
+#     return node
+# ```
+#
+# </details>
+
+# %% [markdown]
+# ## More exercises
 #
 # 1. **Predict, then run.** For a 1-hop `test_ood` question, is the start token ID or OOD?
 #    (Hint: which two tokens are shifted?) Check with the widget.

@@ -18,8 +18,9 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/02_matching_mechanism.ipynb)
 #
-# **Run time on a laptop CPU: about 2 minutes** (one live training of ~45 s; the 2-hop model
-# is a shipped checkpoint, so the dissection is instant).
+# **Run time on a laptop CPU: about 1 minute.** *Instant path:* the 2-hop model dissected here is
+# a shipped checkpoint (`python -m helpers.experiments chain_2hop`, ~3 min). *Train it yourself:*
+# section 1 trains a 1-hop model live (~45 s).
 #
 # You will learn:
 #
@@ -55,7 +56,7 @@ from helpers import experiments as X
 from helpers.data import chain_token_labels, decode_chain
 from helpers.handbuilt import matching_model
 from helpers.plots import (plot_attention_layers, plot_information_flow, plot_matrix,
-                           plot_training_curves)
+                           plot_training_curves, save_thumbnail)
 from helpers.train import History, evaluate, make_model
 
 torch.set_num_threads(1)  # small models train faster on one thread
@@ -148,6 +149,7 @@ assert where[0] >= 0.95 and where[1] >= 0.95 and where[2] >= 0.95
 # %%
 plot_information_flow(patterns, labels,
                       title="Information flow: pairing (layer 0), then one hop per layer")
+save_thumbnail(plt.gcf(), "02_matching_mechanism")  # the course map in README.md shows it
 plt.show()
 
 # %% [markdown]
@@ -283,7 +285,39 @@ plt.show()
 assert A.diagonal_score(A.matching_matrix(hand, 1, torch.arange(1, 200))) == 1.0
 
 # %% [markdown]
-# ## Exercises
+# ## Checked exercise: Compute the matching matrix yourself
+#
+# Write `my_matching_matrix(model, tokens)` that returns
+# $M_1[u, v] = e_u W_{qk}^{(1)} (e_v W_{vo}^{(0)})^\top$ for the given tokens (rows $u$, columns
+# $v$), using `model.embed.weight`, `model.W_qk(layer)` and `model.W_vo(layer)`. The checker
+# compares it on the shipped 2-hop model.
+# Replace the placeholder and run the cell: the checker says whether you are right.
+
+# %%
+from helpers import exercises as E
+
+
+def my_matching_matrix(model, tokens):
+    # YOUR CODE HERE: a [len(tokens), len(tokens)] tensor
+    raise NotImplementedError
+
+
+shipped, _ = X.load_chain_2hop()
+E.check_matching_matrix(my_matching_matrix, shipped.cpu())
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# def my_matching_matrix(model, tokens):
+#     e = model.embed.weight[tokens]               # [n, d_model]
+#     return e @ model.W_qk(1) @ (e @ model.W_vo(0)).T
+# ```
+#
+# </details>
+
+# %% [markdown]
+# ## More exercises
 #
 # 1. **Predict, then run.** In section 4, which layer's ablation should hurt the most, and why
 #    does ablating layer 2 leave almost nothing? Change `mode="mean"` to `mode="zero"`: does

@@ -20,7 +20,7 @@
 #
 # **Run time on a laptop CPU: about 1 minute.** *Instant path:* two shipped sweeps and a shipped
 # model (`python -m helpers.experiments parallel_sweep` and `... parallel_depth3`, ~7 and ~6
-# min on one GPU; hours on 2 CPU cores). *Train it yourself:* the slider in section 5 trains
+# min on one GPU; hours on 2 CPU cores). *Train it yourself:* the slider in section 6 trains
 # any depth on any hop count live.
 #
 # Notebook 02 showed the **serial** mechanism: layer 0 pairs tokens, then the last position
@@ -59,7 +59,7 @@ from helpers import analysis as A
 from helpers import experiments as X
 from helpers.data import chain_token_labels, make_chain_data
 from helpers.plots import (plot_attention_layers, plot_curve_band, plot_depth_vs_hops, plot_grid,
-                           plot_information_flow)
+                           plot_information_flow, save_thumbnail)
 from helpers.train import accuracy_by
 
 torch.set_num_threads(1)
@@ -120,6 +120,7 @@ for depth, ks in solved.items():
     print(f"depth {depth}: serial budget {depth - 1}, solved {ks} (seeds {list(sweep['seeds'])})")
 plot_depth_vs_hops(sweep["depths"], solved,
                    title="Trained models reach the serial budget L-1, not the parallel band")
+save_thumbnail(plt.gcf(), "05_parallel_reasoning")  # the course map in README.md shows it
 plt.show()
 
 assert solved == {2: [0, 0], 3: [2, 2], 4: [2, 3], 5: [3, 4]}
@@ -128,7 +129,7 @@ assert all(k <= depth - 1 for depth, ks in solved.items() for k in ks), "no run 
 # %% [markdown]
 # Every run stays at or below $L-1$: depth 3 reaches 2 hops, depth 4 two or three, depth 5 three
 # or four. Depth 2 solves nothing in this mixed setting, although it has the budget for one hop
-# (section 5 trains it on 1 hop alone, and it solves it in seconds): with one matching layer it
+# (section 6 trains it on 1 hop alone, and it solves it in seconds): with one matching layer it
 # cannot also read the hop token, and mixed training spends it elsewhere.
 #
 # A budget of 16,000 steps (batch 512) is small next to the paper's. Was depth 3 simply not
@@ -228,14 +229,56 @@ print("share of outside-pair keys exactly one hop away:", [round(v, 2) for v in 
 # the answer uses: the information flow above shows only the serial path). The model reasons
 # serially.
 #
-# **A hand-built parallel model?** Notebook 02 writes the serial mechanism by hand. We did not
-# manage a parallel one with these helpers, and the reason is instructive: with causal attention
-# and shuffled pairs, the pair "$b \to c$" comes *before* "$a \to b$" half of the time, so
-# composing needs two mechanisms (look back for the continuation, or look back for the
-# beginning), and each head must be able to *find nothing* without writing garbage, which a
-# single-head softmax layer without a sink position cannot do. It is an open exercise below.
+# ## 5. A hand-built model that beats the serial bound
 #
-# ## 5. Your turn: train a depth yourself
+# Training did not find the parallel route; does it exist at all? Notebook 02 wrote the serial
+# mechanism by hand. `helpers.handbuilt.parallel_model()` writes a **3-layer** model (2 heads
+# per layer, no LayerNorm, no training) that answers **3-hop** questions, one more than the
+# serial budget. Its construction is **ours** (the papers give no recipe), and it shows what
+# makes parallel composition hard with causal attention:
+#
+# - with shuffled pairs, the pair $b \to c$ comes *before* $a \to b$ half of the time, so
+#   layer 1 needs **two** composing heads: the slot of $b$ looks back for its own child $c$
+#   ("forward" segment $a \to c$ stored at $b$), or the slot of $c$ looks back for the slot
+#   holding $b$ and copies *its* parent $a$ ("backward" segment $a \to c$ stored at $c$);
+# - a head that may find nothing needs a **sink**: position 0 carries a fixed score of half a
+#   match and writes nothing, because the layer-0 MLP zeroes every block at even positions;
+# - layer 2 jumps two hops from $x_1$ with two heads, one per segment kind; exactly one finds it.
+#
+# So the last position covers $1 + 2 = 3$ hops in layers 1 and 2. Held-out questions, ID and OOD:
+
+# %%
+from helpers.handbuilt import matching_model, parallel_model
+from helpers.train import evaluate
+
+parallel, serial_3_layers = parallel_model(), matching_model(hops=2)   # both have 3 layers
+handbuilt = {}
+for split in ("test_id", "test_ood"):
+    three_hop = make_chain_data(2000, 3, split, seed=X.EVAL_SEED)
+    handbuilt[split] = {"parallel": evaluate(parallel, three_hop)["acc"],
+                        "serial": evaluate(serial_3_layers, three_hop)["acc"]}
+    print(f"3-hop {split}: hand-built parallel (3 layers) {handbuilt[split]['parallel']:.3f} | "
+          f"hand-built serial (3 layers, 2 hops) {handbuilt[split]['serial']:.3f}")
+assert all(v["parallel"] == 1.0 and v["serial"] < 0.2 for v in handbuilt.values())
+
+# %% [markdown]
+# Its information flow on one question shows the segments: in layer 1 the intermediate slots
+# attend to *other* pairs (composition), and in layer 2 the last position jumps to the slot
+# that holds the two-hop segment starting at $x_1$. Both heads of a layer are summed in the
+# picture; edges from position 0 are the sink (a head that found nothing).
+
+# %%
+example = make_chain_data(1, 3, "test_id", seed=7)
+labels = chain_token_labels(example.inputs[0].tolist())
+_, cache = parallel.run_with_cache(example.inputs)
+patterns = [cache["pattern", layer][0].sum(0).clamp(max=1) for layer in range(3)]
+print("chain:", " -> ".join(map(str, example.info["chain"][0].tolist())), "| start", labels[-1],
+      "| answer", int(example.labels[0]))
+plot_information_flow(patterns, labels, title="Hand-built: hop 1 in layer 1, then a two-hop segment in layer 2")
+plt.show()
+
+# %% [markdown]
+# ## 6. Your turn: train a depth yourself
 #
 # Choose a depth and a hop count and press **Train**: a model trains on pure k-hop questions
 # (notebook 02's recipe, 800 steps, stopping at 99 % test-ID). Executed top to bottom, the
@@ -281,17 +324,38 @@ print(f"depth 2 on 1 hop: test-ID {history.final('test_id'):.3f} at step {histor
 assert history.final("test_id") >= 0.95
 
 # %% [markdown]
-# ## Exercises
+# ## Checked exercise: Where does layer 2 rest?
 #
-# 1. **Predict, then look.** In the depth-3 model, which position does layer 2 attend to on a
-#    **1-hop** question? (It has nothing left to fetch.) Run `A.top_key_chain_offsets` on
-#    1-hop data and check.
-# 2. **The shortcut.** Give a 7-node chain and a 5-hop question. How many candidate answers are
+# On a **1-hop** question the depth-3 model is done after layer 1. Predict: the key that
+# layer 2's last position attends to most often is how many hops from the start node? (An
+# integer: 0 is the start node's own slot, 1 the answer's.)
+# Replace the placeholder and run the cell: the checker says whether you are right.
+
+# %%
+from helpers import exercises as E
+
+my_answer = None   # an integer
+E.check_layer2_prediction(my_answer, model)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# my_answer = 0   # layer 2 rests on the start token's own slot
+# # check: last, _ = A.top_key_chain_offsets(model, make_chain_data(1000, 1, "test_id", n_nodes=7, variant="with_order"))
+# ```
+#
+# </details>
+
+# %% [markdown]
+# ## More exercises
+#
+# 1. **The shortcut.** Give a 7-node chain and a 5-hop question. How many candidate answers are
 #    left to a model that only knows "nodes with no child" and "nodes that are nobody's child"?
 #    Compare with the 5-hop column of section 2.
-# 3. **Open problem.** Write a hand-built model (start from `helpers/handbuilt.py`) with 3
-#    layers that answers 3-hop questions. Hint: give layer 1 two heads, one per pair order, and
-#    add a sink key that a head attends to when it finds nothing.
+# 2. **Open problem.** Extend `parallel_model` to 4 layers. How many hops can you reach? (Layer 2
+#    can compose two-hop segments into four-hop ones while the last position jumps two.) Where
+#    does the causal order make it harder than pointer doubling on a list?
 #
 # ## Summary
 #
@@ -301,6 +365,9 @@ assert history.final("test_id") >= 0.95
 #   5 solve 0, 2, 2-3 and 3-4 hops. No run beats its serial budget; depth 3 trained 24,000 steps
 #   from 4 seeds still stops at 2 hops.
 # - Inside the best model, the last position fetches the node $l$ hops ahead in layer $l$:
-#   serial matching. We did **not** reproduce parallel reasoning; the paper's models are wider
-#   (d_model 400) and trained far longer, and that is where to look next.
+#   serial matching. We did **not** reproduce parallel reasoning by training; the paper's models
+#   are wider (d_model 400) and trained far longer, and that is where to look next.
+# - Parallel composition does exist: our hand-built 3-layer model answers 3-hop questions at
+#   100 % (ID and OOD), one hop beyond the serial budget, with two composing heads (one per pair
+#   order) and a sink.
 # - Measuring "hops solved" needs care: the chain's end gives away the longest question.

@@ -18,9 +18,9 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/07_transfer.ipynb)
 #
-# **Run time on a laptop CPU: about 1 minute** (a live fine-tune of a few seconds and one
-# from-scratch run; the pretrained model and the seed sweep are shipped:
-# `python -m helpers.experiments iteration_polynomial` then `... iteration_sweep`).
+# **Run time on a laptop CPU: about 1 minute.** *Instant path:* the pretrained model and the seed
+# sweep are shipped (`python -m helpers.experiments iteration_polynomial`, then `... iteration_sweep`).
+# *Train it yourself:* a live fine-tune of a few seconds and one from-scratch run.
 #
 # Paper B's second claim: the iteration head is a **reusable skill**. A model pretrained on
 # polynomial iteration learns parity much faster than one trained from scratch, because only
@@ -52,6 +52,7 @@ import torch
 from helpers import DATA_DIR
 from helpers import analysis as A
 from helpers import experiments as X
+from helpers.plots import save_thumbnail
 from helpers.train import evaluate
 
 torch.set_num_threads(1)
@@ -102,6 +103,7 @@ for color, (name, group) in enumerate(groups):
 ax.set(xscale="log", xlabel="fine-tuning step (log scale)", ylabel="parity test accuracy",
        ylim=(-0.03, 1.03), title="After polynomial pretraining, parity is learned in tens of steps")
 ax.legend(fontsize="small")
+save_thumbnail(fig, "07_transfer")  # the course map in README.md shows it
 plt.show()
 
 table = {"scratch": [steps_to_95(r) for r in scratch]}
@@ -160,7 +162,30 @@ ax.set(xscale="log", xlabel="steps to 95 % parity test accuracy (median bar, dot
 plt.show()
 
 # %% [markdown]
-# ## Exercises
+# ## Checked exercise: Which pretraining transfers?
+#
+# Both a polynomial-pretrained and a copy-pretrained model have an iteration head. After which
+# one is parity learned faster (whole model fine-tuned, median over seeds)? Answer `"polynomial"`
+# or `"copy"`, then justify it from what each pretraining leaves in the layer-2 MLP.
+# Replace the placeholder and run the cell: the checker says whether you are right.
+
+# %%
+from helpers import exercises as E
+
+my_answer = None   # "polynomial" or "copy"
+E.check_transfer_prediction(my_answer)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# my_answer = "polynomial"   # copy's F is the identity, far from parity's; the polynomial MLP already mixes the state with x
+# ```
+#
+# </details>
+
+# %% [markdown]
+# ## More exercises
 #
 # 1. **Predict, then run.** Fine-tune the pretrained model on *copy* instead of parity. Faster
 #    or slower than parity, and why?

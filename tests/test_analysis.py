@@ -104,3 +104,17 @@ def test_train_parallel_rejects_hops_beyond_the_chain():
     from helpers.experiments import train_parallel
     with pytest.raises(ValueError, match=r"hops=7 is outside the allowed range 1..6"):
         train_parallel(3, hops=(1, 7), n_nodes=7)
+
+
+def test_handbuilt_parallel_model_beats_the_serial_budget():
+    from helpers.handbuilt import parallel_model
+    model = parallel_model()
+    assert model.cfg.n_layers == 3                       # serial budget: 2 hops
+    for split in ("test_id", "test_ood"):
+        data = make_chain_data(500, 3, split, seed=11)
+        assert evaluate(model, data)["acc"] == 1.0
+    # both pair orders occur, and each is served by its own layer-2 head
+    data = make_chain_data(500, 3, "test_id", seed=12)
+    _, cache = model.run_with_cache(data.inputs)
+    sink_weight = cache["pattern", 2][:, 1, -1, 0]       # head 1 rests on the sink when head 0 has it
+    assert 0.2 < (sink_weight > 0.5).float().mean() < 0.8

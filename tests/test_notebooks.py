@@ -5,6 +5,7 @@ import jupytext
 import pytest
 
 from helpers.course import NOTEBOOKS_DIR, REPO_URL, repo_urls_in, rewrite_repo_url
+from helpers.course import ROOT_DIR as ROOT
 
 IPYNB = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 PY = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))
@@ -47,6 +48,7 @@ def test_one_repository_url(path):
 def test_title_and_setup_cells(path):
     title, setup = [src for _, src in cells(path)[:2]]
     assert title.startswith("# ") and "Open in Colab" in title and "Run time" in title
+    assert "*Instant path:*" in title and "*Train it yourself:*" in title
     assert len(setup.splitlines()) <= 10
     assert "pip install" not in path.read_text(), "Colab already has what the course needs"
 
@@ -56,3 +58,20 @@ def test_rewrite_repo_url():
             'REPO_URL = "https://github.com/a/b"')
     new = rewrite_repo_url(text, "https://github.com/c/d")
     assert repo_urls_in(new) == {"https://github.com/c/d"}
+
+
+@pytest.mark.parametrize("path", PY, ids=lambda p: p.name)
+def test_checked_exercise_with_collapsed_solution(path):
+    sources = [src for _, src in cells(path)]
+    exercise = [i for i, src in enumerate(sources) if "E.check_" in src]
+    assert exercise, "every notebook has at least one exercise with a checker from helpers.exercises"
+    for i in exercise:
+        assert "raise NotImplementedError" in sources[i] or "= None" in sources[i], "the student starts from a placeholder"
+        assert "<details>" in sources[i + 1] and "Solution" in sources[i + 1], "a collapsed solution follows"
+
+
+@pytest.mark.parametrize("path", PY, ids=lambda p: p.name)
+def test_notebook_saves_its_course_map_thumbnail(path):
+    assert f'save_thumbnail(' in path.read_text() and f'"{path.stem}")' in path.read_text()
+    assert (ROOT / "data" / "figures" / f"{path.stem}.png").exists(), "execute the notebook to save it"
+    assert f"data/figures/{path.stem}.png" in (ROOT / "README.md").read_text(), "the README's course map shows it"

@@ -1,0 +1,199 @@
+"""A performance benchmark of the course on this machine (a benchmark, not a test).
+
+    python -m helpers.bench [--threads N] [--skip-notebooks] [--out data/bench.json]
+
+prints and writes:
+- the machine's matmul peak (GFLOP/s of a large fp32 product on the same threads);
+- training throughput (sequences/s, achieved GFLOP/s, share of the peak) of the helpers model
+  for every notebook config, and of the same step written the plain way (nn.MultiheadAttention,
+  nn.Linear) for comparison;
+- the wall time of each notebook under nbval, and the total;
+- the response time of notebook 03's init-rate slider (train one setting to 99 %, then plot).
+FLOPs are counted analytically (2 per multiply-add; a training step = 3 x the forward pass).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .course import DATA_DIR, NOTEBOOKS_DIR, ROOT_DIR
+from .data import make_chain_data, make_iteration_data
+from .model import ModelConfig
+from .train import make_model, masked_loss
+
+COMMAND = "python -m helpers.bench"
+
+
+def forward_flops(cfg: ModelConfig, seq_len: int) -> int:
+    """FLOPs of one forward pass over one sequence (matmuls only; 2 per multiply-add)."""
+    T, d, dh, h = seq_len, cfg.d_model, cfg.d_head, cfg.n_heads
+    per_layer = (2 * T * d * dh * h * 4          # Q, K, V, O projections
+                 + 2 * 2 * T * T * dh * h        # scores and pattern @ V
+                 + 2 * 2 * T * d * cfg.d_ff)     # the two FFN matrices
+    return cfg.n_layers * per_layer + 2 * T * d * cfg.vocab_size
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 20) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+class PlainTransformer(nn.Module):
+    """The same network as `Transformer` for a post-LN/pre-LN config, written with
+    nn.MultiheadAttention and nn.Linear: the "plain way" the benchmark compares against."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.pos_embed = nn.Embedding(cfg.seq_len, cfg.d_model)
+        self.attn = nn.ModuleList(nn.MultiheadAttention(cfg.d_model, cfg.n_heads, bias=cfg.bias, batch_first=True)
+                                  for _ in range(cfg.n_layers))
+        self.ff = nn.ModuleList(nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias),
+                                              nn.ReLU() if cfg.activation == "relu" else nn.GELU(),
+                                              nn.Linear(cfg.d_ff, cfg.d_model, bias=cfg.bias))
+                                for _ in range(cfg.n_layers))
+        self.ln = nn.ModuleList(nn.LayerNorm(cfg.d_model) for _ in range(2 * cfg.n_layers))
+        self.unembed = nn.Linear(cfg.d_model, cfg.vocab_size, bias=cfg.unembed_bias)
+        self.register_buffer("mask", torch.triu(torch.ones(cfg.seq_len, cfg.seq_len, dtype=torch.bool), 1))
+
+    def forward(self, tokens):
+        T = tokens.shape[1]
+        x = self.embed(tokens) + self.pos_embed(torch.arange(T, device=tokens.device))
+        for i, (attn, ff) in enumerate(zip(self.attn, self.ff)):
+            if self.cfg.norm == "pre":
+                y = self.ln[2 * i](x)
+                x = x + attn(y, y, y, attn_mask=self.mask[:T, :T], need_weights=False)[0]
+                x = x + ff(self.ln[2 * i + 1](x))
+            else:
+                x = self.ln[2 * i](x + attn(x, x, x, attn_mask=self.mask[:T, :T], need_weights=False)[0])
+                x = self.ln[2 * i + 1](x + ff(x))
+        return self.unembed(x)
+
+
+def time_training(model: nn.Module, data, batch_size: int, steps: int = 60, warmup: int = 10) -> float:
+    """Seconds per training step (forward, loss, backward, clipping, AdamW), as `train` does it."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    model.train()
+
+    def step():
+        batch = data[torch.randint(0, len(data), (batch_size,), generator=g)]
+        loss = masked_loss(model(batch.inputs), batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def notebook_configs() -> dict:
+    from . import experiments as X
+    chain = lambda hops, **kw: make_chain_data(4096, hops, "train", seed=0, **kw)
+    return {
+        "02-04 chain 1 hop (d_model 64)": (X.CHAIN_1HOP_MODEL, X.CHAIN_1HOP_TRAIN.batch_size, chain(1)),
+        "02 chain 2 hops (d_model 32)": (X.CHAIN_2HOP_MODEL, X.CHAIN_2HOP_TRAIN.batch_size, chain(2)),
+        "05 parallel, depth 5 (d_model 64)": (X.parallel_model_config(5), X.PARALLEL_TRAIN.batch_size,
+                                              chain(list(X.PARALLEL_HOPS), variant="with_order")),
+        "06-07 iteration (d_model 64)": (X.ITER_MODEL, X.ITER_TRAIN.batch_size,
+                                         make_iteration_data("polynomial", "train", n_len=X.N_LEN, seed=0)),
+    }
+
+
+def bench_training(peak: float) -> list[dict]:
+    rows = []
+    for name, (cfg, batch_size, data) in notebook_configs().items():
+        seq_len = data.inputs.shape[1]
+        flops_per_step = 3 * forward_flops(cfg, seq_len) * batch_size
+        row = {"config": name, "d_model": cfg.d_model, "n_layers": cfg.n_layers, "batch_size": batch_size,
+               "seq_len": seq_len, "train_gflop_per_step": flops_per_step / 1e9}
+        for label, model in (("helpers", make_model(cfg, seed=0, device="cpu")),
+                             ("plain", PlainTransformer(replace(cfg, dropout=0.0)))):
+            seconds = time_training(model, data, batch_size)
+            row[label] = {"ms_per_step": 1e3 * seconds, "sequences_per_s": batch_size / seconds,
+                          "gflops": flops_per_step / seconds / 1e9,
+                          "share_of_peak": flops_per_step / seconds / 1e9 / peak}
+        rows.append(row)
+        print(f"{name:36s} helpers {row['helpers']['sequences_per_s']:8.0f} seq/s "
+              f"{row['helpers']['gflops']:6.1f} GFLOP/s ({row['helpers']['share_of_peak']:.0%} of peak) | "
+              f"plain {row['plain']['sequences_per_s']:8.0f} seq/s {row['plain']['gflops']:6.1f} GFLOP/s")
+    return rows
+
+
+def slider_response_seconds() -> dict:
+    """Notebook 03's slider: train post-LN at gamma 1 until 99 % test-ID, then draw the curve."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from . import experiments as X
+    start = time.perf_counter()
+    model_cfg = replace(X.CHAIN_1HOP_MODEL, norm="post", init_rate=1.0)
+    _, history, _ = X.train_chain(1, model_cfg, replace(X.CHAIN_1HOP_TRAIN, stop_at={"test_id": 0.99}),
+                                  seed=0, progress=False)
+    fig, ax = plt.subplots()
+    ax.plot(history.steps, history.acc["test_id"])
+    fig.canvas.draw()
+    plt.close(fig)
+    return {"setting": "post-LN, gamma 1, seed 0", "seconds": time.perf_counter() - start,
+            "steps": history.steps[-1]}
+
+
+def notebook_seconds() -> dict:
+    times = {}
+    for path in sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+                                cwd=ROOT_DIR, capture_output=True, text=True)
+        times[path.stem] = {"seconds": time.perf_counter() - start, "passed": result.returncode == 0}
+        print(f"{path.stem:32s} {times[path.stem]['seconds']:6.1f} s  "
+              f"{'passed' if result.returncode == 0 else 'FAILED'}")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (notebooks use 1)")
+    parser.add_argument("--skip-notebooks", action="store_true", help="do not time the notebooks under nbval")
+    parser.add_argument("--out", type=Path, default=DATA_DIR / "bench.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    peak = matmul_peak_gflops()
+    print(f"matmul peak on {args.threads} thread(s): {peak:.1f} GFLOP/s")
+    report = {"command": COMMAND, "machine": {"platform": platform.platform(), "processor": platform.machine(),
+                                              "cpus": os.cpu_count(), "torch": torch.__version__,
+                                              "threads": args.threads},
+              "matmul_peak_gflops": peak, "training": bench_training(peak),
+              "slider_response": slider_response_seconds()}
+    print(f"init-rate slider responds in {report['slider_response']['seconds']:.1f} s")
+    if not args.skip_notebooks:
+        report["notebooks"] = notebook_seconds()
+        report["notebooks_total_seconds"] = sum(t["seconds"] for t in report["notebooks"].values())
+        print(f"whole course under nbval: {report['notebooks_total_seconds'] / 60:.1f} min")
+    args.out.write_text(json.dumps(report, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The benchmark counts FLOPs right and compares like with like; its shipped report is whole."""
+import json
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from helpers import DATA_DIR
+from helpers import bench as B
+from helpers import experiments as X
+from helpers.model import count_parameters
+from helpers.train import make_model
+
+
+@pytest.mark.parametrize("cfg", [X.CHAIN_1HOP_MODEL, X.CHAIN_2HOP_MODEL, X.ITER_MODEL], ids=["1hop", "2hop", "iter"])
+def test_forward_flops_match_torch_flop_counter(cfg):
+    model = make_model(cfg, device="cpu")
+    tokens = torch.randint(1, 60, (3, cfg.seq_len))
+    with FlopCounterMode(display=False) as counter:
+        model(tokens)
+    assert counter.get_total_flops() == 3 * B.forward_flops(cfg, cfg.seq_len)
+
+
+def test_plain_model_is_the_same_size_and_shape():
+    cfg = X.CHAIN_1HOP_MODEL
+    plain = B.PlainTransformer(cfg)
+    assert count_parameters(plain) == count_parameters(make_model(cfg, device="cpu"))
+    assert plain(torch.randint(1, 100, (2, cfg.seq_len))).shape == (2, cfg.seq_len, cfg.vocab_size)
+
+
+def test_shipped_bench_report():
+    path = DATA_DIR / "bench.json"
+    report = json.loads(path.read_text())
+    assert report["command"] == B.COMMAND and report["matmul_peak_gflops"] > 0
+    assert {row["config"] for row in report["training"]} == set(B.notebook_configs())
+    for row in report["training"]:
+        for impl in ("helpers", "plain"):
+            assert row[impl]["sequences_per_s"] > 0 and 0 < row[impl]["share_of_peak"] < 1
+    assert report["slider_response"]["seconds"] > 0
+    stems = {p.stem for p in (DATA_DIR.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert set(report["notebooks"]) == stems and all(t["passed"] for t in report["notebooks"].values())

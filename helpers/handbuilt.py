@@ -82,7 +82,7 @@ def matching_model(hops: int, d_token: int = 128, beta: float = 40.0, n_pairs: i
     return model.eval()
 
 
-def parallel_model(d_token: int = 128, beta: float = 40.0, n_pairs: int = 6, margin: float = 10.0,
+def parallel_model(d_token: int = 64, beta: float = 40.0, n_pairs: int = 6, margin: float = 10.0,
                    vocab_size: int = CHAIN_VOCAB_SIZE, seed: int = 0) -> Transformer:
     """A 3-layer, 2-head, LayerNorm-free model that answers **3-hop** questions: one hop more
     than the serial budget of 3 layers, by composing a two-hop segment in parallel [ours].
@@ -112,23 +112,24 @@ def parallel_model(d_token: int = 128, beta: float = 40.0, n_pairs: int = 6, mar
     first_pos = len(names) * d_token
     d_model = first_pos + seq_len
     pos = slice(first_pos, d_model)
-    sink_dim = first_pos            # a head-space coordinate that only the sink uses
+    head = slice(0, d_token)        # heads work in a small space: a token block ...
+    sink_dim = d_token              # ... and one coordinate that only the sink uses
     cfg = ModelConfig(vocab_size=vocab_size, seq_len=seq_len, n_layers=3, n_heads=2, d_model=d_model,
-                      d_head=d_model, d_ff=4 * d_token, norm="none", unembed_bias=False)
+                      d_head=max(d_token + 1, seq_len), d_ff=4 * d_token, norm="none", unembed_bias=False)
     model = Transformer(cfg)
     g = torch.Generator().manual_seed(seed)
     E = torch.randn(vocab_size, d_token, generator=g) / math.sqrt(d_token)
     sharp = beta * math.sqrt(cfg.d_head)
     eye = torch.eye(d_token)
 
-    def match(attn, head, query_block, key_block, value_block, out_block, sink: bool):
-        attn.W_Q[head, block[query_block], block["TOK"]] = sharp * eye
-        attn.W_K[head, block[key_block], block["TOK"]] = eye
+    def match(attn, h, query_block, key_block, value_block, out_block, sink: bool):
+        attn.W_Q[h, block[query_block], head] = sharp * eye
+        attn.W_K[h, block[key_block], head] = eye
         if sink:
-            attn.W_Q[head, pos, sink_dim] = sharp * 0.5      # every position carries the constant ...
-            attn.W_K[head, first_pos, sink_dim] = 1.0       # ... that only position 0's key answers
-        attn.W_V[head, block[value_block], block[value_block]] = eye
-        attn.W_O[head, block[value_block], block[out_block]] = eye
+            attn.W_Q[h, pos, sink_dim] = sharp * 0.5      # every position carries the constant ...
+            attn.W_K[h, first_pos, sink_dim] = 1.0       # ... that only position 0's key answers
+        attn.W_V[h, block[value_block], head] = eye
+        attn.W_O[h, head, block[out_block]] = eye
 
     with torch.no_grad():
         for p in model.parameters():
@@ -138,10 +139,10 @@ def parallel_model(d_token: int = 128, beta: float = 40.0, n_pairs: int = 6, mar
         # layer 0: pair each second-of-pair position with the token before it
         attn = model.blocks[0].attn
         for p in range(1, seq_len, 2):
-            attn.W_Q[0, first_pos + p, first_pos + p - 1] = sharp
-        attn.W_K[0, pos, pos] = torch.eye(seq_len)
-        attn.W_V[0, block["TOK"], block["P"]] = eye
-        attn.W_O[0, block["P"], block["P"]] = eye
+            attn.W_Q[0, first_pos + p, p - 1] = sharp
+        attn.W_K[0, pos, :seq_len] = torch.eye(seq_len)
+        attn.W_V[0, block["TOK"], head] = eye
+        attn.W_O[0, head, block["P"]] = eye
         # layer 0 MLP: TOKODD = TOK and PODD = P at odd positions, 0 at even positions
         mlp = model.blocks[0].mlp
         even = torch.tensor([float(p % 2 == 0) for p in range(seq_len)])

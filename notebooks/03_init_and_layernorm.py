@@ -19,8 +19,8 @@
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/03_init_and_layernorm.ipynb)
 #
 # **Run time on a laptop CPU: about 1.5 minutes.** *Instant path:* the grid of 24 runs is a
-# shipped sweep (`python -m helpers.experiments init_ln_sweep`, ~10 min on 2 cores). *Train it
-# yourself:* two live trainings and the init-rate slider (~20-45 s per setting).
+# shipped sweep (`python -m helpers.experiments init_ln_sweep`, ~10 min on 2 cores).
+# *Train it yourself:* two live trainings and the init-rate slider (~20-45 s per setting).
 #
 # Paper A claims that **small initialization** and **post-LayerNorm** help the matching
 # mechanism form. You will learn:

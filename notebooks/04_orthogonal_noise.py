@@ -19,8 +19,8 @@
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/04_orthogonal_noise.ipynb)
 #
 # **Run time on a laptop CPU: about 30 seconds.** *Instant path:* the sweep over noise levels and
-# seeds is shipped (`python -m helpers.experiments noise_sweep`, ~10 min on 2 cores). *Train it
-# yourself:* the noise slider trains a model live (~15-30 s per setting).
+# seeds is shipped (`python -m helpers.experiments noise_sweep`, ~10 min on 2 cores).
+# *Train it yourself:* the noise slider trains a model live (~15-30 s per setting).
 #
 # Paper A claims that **adding orthogonal noise improves reasoning**. Its exact recipe is not
 # public; this notebook tests **our reconstruction** (see `papers.md`). You will learn:

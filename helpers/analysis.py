@@ -44,7 +44,7 @@ def effective_matching_matrix(model: Transformer, data: SeqData, layer: int, hop
     _, cache = model.run_with_cache(data.inputs.to(model.device),
                                     names_filter=lambda n: n.endswith(("hook_q", "hook_k")))
     q = cache["q", layer][:, -1, head].cpu()                    # [batch, d_head]
-    n_pair_tokens = 2 * (data.info["chains"].shape[1] * (data.info["chains"].shape[2] - 1))
+    n_pair_tokens = pair_token_count(data)
     k = cache["k", layer][:, 1:n_pair_tokens:2, head].cpu()      # [batch, n_pairs, d_head]
     parents = data.inputs[:, 0:n_pair_tokens:2]
     rows = torch.arange(len(data))
@@ -99,9 +99,15 @@ def with_ood_embeddings_rescaled(model: Transformer, ood_tokens: torch.Tensor,
     return fixed
 
 
+def pair_token_count(data: SeqData) -> int:
+    """How many leading positions of a chain question hold the shuffled pairs."""
+    n_chains, n_nodes = data.info["chains"].shape[1:]
+    return 2 * n_chains * (n_nodes - 1)
+
+
 def child_position(data: SeqData, node: torch.Tensor) -> torch.Tensor:
     """Position of each row's second-of-pair slot holding `node` (where node is a child)."""
-    n_pair_tokens = 2 * (data.info["chains"].shape[1] * (data.info["chains"].shape[2] - 1))
+    n_pair_tokens = pair_token_count(data)
     children = data.inputs[:, 1:n_pair_tokens:2]
     return (children == node[:, None]).float().argmax(dim=1) * 2 + 1
 
@@ -116,7 +122,7 @@ def hop_attention_accuracy(model: Transformer, data: SeqData, head: int = 0) -> 
     _, cache = model.run_with_cache(data.inputs.to(model.device),
                                     names_filter=lambda n: n.endswith("hook_pattern"))
     rows = torch.arange(len(data))
-    n_pair_tokens = 2 * (data.info["chains"].shape[1] * (data.info["chains"].shape[2] - 1))
+    n_pair_tokens = pair_token_count(data)
     odd = torch.arange(1, n_pair_tokens, 2)
     result = {0: (cache["pattern", 0][:, head, odd].argmax(-1).cpu() == odd - 1).float().mean().item()}
     for layer in range(1, model.cfg.n_layers):
@@ -241,7 +247,7 @@ def top_key_chain_offsets(model: Transformer, data: SeqData, head: int = 0) -> t
     index = chain_index(data).float()
     index[index < 0] = float("nan")
     rows = torch.arange(len(data))
-    n_pair_tokens = 2 * (data.info["chains"].shape[1] * (data.info["chains"].shape[2] - 1))
+    n_pair_tokens = pair_token_count(data)
     odd = torch.arange(1, n_pair_tokens, 2)
     last, pairs = [], []
     for layer in range(model.cfg.n_layers):

@@ -25,12 +25,11 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .course import DATA_DIR, NOTEBOOKS_DIR, ROOT_DIR
 from .data import make_chain_data, make_iteration_data
 from .model import ModelConfig
-from .train import make_model, masked_loss
+from .train import make_model, train_step
 
 COMMAND = "python -m helpers.bench"
 
@@ -100,12 +99,7 @@ def time_training(model: nn.Module, data, batch_size: int, steps: int = 30, warm
     model.train()
 
     def step():
-        batch = data[torch.randint(0, len(data), (batch_size,), generator=g)]
-        loss = masked_loss(model(batch.inputs), batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        train_step(model, opt, data[torch.randint(0, len(data), (batch_size,), generator=g)], grad_clip=1.0)
 
     for _ in range(warmup):
         step()

@@ -8,14 +8,15 @@ answer and rejects a wrong one; the notebooks show the same code in a collapsed 
 """
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 import numpy as np
 import torch
 
+from .analysis import top_key_chain_offsets
 from .course import DATA_DIR
 from .data import make_chain_data
+from .experiments import EVAL_SEED, PARALLEL_NODES, load_sweep
 
 NOT_ATTEMPTED = "… not attempted yet: replace the placeholder, then run this cell again."
 
@@ -100,7 +101,7 @@ def check_matching_matrix(fn: Callable, model) -> bool | None:
 # ---------------------------------------------------------------------------------------------
 def init_ln_outcomes(path=DATA_DIR / "init_ln_sweep.json", threshold: float = 0.95) -> dict:
     """(norm, gamma) -> True when every seed of the shipped sweep reached `threshold` test-ID."""
-    runs = json.loads(path.read_text())["runs"]
+    runs = load_sweep(path)["runs"]
     cells = {}
     for r in runs:
         cells.setdefault((r["norm"], r["gamma"]), []).append(r["final"]["test_id"] >= threshold)
@@ -158,8 +159,6 @@ def check_offdiagonal_ratio(fn: Callable) -> bool | None:
 # ---------------------------------------------------------------------------------------------
 def layer2_offset_on_one_hop(model) -> int:
     """Most frequent chain offset (hops from the start) of layer 2's strongest key, 1-hop data."""
-    from .analysis import top_key_chain_offsets
-    from .experiments import EVAL_SEED, PARALLEL_NODES
     data = make_chain_data(1000, 1, "test_id", seed=EVAL_SEED, n_nodes=PARALLEL_NODES, variant="with_order")
     last, _ = top_key_chain_offsets(model, data)
     values, counts = torch.unique(last[2][~torch.isnan(last[2])], return_counts=True)
@@ -205,12 +204,11 @@ def check_peakiness(fn: Callable) -> bool | None:
 def fastest_pretraining(path=DATA_DIR / "iteration_sweep.json", threshold: float = 0.95) -> str:
     """"polynomial" or "copy": whose whole-model parity fine-tune reaches `threshold` sooner
     (median over seeds; a seed that never does counts as infinitely slow)."""
-    runs = json.loads(path.read_text())["runs"]
+    runs = load_sweep(path)["runs"]
 
     def steps(run):
-        h = run["history"]
-        hit = [s for s, a in zip(h["steps"], h["acc"]["test"]) if a >= threshold]
-        return hit[0] if hit else np.inf
+        step = run["history"].steps_to("test", threshold)
+        return np.inf if step is None else step
 
     median = {pre: np.median([steps(r) for r in runs if r["kind"] == "finetune" and r["pretrain"] == pre
                               and r["mode"] == "all"]) for pre in ("polynomial", "copy")}

@@ -25,8 +25,8 @@ from .analysis import diagonal_score, effective_matching_matrix, peakiness
 from .course import DATA_DIR
 from .data import ITER_VOCAB_SIZE, chain_vocab_size, make_chain_data, make_iteration_data
 from .model import ModelConfig
-from .train import (History, TrainConfig, accuracy_by, load_checkpoint, make_model, save_checkpoint,
-                    train)
+from .train import (History, TrainConfig, accuracy_by, check_config, load_checkpoint, make_model,
+                    save_checkpoint, train)
 
 N_TRAIN = 270_000   # the authors' 300,000 sequences, 90 % for training
 N_EVAL = 2_000
@@ -283,10 +283,11 @@ PARALLEL_TRAIN = TrainConfig(steps=16_000, batch_size=512, lr=2e-3, warmup_steps
 SOLVED = 0.95
 
 
-def parallel_model_config(depth: int) -> ModelConfig:
+def parallel_model_config(depth: int, n_nodes: int = PARALLEL_NODES) -> ModelConfig:
+    """The parallel-reasoning model with `depth` attention layers, for chains of `n_nodes`."""
     if depth < 1:
         raise ValueError(f"depth={depth} must be >= 1 attention layers")
-    return replace(PARALLEL_MODEL, n_layers=depth)
+    return replace(PARALLEL_MODEL, n_layers=depth, seq_len=2 * n_nodes)
 
 
 def hop_accuracy_metrics(data) -> dict:
@@ -312,7 +313,7 @@ def train_parallel(depth: int, seed: int = 0, train_cfg: TrainConfig = PARALLEL_
     """
     if max(hops) > n_nodes - 1:
         raise ValueError(f"hops={max(hops)} is outside the allowed range 1..{n_nodes - 1} for n_nodes={n_nodes}")
-    model_cfg = replace(parallel_model_config(depth), seq_len=2 * n_nodes)
+    model_cfg = parallel_model_config(depth, n_nodes)
     train_data = make_chain_data(n_train, hops, "train", seed=seed, n_nodes=n_nodes, variant="with_order")
     evals = chain_eval_sets(list(hops), n_nodes, "with_order")
     model = make_model(model_cfg, seed=seed)
@@ -333,7 +334,7 @@ class ParallelSweep:
     train_cfg: TrainConfig
 
     def model_config(self, depth: int) -> ModelConfig:
-        return replace(parallel_model_config(depth), seq_len=2 * self.n_nodes)
+        return parallel_model_config(depth, self.n_nodes)
 
 
 PARALLEL_SWEEPS = {
@@ -396,7 +397,7 @@ def load_parallel_best(sweep: str = "parallel_sweep", path: Path | None = None):
     spec = PARALLEL_SWEEPS[sweep]
     path = Path(path or DATA_DIR / f"{sweep}_best.pt")
     model, meta = load_checkpoint(path)
-    load_checkpoint(path, expected=spec.model_config(model.cfg.n_layers))  # refuses another config
+    check_config(model.cfg, spec.model_config(model.cfg.n_layers), f"checkpoint {path.name}")
     return model, meta
 
 

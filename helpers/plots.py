@@ -8,6 +8,7 @@ import numpy as np
 import seaborn as sns
 import torch
 
+from .course import DATA_DIR
 from .train import History
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -200,7 +201,6 @@ def plot_depth_vs_hops(depths: Sequence[int], solved: dict, ax=None, title: str 
 
 def save_thumbnail(fig, name: str, width_px: int = 480):
     """Save `fig` small, as data/figures/NAME.png, for the README's course map."""
-    from .course import DATA_DIR
     path = DATA_DIR / "figures" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=width_px / fig.get_figwidth(), bbox_inches="tight", metadata={"Software": None})

@@ -191,13 +191,7 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
         cursor += cfg.batch_size
         for group in opt.param_groups:
             group["lr"] = lr_at(step - 1, cfg)
-        loss = masked_loss(model(batch.inputs), batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        running.append(loss.detach())  # no .item() here: a GPU need not wait every step
+        running.append(train_step(model, opt, batch, cfg.grad_clip))  # no .item() here: a GPU need not wait every step
 
         if step % cfg.eval_every == 0 or step == cfg.steps:
             _record(history, model, eval_data, metrics, step, running)
@@ -209,6 +203,20 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
     model.eval()
     history.seconds = time.perf_counter() - start
     return history
+
+
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: SeqData,
+               grad_clip: float | None) -> torch.Tensor:
+    """One update on `batch`: forward, masked loss, backward, clipping, optimizer step.
+
+    Returns the loss detached, not as a float: a GPU need not wait for it every step."""
+    loss = masked_loss(model(batch.inputs), batch)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    return loss.detach()
 
 
 def _record(history, model, eval_data, metrics, step, running):
@@ -246,6 +254,15 @@ def save_checkpoint(path: str | Path, model: Transformer, **meta) -> Path:
     return path
 
 
+def check_config(cfg: ModelConfig, expected: ModelConfig | dict, what: str = "model") -> None:
+    """Raise ValueError naming every field where `cfg` differs from `expected`, with both values."""
+    want = expected.to_dict() if isinstance(expected, ModelConfig) else ModelConfig(**expected).to_dict()
+    diff = {k: (v, want[k]) for k, v in cfg.to_dict().items() if want[k] != v}
+    if diff:
+        detail = ", ".join(f"{k}={have!r} (expected {w!r})" for k, (have, w) in diff.items())
+        raise ValueError(f"{what} was made for another config: {detail}")
+
+
 def load_checkpoint(path: str | Path, expected: ModelConfig | dict | None = None,
                     device=None) -> tuple[Transformer, dict]:
     """(model in eval mode, meta). Raises ValueError if the checkpoint's config differs from
@@ -256,11 +273,7 @@ def load_checkpoint(path: str | Path, expected: ModelConfig | dict | None = None
     blob = torch.load(path, map_location="cpu", weights_only=True)
     cfg = ModelConfig.from_dict(blob["model_config"])
     if expected is not None:
-        want = expected.to_dict() if isinstance(expected, ModelConfig) else ModelConfig(**expected).to_dict()
-        diff = {k: (v, want[k]) for k, v in cfg.to_dict().items() if want[k] != v}
-        if diff:
-            detail = ", ".join(f"{k}={have!r} (expected {w!r})" for k, (have, w) in diff.items())
-            raise ValueError(f"checkpoint {path.name} was made for another config: {detail}")
+        check_config(cfg, expected, f"checkpoint {path.name}")
     model = Transformer(cfg)
     model.load_state_dict(blob["state_dict"])
     return model.to(device or default_device()).eval(), blob["meta"]

@@ -33,15 +33,20 @@
 # 4. how to run any cell of the grid yourself with a slider.
 
 # %%
-# Setup: in Colab, clone the course; locally, import `helpers` from the repository root.
+# Setup: in Colab, clone the course (os.environ["COURSE_REPO"] may name a fork); locally, use the repo root.
 import os, sys
 REPO_URL = "https://github.com/reasoning-circuits/reasoning-circuits-course"
-if "google.colab" in sys.modules or os.environ.get("COURSE_FORCE_COLAB"):
-    if not os.path.isdir("reasoning-circuits-course"):
-        os.system(f"git clone -q --depth 1 {os.environ.get('COURSE_REPO', REPO_URL)} reasoning-circuits-course")
-    sys.path.insert(0, "reasoning-circuits-course")
-else:
-    sys.path.insert(0, "..")
+IN_COLAB = "google.colab" in sys.modules or bool(os.environ.get("COURSE_FORCE_COLAB"))
+repo = os.environ.get("COURSE_REPO", REPO_URL)
+if IN_COLAB and not os.path.isdir("reasoning-circuits-course/helpers"):
+    os.system(f"git clone -q --depth 1 {repo} reasoning-circuits-course")
+sys.path.insert(0, "reasoning-circuits-course" if IN_COLAB else "..")
+try:
+    import helpers  # the course's code: data, model, training, analysis, plots, exercises
+except ImportError as err:
+    raise RuntimeError(f"could not clone the course from {repo!r} (REPO_URL in this cell; set os.environ['COURSE_REPO'] "
+                       "to a fork or mirror): check the URL and the runtime's internet access, then run this cell again"
+                       if IN_COLAB else "open this notebook from the course's notebooks/ folder") from err
 
 # %%
 from dataclasses import replace

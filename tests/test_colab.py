@@ -46,3 +46,18 @@ def test_no_notebook_installs_packages(path):
     """Colab already has torch, numpy, matplotlib, seaborn and ipywidgets: never reinstall them."""
     for source in code_cells(path):
         assert "pip install" not in source and "%pip" not in source and "!pip" not in source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[:1] + NOTEBOOKS[-1:], ids=lambda p: p.name)
+def test_setup_cell_fails_clearly_when_the_clone_fails(path, tmp_path):
+    """A bad COURSE_REPO gives an error that names REPO_URL, COURSE_REPO and what to do, not a bare
+    ModuleNotFoundError."""
+    env = {**os.environ, "COURSE_FORCE_COLAB": "1", "COURSE_REPO": str(tmp_path / "no-such-repo"),
+           "PYTHONPATH": "", "GIT_TERMINAL_PROMPT": "0"}
+    result = subprocess.run([sys.executable, "-c", setup_cell(path)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: could not clone the course"), last
+    for words in ("no-such-repo", "REPO_URL", "COURSE_REPO", "internet access"):
+        assert words in last, (words, last)

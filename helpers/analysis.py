@@ -14,7 +14,7 @@ from .train import predict
 # Paper A: the matching mechanism
 # ----------------------------------------------------------------------------------------------
 def matching_matrix(model: Transformer, layer: int, tokens: torch.Tensor) -> torch.Tensor:
-    """Weight-space matching matrix M_l[u, v] of `papers.md` over `tokens` (rows u, columns v).
+    """Weight-space matching matrix M_l[u, v] (notebook 00's notation) over `tokens` (rows u, columns v).
 
     Layer 1: e_u W_qk1 (e_v W_vo0)^T. Layer l >= 2: (e_u W_vo_{l-1}) W_qk_l (e_v W_vo0)^T: the
     query holds u as written by the previous hop, the key holds v as written by the pairing

@@ -8,7 +8,7 @@ prints and writes:
   for every notebook config, and of the same step written the plain way (nn.MultiheadAttention,
   nn.Linear) for comparison;
 - the wall time of each notebook under nbval, and the total;
-- the response time of notebook 03's init-rate slider (train one setting to 99 %, then plot).
+- every slider's answer time (`slider_seconds`: the update function the widget calls, drawn once).
 FLOPs are counted analytically (2 per multiply-add; a training step = 3 x the forward pass).
 """
 from __future__ import annotations
@@ -145,22 +145,42 @@ def bench_training(peak: float) -> list[dict]:
     return rows
 
 
-def slider_response_seconds() -> dict:
-    """Notebook 03's slider: train post-LN at gamma 1 until 99 % test-ID, then draw the curve."""
+def slider_settings() -> dict:
+    """Every slider of the course: name -> (update function, list of settings to time). Each
+    update function is the one the notebook's widget calls on every move."""
+    from . import experiments as X
+    from . import sliders as S
+    init = X.load_sweep(DATA_DIR / "init_ln_sweep.json")
+    noise = X.load_sweep(DATA_DIR / "noise_sweep.json")
+    parallel = X.load_sweep(DATA_DIR / "parallel_sweep.json")
+    return {
+        "01 chain example (hops, split, seed)": (S.chain_example_view, [(2, "test_ood", 0), (5, "train", 7)]),
+        "01 iteration example (task, length, seed)": (S.iteration_example_view, [("polynomial", 5, 0), ("parity", 8, 3)]),
+        "03 init rate x LayerNorm": (lambda g, n: S.init_rate_view(init, g, n), [(1.0, "post"), (0.2, "pre")]),
+        "04 noise sigma x target": (lambda s, t: S.noise_view(noise, s, t), [(1.0, "both"), (2.0, "vo")]),
+        "05 depth x hops": (lambda d, k: S.depth_hops_view(parallel, d, k), [(3, 2), (5, 4)]),
+    }
+
+
+def slider_seconds(repeats: int = 2) -> dict:
+    """name -> the slowest answer (seconds) of each slider over its settings: the update
+    function's call plus drawing the figure, as the widget does."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from . import experiments as X
-    start = time.perf_counter()
-    model_cfg = replace(X.CHAIN_1HOP_MODEL, norm="post", init_rate=1.0)
-    _, history, _ = X.train_chain(1, model_cfg, replace(X.CHAIN_1HOP_TRAIN, stop_at={"test_id": 0.99}),
-                                  seed=0, progress=False)
-    fig, ax = plt.subplots()
-    ax.plot(history.steps, history.acc["test_id"])
-    fig.canvas.draw()
-    plt.close(fig)
-    return {"setting": "post-LN, gamma 1, seed 0", "seconds": time.perf_counter() - start,
-            "steps": history.steps[-1]}
+    times = {}
+    for name, (update, settings) in slider_settings().items():
+        worst = 0.0
+        for args in settings:
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fig = update(*args)
+                (fig or plt.gcf()).canvas.draw()
+                worst = max(worst, time.perf_counter() - start)
+                plt.close("all")
+        times[name] = worst
+        print(f"slider {name:44s} answers in {worst:.2f} s")
+    return times
 
 
 def notebook_seconds() -> dict:
@@ -179,17 +199,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (notebooks use 1)")
     parser.add_argument("--skip-notebooks", action="store_true", help="do not time the notebooks under nbval")
+    parser.add_argument("--sliders-only", action="store_true",
+                        help="only re-time the sliders and update slider_seconds in the existing report")
     parser.add_argument("--out", type=Path, default=DATA_DIR / "bench.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.sliders_only:
+        report = json.loads(args.out.read_text())
+        report["slider_seconds"] = slider_seconds()
+        args.out.write_text(json.dumps(report, indent=1))
+        print(f"updated slider_seconds in {args.out}")
+        return
     peak = matmul_peak_gflops()
     print(f"matmul peak on {args.threads} thread(s): {peak:.1f} GFLOP/s")
     report = {"command": COMMAND, "machine": {"platform": platform.platform(), "processor": platform.machine(),
                                               "cpus": os.cpu_count(), "torch": torch.__version__,
                                               "threads": args.threads},
               "matmul_peak_gflops": peak, "training": bench_training(peak),
-              "slider_response": slider_response_seconds()}
-    print(f"init-rate slider responds in {report['slider_response']['seconds']:.1f} s")
+              "slider_seconds": slider_seconds()}
     if not args.skip_notebooks:
         report["notebooks"] = notebook_seconds()
         report["notebooks_total_seconds"] = sum(t["seconds"] for t in report["notebooks"].values())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import time
 from pathlib import Path
 
 REPO_URL = "https://github.com/reasoning-circuits/reasoning-circuits-course"
@@ -35,12 +36,39 @@ def rewrite_repo_url(text: str, new_url: str = REPO_URL) -> str:
     return REPO_URL_PATTERN.sub(new_url, text)
 
 
+def execute_notebook(path: str | Path, timeout: int = 1800) -> Path:
+    """Sync `path` from its jupytext .py, execute it top to bottom in its own folder, and save it
+    with each cell's output streams merged and carriage returns resolved, so that a progress bar
+    leaves one readable last line on the web (nbconvert's --execute merges streams *before* it
+    executes, which leaves every intermediate bar state in the file)."""
+    import jupytext
+    import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor, ExecutePreprocessor
+
+    path = Path(path).with_suffix(".ipynb")
+    source = path.with_suffix(".py")
+    nb = jupytext.read(source)
+    nb.metadata.setdefault("kernelspec", {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                          "name": "python3"})
+    ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(path.parent)}})
+    CoalesceStreamsPreprocessor().preprocess(nb, {})
+    jupytext.write(nb, path, fmt="ipynb")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--set-repo-url", action="store_true",
                         help="rewrite every notebook (.py and .ipynb) to use REPO_URL")
+    parser.add_argument("--execute", nargs="+", metavar="NOTEBOOK", type=Path,
+                        help="sync each notebook from its .py, execute it, save it with readable outputs")
     args = parser.parse_args()
-    if args.set_repo_url:
+    if args.execute:
+        for path in args.execute:
+            start = time.perf_counter()
+            execute_notebook(path)
+            print(f"executed {path} in {time.perf_counter() - start:.0f} s")
+    elif args.set_repo_url:
         for path in sorted(NOTEBOOKS_DIR.glob("[0-9]*.*")):
             if path.suffix in {".py", ".ipynb"}:
                 path.write_text(rewrite_repo_url(path.read_text()))

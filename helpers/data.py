@@ -5,8 +5,9 @@ that says which positions carry the loss and the accuracy. One training loop ser
 families: the chain task scores its last position only, the iteration tasks every position
 after the end-of-input token.
 
-Paper A, multi-hop chains (`make_chain_data`): exactly as `shared/papers.md` says, plus the
-double-chain and with-order variants, whose exact formats are our reconstruction.
+Paper A, multi-hop chains (`make_chain_data`): the dataset of the authors' public code (see
+notebook 00 for the rules), plus the double-chain and with-order variants, whose exact formats
+are our reconstruction.
 Paper B, iteration tasks (`make_iteration_data`): copy, parity and polynomial iteration, with or
 without chain-of-thought.
 """

@@ -43,7 +43,7 @@ def _unanswered(answer) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# 01 · follow a chain
+# 01 · the datasets: follow a chain, the OOD shift, iteration sequences
 # ---------------------------------------------------------------------------------------------
 def solution_follow_chain(pairs: list[tuple[int, int]], start: int, k: int) -> int:
     child = dict(pairs)
@@ -70,8 +70,187 @@ def check_follow_chain(fn: Callable, n: int = 200) -> bool | None:
     return _verdict(True, f"right on {4 * n} questions of 1-4 hops", "")
 
 
+def _fresh_seed() -> int:
+    """A new seed on every call: a checker tests on inputs nobody has seen before."""
+    return int(np.random.default_rng().integers(2 ** 31))
+
+
+# 01 · predict: which tokens of a test-OOD question are in-distribution?
+OOD_TOKEN_KEYS = ("id_tokens_1hop", "id_tokens_2hops", "start_is_id_1hop")
+
+
+def ood_question_facts(n: int = 500, seed: int | None = None) -> dict:
+    """Measured on fresh test-OOD questions: how many distinct ID tokens (1..99) each 1-hop and
+    2-hop question holds (one number if every question agrees, else the sorted values seen), and
+    whether every 1-hop start token is ID."""
+    seed = _fresh_seed() if seed is None else seed
+    facts = {}
+    for hops, key in ((1, "id_tokens_1hop"), (2, "id_tokens_2hops")):
+        data = make_chain_data(n, hops, "test_ood", seed=seed)
+        counts = sorted({len({t for t in row if t <= 99}) for row in data.inputs.tolist()})
+        facts[key] = counts[0] if len(counts) == 1 else counts
+        if hops == 1:
+            facts["start_is_id_1hop"] = bool((data.inputs[:, -1] <= 99).all())
+    return facts
+
+
+def check_ood_tokens_prediction(answer: dict | None) -> bool | None:
+    """answer: {"id_tokens_1hop": int, "id_tokens_2hops": int, "start_is_id_1hop": bool}."""
+    if _unanswered(answer):
+        return None
+    unknown = sorted(set(answer) - set(OOD_TOKEN_KEYS))
+    missing = sorted(set(OOD_TOKEN_KEYS) - set(answer))
+    if unknown or missing:
+        return _verdict(False, "", f"use exactly the keys {list(OOD_TOKEN_KEYS)} (unknown: {unknown}, missing: {missing})")
+    truth = ood_question_facts()
+    why = {"id_tokens_1hop": "the answer and its parent are shifted; for 1 hop the parent is the start token itself",
+           "id_tokens_2hops": "only the answer and its parent (the middle node) are shifted, wherever they occur",
+           "start_is_id_1hop": "for 1 hop the start token is the answer's parent, so it is shifted too"}
+    wrong = [key for key in OOD_TOKEN_KEYS if answer[key] != truth[key]]
+    return _verdict(not wrong, f"right on fresh data: {truth}. Only two tokens of an OOD question are ID, "
+                               "so guessing between them already scores about 50 % (notebook 02's plateau).",
+                    "; ".join(f"{key}: you said {answer[key]!r}, the data says {truth[key]!r} ({why[key]})"
+                              for key in wrong))
+
+
+# 01 · implement: the authors' OOD shift
+def solution_ood_shift(tokens: list[int], k: int) -> list[int]:
+    pairs = list(zip(tokens[0:-1:2], tokens[1:-1:2]))
+    answer = solution_follow_chain(pairs, tokens[-1], k)
+    parent = solution_follow_chain(pairs, tokens[-1], k - 1)
+    return [t - 100 if t in (answer, parent) else t for t in tokens]
+
+
+def _ood_shift_problem(tokens: list[int], k: int, got, want: list[int], chain: list[int], start: int) -> str | None:
+    """What is wrong with `got` (None if nothing), for one question."""
+    try:
+        got = [int(t) for t in got]
+    except (TypeError, ValueError):
+        return f"return a list of {len(tokens)} ints, not {type(got).__name__}"
+    if len(got) != len(tokens):
+        return f"return all {len(tokens)} tokens (12 pair tokens and the start), not {len(got)}"
+    if got == want:
+        return None
+    where = f"(k={k}, tokens {tokens}: expected {want}, you returned {got})"
+    odd = [(t, g) for t, g in zip(tokens, got) if g not in (t, t - 100)]
+    if odd:
+        return f"token {odd[0][0]} became {odd[0][1]}: a token either stays or moves down by exactly 100 {where}"
+    moved = {t for t, g in zip(tokens, got) if g == t - 100}
+    kept = {t for t, g in zip(tokens, got) if g == t}
+    chain = [t + 100 if t <= 99 else t for t in chain]     # the chain before the shift
+    answer, parent = chain[start + k], chain[start + k - 1]
+    child = chain[start + k + 1] if start + k + 1 < len(chain) else None
+    if moved & kept:
+        return (f"token {sorted(moved & kept)[0]} is shifted in one place but not in another: shift EVERY "
+                f"occurrence (a node is the child of one pair and the parent of the next) {where}")
+    if moved == {answer}:
+        return f"you shifted the answer but not its parent x_(i+k-1) = {parent} {where}"
+    if parent not in moved and chain[start] in moved:
+        return (f"you shifted the start token; shift the answer's parent x_(i+k-1) = {parent} "
+                f"(it is the start only for 1 hop) {where}")
+    if parent not in moved and child in moved:
+        return f"you shifted the answer's child {child}, not its parent {parent} {where}"
+    return f"the shifted tokens should be the answer {answer} and its parent {parent}, not {sorted(moved)} {where}"
+
+
+def check_ood_shift(fn: Callable, n: int = 100) -> bool | None:
+    """fn(tokens, k) -> the 13 tokens with the answer and its parent moved down by 100, on fresh
+    test-OOD questions of 1-4 hops (compared with what `make_chain_data` generates)."""
+    seed = _fresh_seed()
+    for k in (1, 2, 3, 4):
+        data = make_chain_data(n, k, "test_ood", seed=seed + k)
+        unshifted = torch.where(data.inputs <= 99, data.inputs + 100, data.inputs)
+        for row in range(n):
+            tokens = unshifted[row].tolist()
+            done, got = _attempt(fn, list(tokens), k)
+            if not done:
+                return None
+            problem = _ood_shift_problem(tokens, k, got, data.inputs[row].tolist(),
+                                         data.info["chain"][row].tolist(), int(data.info["start"][row]))
+            if problem:
+                return _verdict(False, "", problem)
+    return _verdict(True, f"right on {4 * n} fresh test-OOD questions of 1-4 hops: your shift is the generator's", "")
+
+
+# 01 · implement: an iteration-task sequence, with or without chain-of-thought
+def solution_iteration_sequence(task: str, xs: list[int], cot: bool, n_len: int) -> list[int]:
+    from .data import EOI, EOS, POLY_MODULUS, PREFIX
+    states, s = [], 0
+    for t, x in enumerate(xs):
+        if task == "copy":
+            s = x
+        elif task == "parity":
+            s = (s + x) % 2
+        else:
+            s = x if t == 0 else (s * x + 1) % POLY_MODULUS
+        states.append(s)
+    seq = [PREFIX[task], *xs, EOI, *(states if cot else states[-1:])]
+    return seq + [EOS] * (2 * n_len + 3 - len(seq))
+
+
+def _iteration_sequence_problem(task, xs, cot, n_len, got, want) -> str | None:
+    from .data import EOI, EOS, PREFIX
+    try:
+        got = [int(t) for t in got]
+    except (TypeError, ValueError):
+        return f"return a list of ints, not {type(got).__name__}"
+    if got == want:
+        return None
+    L = len(xs)
+    where = f"({task}, {'CoT' if cot else 'no CoT'}, n_len={n_len}, xs={xs}: expected {want}, you returned {got})"
+    if len(got) != len(want):
+        return f"the sequence has 2*n_len + 3 = {len(want)} tokens (pad the end with EoS = {EOS}), not {len(got)} {where}"
+    if got[0] != want[0]:
+        return f"start with the task prefix D.PREFIX[{task!r}] = {PREFIX[task]} {where}"
+    if got[1:L + 1] != xs:
+        return f"then x_1..x_L unchanged, at positions 1..L {where}"
+    if got[L + 1] != EOI:
+        return f"then EoI = {EOI} at position L + 1 = {L + 1} {where}"
+    states = solution_iteration_sequence(task, xs, True, n_len)[L + 2:2 * L + 2]
+    if cot and got[L + 2] == states[-1] and got[L + 3:] == [EOS] * (len(got) - L - 3) and L > 1:
+        return f"with CoT the model writes every state s_1..s_L after EoI, not only s_L {where}"
+    if not cot and L > 1 and got[L + 2:2 * L + 2] == states:
+        return f"without CoT only the last state s_L follows EoI, then EoS {where}"
+    if task == "polynomial":
+        for s0 in (0, 1):   # the recursion started at t = 1 from a made-up s_0
+            wrong = _recursion_from(xs, s0)
+            if got[L + 2:2 * L + 2 if cot else L + 3] == (wrong if cot else wrong[-1:]):
+                return f"s_1 = x_1: the recursion s_t = (s_(t-1) x_t + 1) mod 11 starts at t = 2 {where}"
+    if EOS not in got[L + 2:] and want[-1] == EOS:
+        return f"pad with EoS = {EOS}, not 0 or another token {where}"
+    return f"the states are {states}; compare what follows EoI {where}"
+
+
+def _recursion_from(xs: list[int], s0: int) -> list[int]:
+    states = []
+    for x in xs:
+        s0 = (s0 * x + 1) % 11
+        states.append(s0)
+    return states
+
+
+def check_iteration_sequence(fn: Callable, trials: int = 8) -> bool | None:
+    """fn(task, xs, cot, n_len) -> the full token sequence, as `make_iteration_data` writes it,
+    on fresh random strings of every task, with and without CoT."""
+    from .data import ITER_TASKS, input_alphabet
+    rng = np.random.default_rng()
+    for task in ITER_TASKS:
+        for cot in (True, False):
+            for _ in range(trials):
+                n_len = int(rng.integers(3, 11))
+                xs = rng.choice(input_alphabet(task), size=int(rng.integers(1, n_len + 1))).tolist()
+                done, got = _attempt(fn, task, list(xs), cot, n_len)
+                if not done:
+                    return None
+                problem = _iteration_sequence_problem(task, xs, cot, n_len, got,
+                                                      solution_iteration_sequence(task, xs, cot, n_len))
+                if problem:
+                    return _verdict(False, "", problem)
+    return _verdict(True, f"right on {len(ITER_TASKS) * 2 * trials} fresh strings: every task, with and without CoT", "")
+
+
 # ---------------------------------------------------------------------------------------------
-# 02 · the matching matrix
+# 02 · the matching mechanism: predictions, the matching matrix, hops of the top key
 # ---------------------------------------------------------------------------------------------
 def solution_matching_matrix(model, tokens: torch.Tensor) -> torch.Tensor:
     e = model.embed.weight[tokens]
@@ -79,21 +258,123 @@ def solution_matching_matrix(model, tokens: torch.Tensor) -> torch.Tensor:
 
 
 def check_matching_matrix(fn: Callable, model) -> bool | None:
-    """fn(model, tokens) -> M_1 [len(tokens), len(tokens)], as `papers.md` defines it."""
-    tokens = torch.arange(1, 100)
-    with torch.no_grad():
-        done, got = _attempt(fn, model, tokens)
+    """fn(model, tokens) -> M_1 [len(tokens), len(tokens)], as notebook 02 defines it; checked on
+    `model` and on a freshly initialised model of the same shape, over a fresh random token set."""
+    from .model import Transformer
+    rng = np.random.default_rng()
+    with torch.random.fork_rng(devices=[]):   # leave the notebook's random state alone
+        torch.manual_seed(_fresh_seed())
+        fresh = Transformer(model.cfg).to(model.device)
+    for which, m in (("the given model", model), ("a freshly initialised model", fresh)):
+        tokens = torch.from_numpy(np.sort(rng.choice(np.arange(1, 200), size=60, replace=False)))
+        with torch.no_grad():
+            done, got = _attempt(fn, m, tokens)
+            if not done:
+                return None
+            want = solution_matching_matrix(m, tokens).cpu()
+        got = torch.as_tensor(got).detach().cpu()
+        if got.shape != want.shape:
+            return _verdict(False, "", f"{which}, {len(tokens)} random tokens: shape {tuple(got.shape)}, expected "
+                                       f"{tuple(want.shape)} (rows u, columns v, one per token given)")
+        close = lambda a, b: torch.allclose(a, b, rtol=1e-4, atol=1e-5 * want.abs().max().item())
+        if close(got, want.T) and not close(got, want):
+            return _verdict(False, "", "transposed: rows are the query token u, columns the key token v")
+        if not close(got, want):
+            return _verdict(False, "", f"{which}: largest difference {(got - want).abs().max():.3g} (entries up to "
+                                       f"{want.abs().max():.3g}); check which side W_vo0 goes on")
+    return _verdict(True, "matches M_1 = e_u W_qk1 (e_v W_vo0)^T on the shipped model and on a fresh one", "")
+
+
+# 02 · predict: the shipped 2-hop model out of distribution
+def two_hop_ood_accuracy(n: int = 1000) -> float:
+    """Test-OOD accuracy of the shipped 2-hop checkpoint, measured now on the eval set."""
+    from .experiments import chain_eval_sets, load_chain_2hop
+    from .train import evaluate
+    model, _ = load_chain_2hop()
+    return evaluate(model, chain_eval_sets(2)["test_ood"][:n])["acc"]
+
+
+def check_two_hop_ood_prediction(answer: str | None) -> bool | None:
+    """answer: "above" or "below": the shipped 2-hop model's test-OOD accuracy versus 0.5."""
+    if _unanswered(answer):
+        return None
+    if answer not in ("above", "below"):
+        return _verdict(False, "", f"answer={answer!r}: choose 'above' or 'below'")
+    acc = two_hop_ood_accuracy()
+    truth = "above" if acc > 0.5 else "below"
+    return _verdict(answer == truth,
+                    f"{truth}: it answers {acc:.1%} of 2-hop test-OOD questions (guessing between the two ID "
+                    "tokens of a question would score about 50 %). Section 5 finds out why.",
+                    f"it is {truth}: {acc:.1%} of 2-hop test-OOD questions (guessing between the two ID "
+                    "tokens of a question would score about 50 %). Section 5 finds out why.")
+
+
+# 02 · predict: which layer's ablation hurts most
+def ablation_accuracies(n: int = 1000) -> dict[int, float]:
+    """Test-ID accuracy of the shipped 2-hop model with each layer's attention output mean-ablated."""
+    from .analysis import ablation_accuracy
+    from .experiments import chain_eval_sets, load_chain_2hop
+    model, _ = load_chain_2hop()
+    data = chain_eval_sets(2)["test_id"][:n]
+    return {layer: ablation_accuracy(model, data, f"blocks.{layer}.hook_attn_out", mode="mean")
+            for layer in range(model.cfg.n_layers)}
+
+
+def check_ablation_prediction(answer: int | None) -> bool | None:
+    """answer: the layer (0, 1 or 2) whose mean-ablated attention leaves the lowest accuracy."""
+    if _unanswered(answer):
+        return None
+    accs = ablation_accuracies()
+    if answer not in accs:
+        return _verdict(False, "", f"answer={answer!r}: choose a layer among {list(accs)}")
+    worst = min(accs, key=accs.get)
+    table = ", ".join(f"layer {layer}: {acc:.3f}" for layer, acc in accs.items())
+    return _verdict(int(answer) == worst, f"layer {worst} ({table})", f"it is layer {worst} ({table})")
+
+
+# 02 · implement: how many hops ahead does a layer's last position look?
+def solution_hops_of_top_key(pattern: torch.Tensor, tokens: torch.Tensor, chain: torch.Tensor,
+                             start: torch.Tensor) -> torch.Tensor:
+    top = pattern.argmax(dim=-1)                               # [batch]: the strongest key position
+    token = tokens[torch.arange(len(tokens)), top]             # the token at that position
+    index = (chain == token[:, None]).float().argmax(dim=-1)   # its index on the chain
+    return index - start
+
+
+def check_hops_of_top_key(fn: Callable, n: int = 64) -> bool | None:
+    """fn(pattern [batch, key], tokens [batch, seq], chain [batch, n_nodes], start [batch]) -> [batch]
+    hops from the start node to the token at each row's strongest key; fresh random questions and
+    random attention patterns."""
+    g = torch.Generator().manual_seed(_fresh_seed())
+    for hops in (1, 2, 3):
+        data = make_chain_data(n, hops, "test_id", seed=_fresh_seed())
+        tokens, chain, start = data.inputs, data.info["chain"], data.info["start"]
+        pattern = torch.softmax(3 * torch.randn(n, tokens.shape[1], generator=g), dim=-1)
+        done, got = _attempt(fn, pattern.clone(), tokens.clone(), chain.clone(), start.clone())
         if not done:
             return None
-        want = solution_matching_matrix(model, tokens)
-    got = torch.as_tensor(got).detach().cpu()
-    if got.shape != want.shape:
-        return _verdict(False, "", f"shape {tuple(got.shape)}, expected {tuple(want.shape)} (rows u, columns v)")
-    if torch.allclose(got, want.T, rtol=1e-4, atol=1e-4) and not torch.allclose(got, want, rtol=1e-4, atol=1e-4):
-        return _verdict(False, "", "transposed: rows are the query token u, columns the key token v")
-    ok = torch.allclose(got, want.cpu(), rtol=1e-4, atol=1e-4)
-    return _verdict(ok, "matches M_1 = e_u W_qk1 (e_v W_vo0)^T",
-                    f"largest difference {(got - want.cpu()).abs().max():.3g}; check which side W_vo0 goes on")
+        want = solution_hops_of_top_key(pattern, tokens, chain, start)
+        got = torch.as_tensor(got).detach().cpu()
+        if got.shape != want.shape:
+            return _verdict(False, "", f"shape {tuple(got.shape)}, expected {tuple(want.shape)}: one number per "
+                                       "question (take the argmax over the key axis, the last one)")
+        if torch.equal(got.long(), want):
+            continue
+        top = pattern.argmax(-1)
+        index = want + start
+        hints = [(top, "you returned key positions; read the token at that position, then find it on the chain"),
+                 (tokens[torch.arange(n), top], "you returned the token itself; find its index on the chain"),
+                 (index, "that is the chain index counted from x_0; subtract the start index"),
+                 (want + 1, "off by one hop: too large by 1"), (want - 1, "off by one hop: too small by 1"),
+                 (-want, "wrong sign: hops ahead of the start are positive")]
+        for value, hint in hints:
+            if torch.equal(got.long(), value.long()):
+                return _verdict(False, "", hint)
+        bad = int((got.long() != want).nonzero()[0])
+        return _verdict(False, "", f"row {bad}: strongest key at position {int(top[bad])} (token "
+                                   f"{int(tokens[bad, top[bad]])}), chain {chain[bad].tolist()}, start index "
+                                   f"{int(start[bad])}: expected {int(want[bad])}, you returned {int(got[bad])}")
+    return _verdict(True, "right on 3 fresh batches of random patterns", "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,8 +389,9 @@ def init_ln_outcomes(path=DATA_DIR / "init_ln_sweep.json", threshold: float = 0.
     return {cell: all(v) for cell, v in cells.items()}
 
 
-def solution_init_ln_prediction() -> dict:
-    return {("post", 1.0): True, ("post", 0.5): False, ("pre", 1.0): False}
+def solution_init_ln_prediction(cells=(("post", 1.0), ("post", 0.5), ("post", 0.2), ("pre", 1.0))) -> dict:
+    truth = init_ln_outcomes()
+    return {cell: truth[cell] for cell in cells}
 
 
 def check_init_ln_prediction(answer: dict | None) -> bool | None:
@@ -123,6 +405,72 @@ def check_init_ln_prediction(answer: dict | None) -> bool | None:
     wrong = [cell for cell, v in answer.items() if bool(v) != truth[cell]]
     return _verdict(not wrong, "every prediction matches the shipped sweep",
                     f"these differ from the sweep: {wrong}; look at section 2's grid again")
+
+
+def solution_shortcut_rate(inputs: torch.Tensor, answers: torch.Tensor) -> float:
+    in_context = (inputs[:, :-1] == answers[:, None]).any(1)
+    obeys = torch.isin((answers - inputs[:, -1]) % 5, torch.tensor([0, 1, 4]))
+    return (in_context & obeys).float().mean().item()
+
+
+def check_shortcut_rate(fn: Callable, trials: int = 4) -> bool | None:
+    """fn(inputs [n, 13], answers [n]) -> fraction of answers that are a context token AND obey
+    the training residue rule (answer - start) mod 5 in {0, 1, 4}."""
+    g = torch.Generator().manual_seed(int(torch.randint(0, 10_000, (1,))))
+    for trial in range(trials):
+        data = make_chain_data(300, 1, ("train", "test_id", "test_ood")[trial % 3], seed=int(torch.randint(0, 10_000, (1,), generator=g)))
+        inputs = data.inputs
+        pick = torch.randint(0, 12, (len(inputs),), generator=g)
+        answers = torch.where(torch.rand(len(inputs), generator=g) < 0.7, inputs[torch.arange(len(inputs)), pick],
+                              torch.randint(1, 200, (len(inputs),), generator=g))
+        done, got = _attempt(fn, inputs.clone(), answers.clone())
+        if not done:
+            return None
+        want = solution_shortcut_rate(inputs, answers)
+        in_context = (inputs[:, :-1] == answers[:, None]).any(1).float().mean().item()
+        obeys = torch.isin((answers - inputs[:, -1]) % 5, torch.tensor([0, 1, 4])).float().mean().item()
+        if got is None or abs(float(got) - want) > 1e-6:
+            hint = ("that is the in-context rate alone: also require the residue rule" if got is not None and abs(float(got) - in_context) < 1e-6
+                    else "that is the residue rate alone: also require the answer to be a context token" if got is not None and abs(float(got) - obeys) < 1e-6
+                    else "compare with the start token inputs[:, -1], and look only at the 12 context tokens")
+            return _verdict(False, "", f"got {got}, expected {want:.4f} on a random batch: {hint}")
+    return _verdict(True, f"right on {trials} random batches", "")
+
+
+def solution_init_weight(shape, fan_in: int, gamma: float, generator: torch.Generator) -> torch.Tensor:
+    b = (6 / fan_in) ** gamma
+    return (2 * torch.rand(shape, generator=generator) - 1) * b
+
+
+def check_init_weight(fn: Callable, trials: int = 6) -> bool | None:
+    """fn(shape, fan_in, gamma, generator) -> weights uniform in [-b, b], b = (6 / fan_in) ** gamma."""
+    rng = np.random.default_rng()
+    for _ in range(trials):
+        shape = (int(rng.integers(40, 200)), int(rng.integers(40, 200)))
+        fan_in, gamma = int(rng.integers(8, 600)), float(rng.uniform(0.2, 1.3))
+        done, got = _attempt(fn, shape, fan_in, gamma, torch.Generator().manual_seed(int(rng.integers(1e6))))
+        if not done:
+            return None
+        got = torch.as_tensor(got, dtype=torch.float32)
+        b = (6 / fan_in) ** gamma
+        where = f"shape={shape}, fan_in={fan_in}, gamma={gamma:.2f} (b = (6/fan_in)^gamma = {b:.4f})"
+        if tuple(got.shape) != shape:
+            return _verdict(False, "", f"{where}: shape {tuple(got.shape)}, expected {shape}")
+        if got.abs().max() > b * (1 + 1e-5) and abs(got.std() / (b / 3 ** 0.5) - 1) < 0.1:
+            return _verdict(False, "", f"{where}: the spread is right but an entry reaches {got.abs().max():.4f}, "
+                                       "beyond b: draw from a uniform distribution, not a normal one")
+        if got.abs().max() > b * (1 + 1e-5):
+            return _verdict(False, "", f"{where}: an entry reaches {got.abs().max():.4f}, beyond b; "
+                                       "is the exponent on (6 / fan_in), not on fan_in alone?")
+        if got.abs().max() < 0.95 * b:
+            return _verdict(False, "", f"{where}: the largest entry is {got.abs().max():.4f}, "
+                                       f"far below b: the weights must fill [-b, b]")
+        if abs(got.mean()) > 0.1 * b:
+            return _verdict(False, "", f"{where}: mean {got.mean():.4f}: centre the interval on 0")
+        if abs(got.std() / (b / 3 ** 0.5) - 1) > 0.05:
+            return _verdict(False, "", f"{where}: std {got.std():.4f}, expected b/sqrt(3) = {b / 3 ** 0.5:.4f} "
+                                       "for a uniform distribution (a normal one is not it)")
+    return _verdict(True, f"right on {trials} random shapes, fan-ins and init rates", "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,9 +502,114 @@ def check_offdiagonal_ratio(fn: Callable) -> bool | None:
     return _verdict(True, "about 0.8/√d for every σ: the ratio does not depend on σ", "")
 
 
+NEAR_ORTHOGONAL_DIMS = (8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def diagonal_win_rate(d: int, sigma: float = 1.0, seed: int = 0) -> float:
+    """Fraction of rows of Xi Xi^T (Xi ~ N(0, sigma^2/d), d x d, from `seed`) whose largest entry
+    is on the diagonal."""
+    g = torch.Generator().manual_seed(seed)
+    xi = sigma * torch.randn(d, d, generator=g) / d ** 0.5
+    gram = xi @ xi.T
+    return (gram.argmax(dim=1) == torch.arange(d)).float().mean().item()
+
+
+def smallest_diagonal_d(seed: int = 0) -> int:
+    """Smallest d of NEAR_ORTHOGONAL_DIMS at which every row of Xi Xi^T peaks on its diagonal."""
+    return min(d for d in NEAR_ORTHOGONAL_DIMS if diagonal_win_rate(d, seed=seed) == 1.0)
+
+
+def check_smallest_diagonal_d(answer: int | None) -> bool | None:
+    """answer: the smallest d (of NEAR_ORTHOGONAL_DIMS, seed 0) with every row diagonal-dominant."""
+    if _unanswered(answer):
+        return None
+    if answer not in NEAR_ORTHOGONAL_DIMS:
+        return _verdict(False, "", f"answer={answer!r}: choose one of {NEAR_ORTHOGONAL_DIMS}")
+    truth = smallest_diagonal_d()
+    rates = {d: round(diagonal_win_rate(d), 3) for d in NEAR_ORTHOGONAL_DIMS}
+    return _verdict(answer == truth, f"d = {truth}; fraction of diagonal rows per d: {rates}",
+                    f"not {answer}: the fraction of rows whose largest entry is diagonal is {rates}")
+
+
+def noise_effect(sigma: float = 1.0, target: str = "both", path=DATA_DIR / "noise_sweep.json") -> str:
+    """"faster", "slower" or "same": median steps to 95 % test-ID of (sigma, target) against no
+    noise in the shipped sweep; "same" when they differ by less than one evaluation interval (a
+    seed that never gets there counts as the full budget)."""
+    blob = load_sweep(path)
+    runs, every = blob["runs"], blob["train_config"]["1"]["eval_every"]
+
+    def median_steps(s, t):
+        group = [r for r in runs if r["hops"] == 1 and r["sigma"] == s and (s == 0 or r["target"] == t)]
+        return np.median([r["history"].steps_to("test_id", 0.95) or r["history"].steps[-1] for r in group])
+
+    delta = median_steps(sigma, target) - median_steps(0.0, "both")
+    return "faster" if delta <= -every else "slower" if delta >= every else "same"
+
+
+def solution_noise_prediction() -> dict:
+    return {target: noise_effect(1.0, target) for target in ("both", "qk", "vo")}
+
+
+def check_noise_prediction(answer: dict | None) -> bool | None:
+    """answer: {"both" | "qk" | "vo": "faster" | "slower" | "same"} at sigma = 1, against no noise."""
+    if _unanswered(answer):
+        return None
+    bad = {k: v for k, v in answer.items() if k not in ("both", "qk", "vo") or v not in ("faster", "slower", "same")}
+    if bad:
+        return _verdict(False, "", f"{bad}: keys are 'both', 'qk', 'vo'; values 'faster', 'slower' or 'same'")
+    truth = solution_noise_prediction()
+    wrong = {k: (v, truth[k]) for k, v in answer.items() if v != truth[k]}
+    return _verdict(not wrong, f"the sweep agrees: {truth}",
+                    "the sweep says otherwise for " + ", ".join(f"{k} (you: {v}, sweep: {w})" for k, (v, w) in wrong.items()))
+
+
 # ---------------------------------------------------------------------------------------------
 # 05 · where does layer 2 look on a 1-hop question?
 # ---------------------------------------------------------------------------------------------
+def depth2_best_hop(sweep: dict) -> int:
+    """The hop count on which the depth-2 runs of a parallel sweep score highest (mean over seeds)."""
+    runs = [r for r in sweep["runs"] if r["depth"] == 2]
+    mean = {int(k): np.mean([r["acc_by_hop"]["test_id"][k] for r in runs]) for k in runs[0]["acc_by_hop"]["test_id"]}
+    return max(mean, key=mean.get)
+
+
+def check_depth2_best_hop(answer: int | None, sweep: dict) -> bool | None:
+    """answer: the hop count (1..6) on which depth-2 models score highest."""
+    if _unanswered(answer):
+        return None
+    truth = depth2_best_hop(sweep)
+    return _verdict(int(answer) == truth, f"{truth} hops: the answer is the only node with no child, no pointer needed",
+                    f"not {answer}: think about which node a {truth}-hop question on a 7-node chain must end on")
+
+
+def solution_largest_hops_solved(acc_by_hop: dict, threshold: float = 0.95) -> int:
+    k = 0
+    while acc_by_hop.get(k + 1, 0.0) >= threshold:
+        k += 1
+    return k
+
+
+def check_largest_hops_solved(fn: Callable, trials: int = 200) -> bool | None:
+    """fn(acc_by_hop {int: accuracy}, threshold) -> largest k with every hop 1..k >= threshold."""
+    rng = np.random.default_rng()
+    cases = [({1: 0.5, 2: 0.99, 6: 1.0}, 0.95), ({1: 0.99, 2: 0.97, 3: 0.2, 4: 0.99}, 0.95), ({}, 0.95),
+             ({1: 0.95, 2: 0.949}, 0.95), ({2: 1.0, 3: 1.0}, 0.9)]
+    for _ in range(trials):
+        n = int(rng.integers(1, 7))
+        acc = {k: float(rng.choice([rng.uniform(0.9, 1.0), rng.uniform(0, 0.5)])) for k in range(1, n + 1)}
+        cases.append((acc, float(rng.choice([0.9, 0.95, 0.99]))))
+    for acc, threshold in cases:
+        done, got = _attempt(fn, dict(acc), threshold)
+        if not done:
+            return None
+        want = solution_largest_hops_solved(acc, threshold)
+        if got != want:
+            shown = {k: round(v, 3) for k, v in acc.items()}
+            return _verdict(False, "", f"acc_by_hop={shown}, threshold={threshold}: you returned {got}, expected {want}"
+                                       " (every hop count 1..k must pass; a missing one fails)")
+    return _verdict(True, f"right on {len(cases)} accuracy tables", "")
+
+
 def layer2_offset_on_one_hop(model) -> int:
     """Most frequent chain offset (hops from the start) of layer 2's strongest key, 1-hop data."""
     data = make_chain_data(1000, 1, "test_id", seed=EVAL_SEED, n_nodes=PARALLEL_NODES, variant="with_order")
@@ -175,32 +628,333 @@ def check_layer2_prediction(answer: int | None, model) -> bool | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 06 · peakiness
+# 06 · iteration heads: the states, the layer-2 targets, peakiness, parity with and without CoT
 # ---------------------------------------------------------------------------------------------
+from .analysis import iteration_head_targets  # noqa: E402  (kept in this section: one owner per banner)
+from .data import EOI, input_alphabet, iterate_states, make_iteration_data  # noqa: E402
+
+
+def solution_iteration_states(task: str, x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if task == "parity":
+        return np.cumsum(x, axis=1) % 2                    # running parity of x_1..x_t
+    s = np.empty_like(x)
+    s[:, 0] = x[:, 0]                                      # s_1 = x_1
+    for t in range(1, x.shape[1]):
+        s[:, t] = (s[:, t - 1] * x[:, t] + 1) % 11         # s_t = (s_{t-1} x_t + 1) mod 11
+    return s
+
+
+def _as_array(got) -> np.ndarray:
+    if isinstance(got, torch.Tensor):
+        got = got.detach().cpu().numpy()
+    return np.asarray(got)
+
+
+def _states_problem(task: str, x: np.ndarray, got, want: np.ndarray) -> str | None:
+    """What is wrong with `got` (the student's states for `x`), or None when it is right."""
+    got = _as_array(got)
+    if got.shape != want.shape:
+        return (f"{task}: x has shape {x.shape}, your states {got.shape}; expected {want.shape} "
+                "(one state per input, s_1..s_L)")
+    if np.array_equal(got, want):
+        return None
+    row = int(np.flatnonzero((got != want).any(axis=1))[0])
+    where = f"{task}, x = {x[row].tolist()}: you returned {got[row].tolist()}, expected {want[row].tolist()}"
+    if task == "polynomial" and got.max() > 10:
+        return f"{where}. Take the result mod 11 at every step"
+    if task == "polynomial":
+        from_zero = np.empty_like(x)
+        prev = np.zeros(len(x), dtype=x.dtype)
+        for t in range(x.shape[1]):
+            prev = (prev * x[:, t] + 1) % 11
+            from_zero[:, t] = prev
+        if np.array_equal(got, from_zero):
+            return f"{where}. You started from s_0 = 0, which makes s_1 = 1; the task sets s_1 = x_1"
+    if task == "parity":
+        if np.array_equal(got, x % 2):
+            return f"{where}. s_t is the parity of x_1..x_t (a running sum mod 2), not of x_t alone"
+        if np.array_equal(got, np.cumsum(x, axis=1)):
+            return f"{where}. Take the running sum mod 2"
+    if x.shape[1] > 1 and np.array_equal(got[:, 1:], want[:, :-1]):
+        return f"{where}. Shifted by one step: the first state is s_1, the state after reading x_1"
+    if x.shape[1] > 1 and np.array_equal(got[:, :-1], want[:, 1:]):
+        return f"{where}. Shifted by one step: you skipped s_1"
+    return where
+
+
+def check_iteration_states(fn: Callable, trials: int = 20, seed: int | None = None) -> bool | None:
+    """fn(task, x [n, L] ints) -> the states s_1..s_L of each row, for "polynomial" and "parity"."""
+    rng = np.random.default_rng(seed)                      # fresh strings on every run
+    for trial in range(trials):
+        task = ("polynomial", "parity")[trial % 2]
+        x = rng.choice(input_alphabet(task), size=(int(rng.integers(2, 7)), int(rng.integers(2, 13))))
+        done, got = _attempt(fn, task, x.copy())
+        if not done:
+            return None
+        problem = _states_problem(task, x, got, iterate_states(task, x))
+        if problem:
+            return _verdict(False, "", problem)
+    return _verdict(True, f"right on {trials} random batches of polynomial and parity strings (lengths 2-12)", "")
+
+
+def solution_layer2_targets(tokens: torch.Tensor, eoi: int) -> torch.Tensor:
+    T = tokens.shape[1]
+    eoi_pos = (tokens == eoi).int().argmax(dim=1, keepdim=True)     # L + 1 (the prefix sits at 0)
+    q = torch.arange(T)[None, :]
+    key = q - eoi_pos + 1                                          # query EoI + k reads x_{k+1}, at k + 1
+    has_target = (q >= eoi_pos) & (q < 2 * eoi_pos - 1)           # k = 0 .. L-1: EoI, s_1 .. s_{L-1}
+    return torch.where(has_target, key, torch.full_like(key, -1))
+
+
+def _targets_problem(data, got, want: torch.Tensor) -> str | None:
+    try:
+        got = torch.as_tensor(_as_array(got)).long()
+    except (TypeError, ValueError):
+        return f"return a tensor of integer positions [n, T], not {type(got).__name__}"
+    if got.shape != want.shape:
+        return f"tokens have shape {tuple(want.shape)}, your answer {tuple(got.shape)}: one key per (row, query)"
+    if torch.equal(got, want):
+        return None
+    eoi_pos = data.info["eoi_pos"][:, None]
+    q = torch.arange(want.shape[1])[None, :]
+    has, got_has = want >= 0, got >= 0
+    if (got_has & ~has & (q == 2 * eoi_pos - 1)).any():
+        return ("the query holding s_L predicts EoS: there is no x left to read, put -1 there "
+                "(queries EoI .. EoI+L-1 have a target)")
+    if (got_has & ~has & (q < eoi_pos)).any():
+        return "positions before EoI are the input itself: they have no target, put -1 there"
+    if (has & ~got_has & (q == eoi_pos)).any():
+        return "EoI holds s_0 and predicts s_1: its layer-2 target is x_1, at position 1"
+    if not torch.equal(got_has, has):
+        return "some queries with a target got -1 (or the reverse): queries EoI .. EoI+L-1 have one, no others"
+    if torch.equal(got[has], want[has] - 1):
+        return ("off by one: the query at EoI+k holds s_k and predicts s_{k+1}, which needs x_{k+1} "
+                "at position k+1; you point at x_k")
+    if torch.equal(got[has], want[has] + 1):
+        return "off by one: you point at x_{k+2}; the query at EoI+k needs x_{k+1}, at position k+1"
+    if torch.equal(got[has], eoi_pos.expand_as(want)[has]):
+        return "that is layer 1's target (EoI); layer 2 reads an input x_{k+1}"
+    row = int((got != want).any(dim=1).nonzero()[0])
+    return (f"on tokens {data.inputs[row].tolist()} you returned {got[row].tolist()}, "
+            f"expected {want[row].tolist()}")
+
+
+def check_layer2_targets(fn: Callable, trials: int = 4, seed: int | None = None) -> bool | None:
+    """fn(tokens [n, T], eoi) -> [n, T]: for each query, the input position an ideal layer-2 head
+    reads (the query at EoI + k reads x_{k+1} at position k + 1, k = 0..L-1), -1 elsewhere."""
+    rng = np.random.default_rng(seed)                      # fresh sequences on every run
+    for _ in range(trials):
+        n_len = int(rng.integers(3, 13))
+        data = make_iteration_data(str(rng.choice(["polynomial", "parity", "copy"])), "test", n_len=n_len,
+                                   n_per_length=3, seed=int(rng.integers(1 << 30)))
+        data = data[torch.from_numpy(rng.permutation(len(data)))]
+        rows, queries, _, xs = iteration_head_targets(data)
+        want = torch.full(data.inputs.shape, -1, dtype=torch.long)
+        want[rows, queries] = xs
+        done, got = _attempt(fn, data.inputs.clone(), EOI)
+        if not done:
+            return None
+        problem = _targets_problem(data, got, want)
+        if problem:
+            return _verdict(False, "", problem)
+    return _verdict(True, f"right on {trials} random batches (lengths and n_len vary)", "")
+
+
 def solution_peakiness(pattern: torch.Tensor, queries: torch.Tensor, keys: torch.Tensor) -> float:
     return (pattern[queries, keys] > 0.5).float().mean().item()
 
 
-def check_peakiness(fn: Callable) -> bool | None:
+def check_peakiness(fn: Callable, seed: int | None = None) -> bool | None:
     """fn(pattern [query, key], queries, keys) -> fraction of pattern[queries, keys] above 0.5."""
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(int(np.random.default_rng(seed).integers(1 << 30)))
     for trial in range(5):
-        pattern = torch.softmax(torch.randn(12, 12, generator=g) * (trial + 1), dim=-1)
-        queries = torch.arange(4, 12)
-        keys = torch.randint(0, 12, (8,), generator=g)
+        T = int(torch.randint(8, 20, (1,), generator=g))
+        pattern = torch.softmax(torch.randn(T, T, generator=g) * (trial + 1), dim=-1)
+        queries = torch.arange(T // 3, T)
+        keys = torch.randint(0, T, (len(queries),), generator=g)
         done, got = _attempt(fn, pattern, queries, keys)
         if not done:
             return None
         want = solution_peakiness(pattern, queries, keys)
         if abs(float(got) - want) > 1e-6:
             return _verdict(False, "", f"got {float(got):.3f}, expected {want:.3f}: take pattern[queries, keys] "
-                                       "(one weight per query), not a whole row")
+                                       "(one weight per query), not a whole row, and count weights > 0.5")
     return _verdict(True, "right on 5 random patterns", "")
 
 
+PARITY_CELLS = {"CoT, length 8": (True, 8), "CoT, length 5": (True, 5), "no CoT, length 8": (False, 8)}
+
+
+def parity_outcomes(path=DATA_DIR / "iteration_sweep.json", threshold: float = 0.95) -> dict:
+    """PARITY_CELLS name -> True when every from-scratch parity seed of the shipped sweep scores at
+    least `threshold` test accuracy at that length."""
+    runs = [r for r in load_sweep(path)["runs"] if r["kind"] == "scratch" and r["task"] == "parity"]
+    return {name: all(r["acc_by_length"][str(L)] >= threshold for r in runs if r["cot"] == cot)
+            for name, (cot, L) in PARITY_CELLS.items()}
+
+
+def solution_parity_prediction() -> dict:
+    return {"CoT, length 8": True, "CoT, length 5": False, "no CoT, length 8": False}
+
+
+def check_parity_prediction(answer: dict | None) -> bool | None:
+    """answer: {PARITY_CELLS name: True if every seed reaches 95 % test accuracy there, else False}."""
+    if _unanswered(answer):
+        return None
+    truth = parity_outcomes()
+    if set(answer) != set(truth):
+        return _verdict(False, "", f"use exactly these keys: {sorted(truth)}")
+    wrong = [name for name in truth if bool(answer[name]) != truth[name]]
+    return _verdict(not wrong, "every prediction matches the shipped sweep; now look at the plot below",
+                    f"these differ from the shipped sweep: {wrong}; run the next cell and read the plot")
+
+
 # ---------------------------------------------------------------------------------------------
-# 07 · which pretraining transfers best
+# 07 · transfer: a censored speed-up, freezing all but the layer-2 MLP, what transfers
 # ---------------------------------------------------------------------------------------------
+from dataclasses import replace  # noqa: E402
+
+from .experiments import ITER_MODEL  # noqa: E402
+from .train import History, make_model  # noqa: E402
+
+
+def solution_speedup(scratch: History, finetune: History, threshold: float = 0.95):
+    s = scratch.steps_to("test", threshold)
+    f = finetune.steps_to("test", threshold)
+    if f is None:                        # the fine-tune never got there: nothing can be claimed
+        return None, False
+    if s is None:                        # censored: scratch needs MORE than its last step
+        return scratch.steps[-1] / f, True
+    return s / f, False
+
+
+def _speedup_variant(scratch: History, finetune: History, threshold: float, reached=np.greater_equal,
+                     pick=min):
+    """The speed-up with another reading of "reached" (e.g. np.greater) or of which step (e.g. max):
+    the checker recognises these usual mistakes."""
+    def first(h):
+        hits = [step for step, a in zip(h.steps, h.acc["test"]) if reached(a, threshold)]
+        return pick(hits) if hits else None
+    s, f = first(scratch), first(finetune)
+    if f is None:
+        return None, False
+    return (scratch.steps[-1] / f, True) if s is None else (s / f, False)
+
+
+def _random_history(rng, threshold: float, reaches: bool) -> History:
+    """An accuracy curve below `threshold`, or one that touches it exactly, goes above it, dips
+    below again, then ends above."""
+    every = int(rng.choice([10, 25, 50]))
+    steps = list(range(every, every * int(rng.integers(8, 40)) + 1, every))
+    acc = np.sort(rng.uniform(0, threshold - 0.02, len(steps)))
+    if reaches:
+        cross = int(rng.integers(1, len(steps) - 4))
+        acc[cross] = threshold                                # exactly at the threshold: reached
+        acc[cross + 1] = threshold + 0.001
+        acc[cross + 2] = threshold - 0.05                     # dips again
+        acc[cross + 3:] = rng.uniform(threshold + 0.001, 1.0, len(steps) - cross - 3)
+    return History(steps=steps, acc={"test": [float(a) for a in acc]})
+
+
+def _close(a, b) -> bool:
+    return a is not None and b is not None and abs(float(a) - float(b)) <= 1e-6 * abs(float(b))
+
+
+def check_speedup(fn: Callable, trials: int = 40, seed: int | None = None) -> bool | None:
+    """fn(scratch, finetune, threshold) -> (speed-up, is_lower_bound) from two Histories (test split):
+    a scratch run that never reaches the threshold gives only a lower bound, its last step divided
+    by the fine-tune's steps; a fine-tune that never does gives (None, False)."""
+    rng = np.random.default_rng(seed)                         # fresh curves on every run
+    cases = [(True, True), (False, True), (True, False), (False, False)]
+    for trial in range(trials):
+        s_reaches, f_reaches = cases[trial % 4]
+        threshold = float(rng.choice([0.9, 0.95, 0.99]))
+        scratch, finetune = _random_history(rng, threshold, s_reaches), _random_history(rng, threshold, f_reaches)
+        done, got = _attempt(fn, scratch, finetune, threshold)
+        if not done:
+            return None
+        want = solution_speedup(scratch, finetune, threshold)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return _verdict(False, "", f"return a pair (speed-up, is_lower_bound), not {got!r}")
+        ratio, bound = got
+        s, f = scratch.steps_to("test", threshold), finetune.steps_to("test", threshold)
+        where = (f"threshold {threshold}: scratch reaches it at step {s} (last step {scratch.steps[-1]}), "
+                 f"fine-tune at step {f}; expected {want}, you returned {tuple(got)}")
+        if want[0] is None:
+            if ratio is not None:
+                return _verdict(False, "", f"{where}. The fine-tune never reached the threshold: no speed-up "
+                                           "can be claimed, return (None, False)")
+            continue
+        if ratio is None:
+            return _verdict(False, "", f"{where}. A scratch run that never got there still bounds the speed-up "
+                                       "from below: it needed more than its last step")
+        if not _close(ratio, want[0]):
+            if _close(ratio, 1 / want[0]):
+                hint = " Inverted: divide scratch steps by fine-tune steps."
+            elif _close(ratio, _speedup_variant(scratch, finetune, threshold, reached=np.greater)[0]):
+                hint = " An accuracy equal to the threshold counts as reached (>=, not >)."
+            elif _close(ratio, _speedup_variant(scratch, finetune, threshold, pick=max)[0]):
+                hint = " Take the FIRST evaluated step whose accuracy is >= threshold (curves can dip again)."
+            elif s is None:
+                hint = (" A censored scratch run counts with its own last step (budgets differ), "
+                        "not a fixed number.")
+            else:
+                hint = " Steps to threshold: the first evaluated step whose accuracy is >= threshold."
+            return _verdict(False, "", where + "." + hint)
+        if bool(bound) != want[1]:
+            return _verdict(False, "", where + (". The scratch run never reached the threshold: the ratio is "
+                                                "only a lower bound" if want[1] else
+                                                ". Both runs reached the threshold: the ratio is measured, "
+                                                "not a bound"))
+    return _verdict(True, f"right on {trials} random pairs of curves, censored or not", "")
+
+
+def solution_train_only_layer2_mlp(model) -> int:
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith("blocks.1.mlp."))
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def check_train_only_layer2_mlp(fn: Callable, seed: int | None = None) -> bool | None:
+    """fn(model) -> number of trainable parameters after freezing all but `blocks.1.mlp`."""
+    rng = np.random.default_rng(seed)                      # fresh models on every run
+    configs = [ITER_MODEL, replace(ITER_MODEL, n_layers=12, d_model=32, d_head=32, d_ff=int(rng.choice([48, 96])))]
+    for cfg in configs:
+        for start_frozen in (False, True):
+            model = make_model(cfg, seed=int(rng.integers(1 << 30)), device="cpu")
+            if start_frozen:                        # a model may come with everything frozen
+                model.requires_grad_(False)
+            done, got = _attempt(fn, model)
+            if not done:
+                return None
+            want_names = {n for n, _ in model.named_parameters() if n.startswith("blocks.1.mlp.")}
+            trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+            want = sum(p.numel() for n, p in model.named_parameters() if n in want_names)
+            where = f"{cfg.n_layers} layers, d_model {cfg.d_model}, d_ff {cfg.d_ff}"
+            if trainable != want_names:
+                extra, missing = sorted(trainable - want_names), sorted(want_names - trainable)
+                if any(n.startswith("blocks.1") and not n.startswith("blocks.1.") for n in extra):
+                    return _verdict(False, "", f"{where}: {extra[0]} is trainable: 'blocks.10...' also starts with "
+                                               "'blocks.1'; match 'blocks.1.mlp.' with its dots")
+                if missing and start_frozen:
+                    return _verdict(False, "", f"{where}, every parameter frozen beforehand: {missing} stayed "
+                                               "frozen; switch the layer-2 MLP on explicitly")
+                return _verdict(False, "", f"{where}: trainable but should be frozen: {extra[:4]}; frozen but "
+                                           f"should train: {missing[:4]}")
+            if got is None or int(got) != want:
+                hint = ""
+                if got is not None and int(got) == len(want_names):
+                    hint = ": count parameters with p.numel(), not tensors"
+                elif got is not None and int(got) == sum(p.numel() for p in model.parameters()) - want:
+                    hint = ": that is the number of frozen parameters"
+                elif got is not None and int(got) == sum(p.numel() for p in model.parameters()):
+                    hint = ": that is every parameter of the model"
+                return _verdict(False, "", f"{where}: the flags are right but you returned {got}, "
+                                           f"expected {want}{hint}")
+    return _verdict(True, "right on fresh models of two sizes, frozen or not beforehand", "")
+
+
 def fastest_pretraining(path=DATA_DIR / "iteration_sweep.json", threshold: float = 0.95) -> str:
     """"polynomial" or "copy": whose whole-model parity fine-tune reaches `threshold` sooner
     (median over seeds; a seed that never does counts as infinitely slow)."""
@@ -215,12 +969,33 @@ def fastest_pretraining(path=DATA_DIR / "iteration_sweep.json", threshold: float
     return min(median, key=median.get)
 
 
-def check_transfer_prediction(answer: str | None) -> bool | None:
-    """answer: "polynomial" or "copy", the pretraining after which parity is learned fastest."""
+def transfer_outcomes(path=DATA_DIR / "iteration_sweep.json", threshold: float = 0.95) -> dict:
+    """The three facts of notebook 07's prediction, read from the shipped sweep."""
+    runs = load_sweep(path)["runs"]
+    reaches = lambda r: r["history"].steps_to("test", threshold) is not None
+    return {"scratch reaches 95 %": any(reaches(r) for r in runs
+                                        if r["kind"] == "scratch" and r["task"] == "parity" and r["cot"]),
+            "faster pretraining": fastest_pretraining(path, threshold),
+            "layer-2 MLP alone suffices": all(reaches(r) for r in runs if r["kind"] == "finetune"
+                                              and r["pretrain"] == "polynomial" and r["mode"] == "layer2_mlp")}
+
+
+def solution_transfer_prediction() -> dict:
+    return {"scratch reaches 95 %": False, "faster pretraining": "polynomial", "layer-2 MLP alone suffices": True}
+
+
+def check_transfer_prediction(answer: dict | None) -> bool | None:
+    """answer: {"scratch reaches 95 %": bool (any parity seed from scratch, in 4,000 steps),
+    "faster pretraining": "polynomial" or "copy" (whole model, median over seeds),
+    "layer-2 MLP alone suffices": bool (every polynomial -> parity seed, only the layer-2 MLP trained)}."""
     if _unanswered(answer):
         return None
-    if answer not in ("polynomial", "copy"):
-        return _verdict(False, "", f"answer={answer!r}: choose 'polynomial' or 'copy'")
-    truth = fastest_pretraining()
-    return _verdict(answer == truth, f"{truth}: its iteration head and its F-computing MLP both carry over",
-                    f"the sweep says {truth}; compare the two pretrainings' curves in section 2")
+    truth = transfer_outcomes()
+    if not isinstance(answer, dict) or set(answer) != set(truth):
+        return _verdict(False, "", f"fill the dict with exactly these keys: {sorted(truth)}")
+    if answer["faster pretraining"] not in ("polynomial", "copy"):
+        return _verdict(False, "", f"'faster pretraining' is {answer['faster pretraining']!r}: "
+                                   "choose 'polynomial' or 'copy'")
+    wrong = [k for k in truth if (answer[k] if k == "faster pretraining" else bool(answer[k])) != truth[k]]
+    return _verdict(not wrong, "every prediction matches the shipped sweep; now run the cells below",
+                    f"these differ from the shipped sweep: {wrong}; run the next cells and read why")

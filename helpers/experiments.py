@@ -25,9 +25,11 @@ from .analysis import diagonal_score, effective_matching_matrix, peakiness
 from .course import DATA_DIR
 from .data import ITER_VOCAB_SIZE, chain_vocab_size, make_chain_data, make_iteration_data
 from .model import ModelConfig
+from .sweep import run_sweep
 from .train import (History, TrainConfig, accuracy_by, check_config, load_checkpoint, make_model,
                     save_checkpoint, train)
 
+RUNS_DIR = DATA_DIR / "runs"   # one JSON file per finished run of every sweep (see helpers/sweep.py)
 N_TRAIN = 270_000   # the authors' 300,000 sequences, 90 % for training
 N_EVAL = 2_000
 EVAL_SEED = 1_000   # eval sets use their own seed; each split also draws its own numbers
@@ -42,7 +44,7 @@ CHAIN_2HOP_MODEL = replace(CHAIN_1HOP_MODEL, d_model=32, d_head=32, d_ff=96)
 CHAIN_2HOP_TRAIN = TrainConfig(steps=16_000, batch_size=128, lr=3e-3, warmup_steps=100,
                                schedule="constant", eval_every=250, stop_at={"test_id": 0.99})
 
-SWEEP_GAMMAS = (0.3, 0.5, 0.75, 1.0)
+SWEEP_GAMMAS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0, 1.2)   # dense: notebook 03's slider reads it
 SWEEP_NORMS = ("pre", "post")
 SWEEP_SEEDS = (0, 1, 2)
 
@@ -150,20 +152,18 @@ def load_chain_2hop(path: Path = DATA_DIR / "chain_2hop.pt"):
     return load_checkpoint(path, expected=CHAIN_2HOP_MODEL)
 
 
-def _sweep_cell(args) -> dict:
-    norm, gamma, seed = args
-    torch.set_num_threads(1)
-    model_cfg = replace(CHAIN_1HOP_MODEL, norm=norm, init_rate=gamma, final_norm=None)
-    model, history, evals = train_chain(1, model_cfg, CHAIN_1HOP_TRAIN, seed=seed, progress=False)
-    return {"norm": norm, "gamma": gamma, "seed": seed, "history": history.to_dict(),
-            "final": {split: history.final(split) for split in history.acc},
+def _init_ln_run(cell: dict) -> dict:
+    model_cfg = replace(CHAIN_1HOP_MODEL, norm=cell["norm"], init_rate=cell["gamma"], final_norm=None)
+    model, history, evals = train_chain(1, model_cfg, CHAIN_1HOP_TRAIN, seed=cell["seed"], progress=False)
+    return {"history": history.to_dict(), "final": {split: history.final(split) for split in history.acc},
             "matching_scores": matching_scores(model, evals), "seconds": history.seconds}
 
 
 def make_init_ln_sweep(path: Path = DATA_DIR / "init_ln_sweep.json", workers: int = 2, **_) -> Path:
-    cells = [(norm, gamma, seed) for norm in SWEEP_NORMS for gamma in SWEEP_GAMMAS for seed in SWEEP_SEEDS]
-    with get_context("spawn").Pool(workers) as pool:
-        runs = pool.map(_sweep_cell, cells)
+    """Init rate gamma x LayerNorm placement x seeds on 1 hop; resumable (data/runs/init_ln_sweep/)."""
+    cells = [{"norm": norm, "gamma": gamma, "seed": seed}
+             for norm in SWEEP_NORMS for gamma in SWEEP_GAMMAS for seed in SWEEP_SEEDS]
+    runs = run_sweep(_init_ln_run, cells, RUNS_DIR / "init_ln_sweep", workers, desc="init x LN sweep")
     blob = {"command": "python -m helpers.experiments init_ln_sweep", "hops": 1,
             "model_config": CHAIN_1HOP_MODEL.to_dict(), "train_config": CHAIN_1HOP_TRAIN.to_dict(),
             "n_train": N_TRAIN, "grid": {"norm": SWEEP_NORMS, "gamma": SWEEP_GAMMAS, "seed": SWEEP_SEEDS},
@@ -233,7 +233,8 @@ def make_iteration_sweep(path: Path = DATA_DIR / "iteration_sweep.json", workers
     return path
 
 
-NOISE_CONDITIONS = ((0.0, "both"), (0.5, "both"), (1.0, "both"), (1.0, "qk"), (1.0, "vo"))
+NOISE_SIGMAS = (0.0, 0.5, 1.0, 2.0)
+NOISE_TARGETS = ("both", "qk", "vo")
 NOISE_SEEDS = (0, 1, 2)
 NOISE_2HOP_TRAIN = replace(CHAIN_2HOP_TRAIN, steps=12_000)
 
@@ -244,27 +245,30 @@ def noise_model_config(sigma: float, target: str = "both", seed: int = 0,
     return replace(base, noise_std=sigma, noise_target=target, noise_seed=seed)
 
 
-def _noise_cell(args) -> dict:
-    hops, sigma, target, seed = args
-    torch.set_num_threads(1)
+def noise_cells() -> list[dict]:
+    """1 hop: every sigma x target x seed (sigma 0 once: no noise has no target); 2 hops: sigma 0
+    vs 1 on both, seed 0."""
+    one_hop = [{"hops": 1, "sigma": s, "target": t, "seed": seed} for s in NOISE_SIGMAS
+               for t in (NOISE_TARGETS if s else NOISE_TARGETS[:1]) for seed in NOISE_SEEDS]
+    return [{"hops": 2, "sigma": s, "target": "both", "seed": 0} for s in (0.0, 1.0)] + one_hop
+
+
+def _noise_run(cell: dict) -> dict:
+    hops, sigma, target, seed = cell["hops"], cell["sigma"], cell["target"], cell["seed"]
     base, train_cfg = (CHAIN_1HOP_MODEL, CHAIN_1HOP_TRAIN) if hops == 1 else (CHAIN_2HOP_MODEL, NOISE_2HOP_TRAIN)
     model, history, evals = train_chain(hops, noise_model_config(sigma, target, seed, base), train_cfg,
                                         seed=seed, progress=False)
-    return {"hops": hops, "sigma": sigma, "target": target, "seed": seed, "history": history.to_dict(),
-            "final": {split: history.final(split) for split in history.acc}}
+    return {"history": history.to_dict(), "final": {split: history.final(split) for split in history.acc},
+            "seconds": history.seconds}
 
 
 def make_noise_sweep(path: Path = DATA_DIR / "noise_sweep.json", workers: int = 2, **_) -> Path:
-    """1 hop (notebook 03's model): every noise condition x 3 seeds; 2 hops (notebook 02's
-    model): sigma 0 vs 1, seed 0, up to 12,000 steps."""
-    cells = ([(2, sigma, "both", 0) for sigma in (0.0, 1.0)]
-             + [(1, sigma, target, seed) for sigma, target in NOISE_CONDITIONS for seed in NOISE_SEEDS])
-    with get_context("spawn").Pool(workers) as pool:
-        runs = pool.map(_noise_cell, cells)
+    """Orthogonal noise [ours]: see `noise_cells`; resumable (data/runs/noise_sweep/)."""
+    runs = run_sweep(_noise_run, noise_cells(), RUNS_DIR / "noise_sweep", workers, desc="noise sweep")
     blob = {"command": "python -m helpers.experiments noise_sweep",
             "model_config": {"1": CHAIN_1HOP_MODEL.to_dict(), "2": CHAIN_2HOP_MODEL.to_dict()},
             "train_config": {"1": CHAIN_1HOP_TRAIN.to_dict(), "2": NOISE_2HOP_TRAIN.to_dict()},
-            "conditions": NOISE_CONDITIONS, "seeds": NOISE_SEEDS, "runs": runs}
+            "sigmas": NOISE_SIGMAS, "targets": NOISE_TARGETS, "seeds": NOISE_SEEDS, "runs": runs}
     path.write_text(json.dumps(blob))
     return path
 

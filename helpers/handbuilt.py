@@ -1,6 +1,6 @@
 """Transformers whose weights are written by hand, to show a mechanism is sufficient.
 
-`matching_model(hops)` is the construction of paper A (`papers.md`): random orthogonal
+`matching_model(hops)` is the construction of paper A (notebook 00): random orthogonal
 matrices Z_l, positional keys that pair tokens in layer 0, and one matching hop per later layer.
 It solves k-hop chain questions without any training, for ID and OOD tokens alike.
 """

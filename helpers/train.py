@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bar: its last line stays readable in a saved notebook
 
 from .data import SeqData
 from .model import ModelConfig, Transformer
@@ -182,7 +183,8 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
                       metrics={n: [] for n in metrics})
     start = time.perf_counter()
     perm, cursor, running = torch.randperm(len(data), generator=order), 0, []
-    bar = tqdm(range(1, cfg.steps + 1), desc=desc, disable=not progress, mininterval=1.0)
+    bar = tqdm(range(1, cfg.steps + 1), desc=desc, disable=not progress, mininterval=1.0, file=sys.stdout,
+               ascii=True, dynamic_ncols=False, ncols=110)
     model.train()
     for step in bar:
         if cursor + cfg.batch_size > len(data):
@@ -198,6 +200,7 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
             running = []
             bar.set_postfix({n: f"{a[-1]:.2f}" for n, a in history.acc.items()}, refresh=False)
             if cfg.stop_at and all(history.acc[s][-1] >= t for s, t in cfg.stop_at.items()):
+                bar.set_postfix_str(bar.postfix + ", stop_at reached", refresh=True)
                 break
     bar.close()
     model.eval()

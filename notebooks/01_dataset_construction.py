@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -27,13 +28,21 @@
 # 1. how a **k-hop question over shuffled pairs** is built (paper A, the *matching mechanism*),
 #    and why there are three splits: `train`, `test_id` (unseen pairs of seen tokens) and
 #    `test_ood` (a start token never seen in training);
-# 2. the two variants we reconstructed for later notebooks (double chain, with-order);
+# 2. the two variants we reconstructed (with-order, which notebook 05 trains on, and double chain);
 # 3. how the **iteration tasks** of paper B (copy, parity, polynomial iteration) are written with
 #    and without **chain-of-thought**, and which positions carry the loss;
 # 4. how to check all of this with brute force, so that you can trust the data.
 #
-# The science is summarised in `shared/papers.md`; statements marked **[ours]** below are our
-# reconstruction where the papers' public text is silent.
+# **Sources.** Paper A: Wang et al., *Towards Understanding How Transformer Perform Multi-step
+# Reasoning with Matching Operation*, [arXiv 2405.15302](https://arxiv.org/abs/2405.15302); its
+# dataset rules are read from the authors' generator, `task_single_chain` in
+# `code/multi-step_reasoning_code/data.py` of
+# `xuzhiqin1990/understanding_dl` on GitHub.
+# Paper B: Cabannes et al., *Iteration Head: A Mechanistic Study of Chain-of-Thought*,
+# [arXiv 2406.02128](https://arxiv.org/abs/2406.02128); its tasks are generated in `src/cot/data` of
+# `facebookresearch/pal` on GitHub. Notebook 00
+# (`00_course_map.ipynb`) summarises both papers. Statements marked **[ours]** are our
+# reconstruction where the public text and code are silent.
 
 # %%
 # Setup: in Colab, clone the course (os.environ["COURSE_REPO"] may name a fork); locally, use the repo root.
@@ -59,6 +68,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from helpers import data as D
+from helpers import exercises as E
 from helpers.plots import plot_chain, save_thumbnail
 
 # %% [markdown]
@@ -70,7 +80,9 @@ from helpers.plots import plot_chain, save_thumbnail
 #
 # To answer, the model must *find* the pair whose first token equals the start node, read its
 # second token, and, for 2 hops, find the pair that starts with *that* token. Finding "the place
-# that holds this token" is what paper A calls **matching**.
+# that holds this token" is what paper A calls **matching**. (Paper A draws this dataset in its
+# dataset figure, `dataset` in the arXiv source; the authors' generator appends the start token
+# *and* the answer, and the model reads the first 13 tokens, as here.)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -102,12 +114,54 @@ plt.show()
 # |---|---|---|---|
 # | `train` | 1..99 | {0, 1, 4} | |
 # | `test_id` | 1..99 | {2, 3} | every **pair** is new, every **token** is known: a memorised lookup table fails, a matching rule succeeds |
-# | `test_ood` | 101..199, answer and its parent shifted to 1..99 | {0, 1, 4} | the **start token** has never been seen: can the model match a token it has no knowledge of? |
+# | `test_ood` | 101..199, answer and its parent shifted to 1..99 | {0, 1, 4} | for 2 hops or more, the **start token** has never been seen: can the model match a token it has no knowledge of? |
 #
 # In `test_ood`, the answer $a$ and its parent $b$ (the pair $[b][a]$) are shifted down by 100
-# wherever they occur, so the model can still *write* the answer with a trained output row.
-# For 2 hops the start token stays OOD. (The residue rule of the OOD chain is not stated in the
-# paper; we use the training rule **[ours]**.)
+# wherever they occur, so the model can still *write* the answer with a trained output row
+# (the authors' `task_single_chain` does exactly this). For 2 hops the start token stays OOD.
+# The authors' generator draws the OOD chain with *every* residue, 0 to 4; ours keeps the
+# training residues {0, 1, 4}, so that `test_ood` changes the tokens and nothing else **[ours]**.
+# A shift by 100 never changes a residue mod 5.
+
+# %% [markdown]
+# ### Exercise 1 · Predict, then run: which tokens of an OOD question are in-distribution?
+#
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~5 min
+#
+# Before running the next cell (it prints two `test_ood` questions), reason from the table only.
+# Among the 13 input tokens of a `test_ood` question, how many **distinct** ID tokens (1..99) are
+# there for 1 hop, and for 2 hops? Is the start token of a 1-hop `test_ood` question ID? The
+# checker measures all three on fresh questions.
+#
+# <details><summary>Hint</summary>
+#
+# Name the nodes: the start $x_i$, the answer $x_{i+k}$ and its parent $x_{i+k-1}$. Which of them
+# are shifted, and which coincide when $k = 1$? A node can sit in two pairs, but you are counting
+# distinct tokens.
+#
+# </details>
+
+# %%
+my_prediction = {"id_tokens_1hop": None,    # an int
+                 "id_tokens_2hops": None,   # an int
+                 "start_is_id_1hop": None}  # True or False
+E.check_ood_tokens_prediction(my_prediction)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# my_prediction = {"id_tokens_1hop": 2, "id_tokens_2hops": 2, "start_is_id_1hop": True}
+# ```
+#
+# Only the answer and its parent are shifted, whatever $k$. For 1 hop the parent *is* the start
+# token, so the start is ID; for 2 hops the parent is the middle node and the start stays OOD.
+# Either way exactly two distinct tokens of the question are ID. So a model that only knows
+# "answer with an ID token of the question" already gets about half of the OOD questions right:
+# that is the OOD accuracy of a model stuck on the plateau (notebook 02; the authors' training
+# log, `result_example/train_log.log`, shows 49-52 % OOD during its plateau).
+#
+# </details>
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -119,9 +173,11 @@ for split in D.CHAIN_SPLITS:
 # %% [markdown]
 # ### Checking the splits by brute force
 #
-# Trust, but verify. On a few thousand sequences of each split we check the residue rule, that
-# OOD start tokens never occur anywhere in training data, and that every label equals the
-# answer found by following the pairs one by one (`D.follow_chain`, a plain Python loop).
+# Trust, but verify. On a few thousand sequences of each split we check the residue rule (the
+# shift by 100 keeps `test_ood` pairs in {0, 1, 4}), that a `test_ood` question holds exactly two
+# ID tokens (your prediction above), that OOD start tokens never occur anywhere in training data,
+# and that every label equals the answer found by following the pairs one by one
+# (`D.follow_chain`, a plain Python loop).
 
 # %%
 train = D.make_chain_data(5000, hops=2, split="train", seed=0)
@@ -129,9 +185,13 @@ test_id = D.make_chain_data(2000, hops=2, split="test_id", seed=1)
 test_ood = D.make_chain_data(2000, hops=2, split="test_ood", seed=2)
 
 residues = {name: set(D.pair_residues(d).unique().tolist())
-            for name, d in [("train", train), ("test_id", test_id)]}
+            for name, d in [("train", train), ("test_id", test_id), ("test_ood", test_ood)]}
 print("pair residues mod 5:", residues)
-assert residues == {"train": {0, 1, 4}, "test_id": {2, 3}}
+assert residues == {"train": {0, 1, 4}, "test_id": {2, 3}, "test_ood": {0, 1, 4}}
+
+id_tokens = {len({t for t in row if t <= 99}) for row in test_ood.inputs.tolist()}
+print("distinct ID tokens in a test_ood question:", id_tokens)
+assert id_tokens == {2}, "only the answer and its parent are shifted to ID"
 
 train_tokens = set(train.inputs.unique().tolist())
 ood_starts = set(test_ood.inputs[:, -1].tolist())
@@ -176,11 +236,18 @@ except ValueError as err:
 # %% [markdown]
 # ## 3. Two variants for harder experiments [ours]
 #
-# Paper A also trains on a **double-chain** dataset (two chains in one sequence) and a
-# **with-order** dataset (the hop count is part of the input). Their exact formats are not
-# public; our reconstruction: the double chain shuffles the 12 pairs of two disjoint chains
-# together and asks about one of them; with-order puts a hop token `k=1..6` (ids 201..206, so the
-# vocabulary grows to 207) just before the start token. Notebook 04 uses them.
+# Paper A also trains 5-layer models on a **double-chain** dataset (two chains in one sequence,
+# with distractor pairs: figures `information_flow_5L1H_noised_double_chain_*` in the arXiv
+# source) and a **with-order** dataset (the hop count is part of the input: figures
+# `information_flow_5L1H_*order_with_order_*`). The paper's `multi-step_reasoning_code` has no
+# generator for them (an older code base of the same group has two, `task_noised_double_chain`
+# and `task_single_chain_with_order`), so both formats here are our reconstruction: the double
+# chain shuffles the 12 pairs of two disjoint chains together (no distractor pairs) and asks
+# about one of them; with-order puts a hop token `k=1..6` (ids 201..206, so the vocabulary grows
+# to 207) just before the start token, so that the start token stays the last input (the group's
+# older generator writes $k$ after the start token). **Notebook 05**
+# trains on the with-order variant, mixing 1 to 6 hops in one model; no notebook trains on the
+# double chain: it is here for your own experiments.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -194,8 +261,9 @@ for i in range(2):
 # %% [markdown]
 # ## 4. Iteration tasks (paper B)
 #
-# Paper B asks a model to run a small loop: read $x_1..x_L$ and compute states
-# $s_t = F(s_{t-1}, x_t)$.
+# Paper B ([arXiv 2406.02128](https://arxiv.org/abs/2406.02128), its section on the tasks; the
+# authors' generators are in `src/cot/data` of facebookresearch/pal) asks a model to run a small
+# loop: read $x_1..x_L$ and compute states $s_t = F(s_{t-1}, x_t)$.
 #
 # | task | inputs $x_t$ | state |
 # |---|---|---|
@@ -235,9 +303,11 @@ print("mask  :", d.mask[i].int().tolist())
 #
 # States recomputed in a plain loop, CoT and no-CoT built from the same strings, and train and
 # test strings disjoint. Disjointness is only possible where enough strings exist: there are
-# only $2^L$ binary strings of length $L$, so for short parity strings (L = 1, 2, 3) train and
-# test necessarily share strings (`D.overlapping_lengths` lists them). Later notebooks report
-# accuracy on the longer lengths, where the test strings are new.
+# only $2^L$ binary strings of length $L$, so for short copy and parity strings (L = 1, 2, 3)
+# train and test necessarily share strings (`D.overlapping_lengths` lists them). Later notebooks
+# report accuracy on the longer lengths, where the test strings are new. (The authors draw their
+# strings with replacement and split them in half, so their train and test share many short
+# strings; keeping the splits disjoint wherever 16 or more strings exist is our choice **[ours]**.)
 
 # %%
 n_len = 8
@@ -290,17 +360,27 @@ widgets.interact(show_iteration_example, task=widgets.Dropdown(options=D.ITER_TA
                  seed=widgets.IntSlider(0, 0, 50, description="seed"));
 
 # %% [markdown]
-# ## Checked exercise: Follow a chain
+# ## Exercises
+#
+# Four checked exercises (the first one was in section 2) and an open question. Each checker
+# tests your answer on freshly generated data and says what is wrong, not only that something is.
+#
+# ### Exercise 2 · Follow a chain
+#
+# > **Difficulty:** 🔴⚪⚪⚪⚪ · **Time:** ~5 min
 #
 # Write `my_follow_chain(pairs, start, k)`: given the question's pairs as `(parent, child)`
 # tuples, return the node `k` hops after `start`. The checker runs it on 800 questions of 1-4
 # hops and compares with the labels.
-# Replace the placeholder and run the cell: the checker says whether you are right.
+#
+# <details><summary>Hint</summary>
+#
+# On a chain every parent has exactly one child: a dictionary from parent to child answers one
+# hop; apply it `k` times.
+#
+# </details>
 
 # %%
-from helpers import exercises as E
-
-
 def my_follow_chain(pairs, start, k):
     # YOUR CODE HERE: return the node k hops after start
     raise NotImplementedError
@@ -323,21 +403,120 @@ E.check_follow_chain(my_follow_chain)
 # </details>
 
 # %% [markdown]
-# ## More exercises
+# ### Exercise 3 · The authors' OOD shift
 #
-# 1. **Predict, then run.** For a 1-hop `test_ood` question, is the start token ID or OOD?
-#    (Hint: which two tokens are shifted?) Check with the widget.
-# 2. **Count.** A training chain allows three residues out of five. Roughly how many candidates
-#    does each next node have in `train`, and in `test_id`? Why does this make `test_id` a test of
-#    a *rule* rather than of memory?
-# 3. **Break it.** Why can the loss of the iteration tasks not be put on the input positions
-#    $x_1..x_L$? What would the model be asked to predict there?
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~10 min
 #
+# Write `my_ood_shift(tokens, k)`. `tokens` is a k-hop question (12 pair tokens, then the start
+# token) whose chain was drawn from 101..199, *before* the shift. Return the 13 tokens after the
+# shift of section 2: the answer and its parent move down by 100 **wherever they occur**. The
+# checker takes fresh `test_ood` questions of 1-4 hops from `D.make_chain_data`, undoes their
+# shift, and compares your output with what the generator wrote.
+#
+# <details><summary>Hint</summary>
+#
+# Your `my_follow_chain` (or `E.solution_follow_chain`) finds both tokens: the answer is $k$ hops
+# from the start, its parent $k - 1$ hops. For 1 hop the parent is the start token itself. Then
+# rebuild the list token by token.
+#
+# </details>
+
+# %%
+def my_ood_shift(tokens, k):
+    # YOUR CODE HERE: return the 13 tokens with the answer and its parent moved down by 100
+    raise NotImplementedError
+
+
+E.check_ood_shift(my_ood_shift)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# def my_ood_shift(tokens, k):
+#     pairs = list(zip(tokens[0:-1:2], tokens[1:-1:2]))
+#     answer = E.solution_follow_chain(pairs, tokens[-1], k)
+#     parent = E.solution_follow_chain(pairs, tokens[-1], k - 1)
+#     return [t - 100 if t in (answer, parent) else t for t in tokens]
+# ```
+#
+# </details>
+
+# %% [markdown]
+# ### Exercise 4 · Write an iteration sequence, with and without chain-of-thought
+#
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~10 min
+#
+# Write `my_iteration_sequence(task, xs, cot, n_len)` that returns the whole token list of one
+# example of section 4: `[prefix, x_1..x_L, EoI, y..., EoS...]`, `2 * n_len + 3` tokens long.
+# With `cot=True` the y's are every state $s_1..s_L$, with `cot=False` only $s_L$. Use
+# `D.PREFIX[task]`, `D.EOI` and `D.EOS`, and compute the states with your own loop (not
+# `D.iterate_states`). The checker draws fresh strings for all three tasks, with and without CoT,
+# and compares with the reference, itself tested against `D.make_iteration_data`.
+#
+# <details><summary>Hint</summary>
+#
+# Copy: $s_t = x_t$. Parity: a running sum mod 2. Polynomial: $s_1 = x_1$, and only from $t = 2$
+# on $s_t = (s_{t-1} x_t + 1) \bmod 11$. Pad with `D.EOS` until the list is `2 * n_len + 3` long.
+#
+# </details>
+
+# %%
+def my_iteration_sequence(task, xs, cot, n_len):
+    # YOUR CODE HERE: return a list of 2 * n_len + 3 token ids
+    raise NotImplementedError
+
+
+E.check_iteration_sequence(my_iteration_sequence)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# def my_iteration_sequence(task, xs, cot, n_len):
+#     states, s = [], 0
+#     for t, x in enumerate(xs):
+#         if task == "copy":
+#             s = x
+#         elif task == "parity":
+#             s = (s + x) % 2
+#         else:  # polynomial
+#             s = x if t == 0 else (s * x + 1) % 11
+#         states.append(s)
+#     seq = [D.PREFIX[task], *xs, D.EOI, *(states if cot else states[-1:])]
+#     return seq + [D.EOS] * (2 * n_len + 3 - len(seq))
+# ```
+#
+# </details>
+
+# %% [markdown]
+# ### Open question · Why does the loss start at EoI?
+#
+# The loss of the iteration tasks covers every position from the EoI input on, and none of the
+# input positions $x_1..x_L$. What would the model be asked to predict at those positions, what
+# is the best loss it could reach there, and what would adding them do to training?
+#
+# <details><summary>Answer</summary>
+#
+# At the input positions the target is the next input token $x_{t+1}$ (or EoI, when the string
+# ends), drawn at random independently of everything before it. No model can do better than a
+# guess: a loss floor of $\ln 2 \approx 0.69$ per position for copy and parity, $\ln 10 \approx 2.30$
+# for polynomial iteration, and a chance-level accuracy (1/2 or 1/10) that would make "every
+# scored position right" almost impossible. Those positions carry no information about the task, only
+# gradient noise that the model cannot remove. From the EoI input on, every target is a
+# deterministic function of the input, so every bit of loss there is learnable. The chain task
+# follows the same logic: the pairs are random, so only the last position, the answer, is scored.
+#
+# </details>
+
+# %% [markdown]
 # ## Summary
 #
 # - A k-hop question is 6 shuffled pairs and a start token; the label is $k$ arrows further.
 # - `test_id` holds only unseen pairs (a different residue mod 5), `test_ood` an unseen start
 #   token: they separate a lookup table from a matching rule, and a rule from token knowledge.
+# - A `test_ood` question holds exactly two ID tokens (the answer and its parent): guessing
+#   between them scores about 50 %, the floor to compare OOD accuracy with.
 # - Iteration tasks write their states after EoI (CoT) or only the last one (no CoT); the loss
 #   and the accuracy read every position after EoI, teacher forced.
 # - Every label in this notebook was recomputed by brute force.

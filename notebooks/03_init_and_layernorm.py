@@ -18,19 +18,26 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/03_init_and_layernorm.ipynb)
 #
-# **Run time on a laptop CPU: about 1.5 minutes.** *Instant path:* the grid of 24 runs is a
-# shipped sweep (`python -m helpers.experiments init_ln_sweep`, ~10 min on 2 cores).
-# *Train it yourself:* two live trainings and the init-rate slider (~20-45 s per setting).
+# **Run time on a laptop CPU: about 1 minute.** *Instant path:* a dense shipped grid, 9 init rates ×
+# {pre-LN, post-LN} × 3 seeds = 54 runs (`python -m helpers.experiments init_ln_sweep`, ~40 min
+# on 2 cores, resumable); the slider answers from it at once. *Train it yourself:* one live
+# training (pre-LN, ~40 s), and a button that trains any slider setting live.
 #
-# Paper A claims that **small initialization** and **post-LayerNorm** help the matching
-# mechanism form. You will learn:
+# Paper A (Wang et al., [arXiv 2405.15302](https://arxiv.org/abs/2405.15302)) claims that **small
+# initialization** and **post-LayerNorm** help the matching mechanism form. Its figures show
+# this on 2-hop chains with a 3-layer, 1-head model (the authors' figure files
+# `loss_of_sigle_chain_2order_3L1H_diff_ini_{pre,post}_LN`); here we test it on **1-hop**
+# chains, where a laptop can afford a dense grid. You will learn:
 #
 # 1. what the **init rate** $\gamma$ is: every weight starts uniform in $\pm(6/\text{fan\_in})^\gamma$,
-#    so a larger $\gamma$ means a *smaller* start ($\gamma = 0.5$ is the usual Kaiming scale);
-# 2. what a grid of $\gamma \in \{0.3, 0.5, 0.75, 1\}$ × {pre-LN, post-LN} × 3 seeds shows on 1-hop
-#    questions, at the same training budget;
+#    so a larger $\gamma$ means a *smaller* start ($\gamma = 0.5$ is about the usual Kaiming scale);
+# 2. what a grid of 9 values of $\gamma$ × {pre-LN, post-LN} × 3 seeds shows, both as success
+#    at a fixed budget and as *steps to solve*;
 # 3. what the failing models learn instead (a shortcut you can measure);
-# 4. how to run any cell of the grid yourself with a slider.
+# 4. how to explore every setting with a slider, and train any of them yourself.
+#
+# There are three checked exercises (a prediction, the init rule, the shortcut) and an open
+# question.
 
 # %%
 # Setup: in Colab, clone the course (os.environ["COURSE_REPO"] may name a fork); locally, use the repo root.
@@ -48,6 +55,7 @@ except ImportError as err:
                        "to a fork or mirror): check the URL and the runtime's internet access, then run this cell again"
                        if IN_COLAB else "open this notebook from the course's notebooks/ folder") from err
 
+
 # %%
 from dataclasses import replace
 
@@ -58,13 +66,19 @@ import torch
 from IPython.display import display
 
 from helpers import DATA_DIR
+from helpers import exercises as E
 from helpers import experiments as X
-from helpers.plots import SPLIT_COLORS, plot_curve_band, plot_grid, save_thumbnail
+from helpers import sliders as S
+from helpers.plots import plot_grid, save_thumbnail
 
 torch.set_num_threads(1)
+sweep = X.load_sweep(DATA_DIR / "init_ln_sweep.json")
+norms, gammas, seeds = sweep["grid"]["norm"], sweep["grid"]["gamma"], sweep["grid"]["seed"]
+print("shipped sweep:", len(sweep["runs"]), "runs | made by:", sweep["command"])
+print("init rates γ:", gammas, "| LayerNorm:", norms, "| seeds:", seeds)
 
 # %% [markdown]
-# ## 1. The shipped grid
+# ## 1. The setup, and a prediction
 #
 # Every run uses the 1-hop setup of notebook 02 (3 layers, 1 head, d_model 64, 800 steps, AdamW
 # with warm-up and cosine decay) and changes only the LayerNorm placement and $\gamma$:
@@ -73,210 +87,25 @@ torch.set_num_threads(1)
 # - **pre-LN**: $x \leftarrow x + f(\mathrm{LN}(x))$, plus a final LN (GPT-2 style).
 #
 # A run *succeeds* when its test-ID accuracy (questions over unseen pairs) reaches 95 %.
-
-# %%
-sweep = X.load_sweep(DATA_DIR / "init_ln_sweep.json")
-print("made by:", sweep["command"], "| train config:", sweep["train_config"])
-norms, gammas, seeds = sweep["grid"]["norm"], sweep["grid"]["gamma"], sweep["grid"]["seed"]
-
-
-def runs(norm, gamma):
-    return [r for r in sweep["runs"] if r["norm"] == norm and r["gamma"] == gamma]
-
-
-def table(value):
-    return np.array([[np.mean([value(r) for r in runs(n, g)]) for g in gammas] for n in norms])
-
-
-success = lambda r: r["final"]["test_id"] >= 0.95
-n_success = table(success) * len(seeds)
-fig, axes = plt.subplots(1, 3, figsize=(17, 3.4))
-plot_grid(table(lambda r: r["final"]["test_id"]), norms, gammas, ax=axes[0],
-          title="test-ID accuracy (mean of 3 seeds)", xlabel="init rate γ (larger = smaller init)", ylabel="LayerNorm")
-plot_grid(table(lambda r: r["final"]["test_ood"]), norms, gammas, ax=axes[1],
-          title="test-OOD accuracy", xlabel="init rate γ", ylabel="LayerNorm")
-plot_grid(n_success, norms, gammas, ax=axes[2], fmt=".0f", vmax=len(seeds), cmap="Greens",
-          title="seeds that succeed (test-ID ≥ 95 %)", xlabel="init rate γ", ylabel="LayerNorm")
-fig.suptitle("Only post-LN with small init (γ ≥ 0.75) learns 1-hop matching in 800 steps")
-fig.tight_layout()
-save_thumbnail(fig, "03_init_and_layernorm")  # the course map in README.md shows it
-plt.show()
-
-# %% [markdown]
-# The claim, checked on the shipped grid: post-LN with $\gamma \ge 0.75$ succeeds in a majority of
-# seeds; pre-LN (any $\gamma$) and post-LN with $\gamma \le 0.5$ fail in a majority, at the same budget.
-
-# %%
-for n in norms:
-    for g in gammas:
-        print(f"{n:4s}-LN γ={g:<4}: {int(sum(map(success, runs(n, g))))}/{len(seeds)} seeds succeed, "
-              f"test-ID {[round(r['final']['test_id'], 3) for r in runs(n, g)]}")
-majority = len(seeds) // 2 + 1
-assert all(sum(map(success, runs("post", g))) >= majority for g in gammas if g >= 0.75)
-assert all(sum(map(success, runs("pre", g))) <= len(seeds) - majority for g in gammas)
-assert all(sum(map(success, runs("post", g))) <= len(seeds) - majority for g in gammas if g <= 0.5)
-
-# %% [markdown]
-# ### Learning curves
 #
-# Mean test-ID accuracy over the 3 seeds (band: min to max). Successful runs sit on the plateau
-# for ~300 steps and then jump; the others never leave it, or creep up on the *training* split
-# only.
+# ### Exercise 1 · Predict the grid
+# > **Difficulty:** 🔴⚪⚪⚪⚪ · **Time:** ~5 min · before you look at any result
+#
+# For each cell below, will **every** seed of the shipped sweep solve 1 hop (95 % test-ID)
+# within 800 steps? Fill in `True` or `False`, then run the cell. Think about what the paper
+# claims, and about what $\gamma = 0.2$ means for the size of the weights.
+#
+# <details><summary>Hint</summary>
+#
+# $\gamma = 0.2$ gives $b = (6/64)^{0.2} \approx 0.62$: weights far *larger* than Kaiming's
+# $(6/64)^{0.5} \approx 0.31$. $\gamma = 1.2$ gives $b \approx 0.06$.
+# </details>
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True)
-for ax, n in zip(axes, norms):
-    for g in gammas:
-        histories = [r["history"] for r in runs(n, g)]
-        plot_curve_band(ax, histories[0].steps, [h.acc["test_id"] for h in histories], label=f"γ = {g}")
-    ax.set(title=f"{n}-LN", xlabel="step", ylabel="test-ID accuracy", ylim=(-0.03, 1.03))
-    ax.legend()
-fig.suptitle("Post-LN with small init jumps after ~300 steps; pre-LN never leaves the plateau")
-fig.tight_layout()
-plt.show()
-
-# %% [markdown]
-# ### Does the matching circuit form?
-#
-# For every run the sweep stored the diagonal score of the **effective matching matrix**
-# (notebook 02) of each layer; a 3-layer model may do its one hop in layer 1 or layer 2, so we
-# take the best layer. Successful runs should match; failed runs should not.
-
-# %%
-best_matching = lambda r: max(r["matching_scores"].values())
-plot_grid(table(best_matching), norms, gammas, title="effective matching score (best layer, mean of seeds)",
-          xlabel="init rate γ", ylabel="LayerNorm")
-plt.show()
-ok = [best_matching(r) for r in sweep["runs"] if success(r)]
-failed = [best_matching(r) for r in sweep["runs"] if not success(r)]
-print(f"matching score: successes {min(ok):.2f}..{max(ok):.2f}, failures {min(failed):.2f}..{max(failed):.2f}")
-assert min(ok) >= 0.9 and max(failed) <= 0.3
-
-# %% [markdown]
-# ## 2. It is real: re-run two cells of the grid
-#
-# Same code, same seed, same machine: the numbers should agree with the sweep. We re-run the
-# failing **pre-LN, γ = 1** cell here, and the succeeding **post-LN, γ = 1** cell in the widget
-# below.
-
-# %%
-def train_cell(norm, gamma, seed=0, stop_when_solved=False):
-    model_cfg = replace(X.CHAIN_1HOP_MODEL, norm=norm, init_rate=gamma, final_norm=None)
-    train_cfg = replace(X.CHAIN_1HOP_TRAIN, stop_at={"test_id": 0.99} if stop_when_solved else None)
-    return X.train_chain(1, model_cfg, train_cfg, seed=seed)
-
-
-pre_model, pre_history, evals = train_cell("pre", 1.0)
-shipped = runs("pre", 1.0)[0]
-print("live  :", {k: round(pre_history.final(k), 3) for k in pre_history.acc})
-print("sweep :", {k: round(v, 3) for k, v in shipped["final"].items()})
-assert all(abs(pre_history.final(k) - shipped["final"][k]) <= 0.02 for k in shipped["final"])
-
-# %% [markdown]
-# ### What does the failing model learn instead?
-#
-# The pre-LN model reaches ~28 % on training questions but ~0 % on test-ID, and ~70 % on OOD.
-# A hypothesis: it learned the **split's rule** instead of matching. In training, the answer
-# $b$ of the start $a$ always satisfies $(b - a) \bmod 5 \in \{0, 1, 4\}$; several tokens of the
-# context satisfy that too, so guessing among them gives partial credit on train, never the
-# right answer on test-ID (whose pairs use residues 2 and 3), and often the right one on OOD,
-# where only two context tokens are ID tokens that the model can output. Let us measure how often
-# its answer obeys the training residue rule.
-
-# %%
-def residue_rule_rate(model, data):
-    with torch.no_grad():
-        answer = model(data.inputs.to(model.device))[:, -1].argmax(-1).cpu()
-    start = data.inputs[:, -1]
-    in_context = (data.inputs[:, :-1] == answer[:, None]).any(1)
-    obeys = torch.isin((answer - start) % 5, torch.tensor([0, 1, 4]))
-    return (obeys & in_context).float().mean().item()
-
-
-rate = residue_rule_rate(pre_model, evals["test_id"])
-print(f"pre-LN answers on test-ID that are a context token with a training residue: {rate:.1%}")
-assert rate >= 0.8
-
-# %% [markdown]
-# So the failing model found a **shortcut**: "answer a context token whose difference to the
-# query is 0, 1 or 4 mod 5". It fits a fraction of the training data and fails exactly where
-# the test split was built to catch it. That is what `test_id` is for.
-#
-# ## 3. Why? (paper and our reading)
-#
-# - **[paper]** Small initialization and post-LN help the matching mechanism form; the paper
-#   relates small init to a *condensed* regime in which the weights of a layer align along few
-#   directions early in training.
-# - **[ours]** Matching needs $W_{qk}^{(1)}$ to align with $W_{vo}^{(0)}$ (notebook 02). With small
-#   weights the network starts near a simple function and the gradient can build this low-rank
-#   alignment before the large random parts dominate; with large weights ($\gamma \le 0.5$) the
-#   random parts are already big and the easy shortcut above wins the race. Post-LN renormalises
-#   the stream after every sub-layer, so the attention logits keep a usable scale as weights
-#   grow; in pre-LN the residual stream is never normalised, and the small token signal of the
-#   start node is swamped by what the layers add. This is a reading, not a proof: try the
-#   exercises.
-
-# %% [markdown]
-# ## 4. Your turn: the init-rate slider
-#
-# Pick $\gamma$ and the LayerNorm placement, press **Train**: a 1-hop model trains live (the same
-# config as the grid, seed 0, stopping once test-ID reaches 99 %) and its curves are drawn over
-# the shipped runs of the nearest grid cell. A run takes 20-45 s on a laptop CPU. When the
-# notebook is executed top to bottom it trains once, with the default (post-LN, γ = 1).
-
-# %%
-gamma_slider = widgets.FloatSlider(value=1.0, min=0.2, max=1.2, step=0.05, description="init rate γ",
-                                   continuous_update=False)
-norm_toggle = widgets.ToggleButtons(options=["post", "pre"], value="post", description="LayerNorm")
-train_button = widgets.Button(description="Train", button_style="primary", icon="play")
-output = widgets.Output()
-results = {}
-
-
-def on_train(_=None):
-    norm, gamma = norm_toggle.value, round(gamma_slider.value, 2)
-    with output:
-        output.clear_output(wait=True)
-        _, history, _ = train_cell(norm, gamma, stop_when_solved=True)
-        results[(norm, gamma)] = history
-        nearest = min(gammas, key=lambda g: abs(g - gamma))
-        fig, ax = plt.subplots(figsize=(8, 3.6))
-        for r in runs(norm, nearest):
-            ax.plot(r["history"].steps, r["history"].acc["test_id"], color="grey", alpha=0.5)
-        ax.plot([], [], color="grey", label=f"shipped runs, {norm}-LN γ={nearest}")
-        for split in ("train", "test_id", "test_ood"):
-            ax.plot(history.steps, history.acc[split], color=SPLIT_COLORS[split], lw=2, label=f"live {split}")
-        verdict = "solved" if history.final("test_id") >= 0.95 else "stuck on the plateau"
-        ax.set(xlabel="step", ylabel="accuracy", ylim=(-0.03, 1.03), xlim=(0, X.CHAIN_1HOP_TRAIN.steps),
-               title=f"{norm}-LN, γ = {gamma}: {verdict} ({history.seconds:.0f} s)")
-        ax.legend(fontsize="small", loc="center right")
-        plt.show()
-
-
-train_button.on_click(on_train)
-display(widgets.VBox([widgets.HBox([gamma_slider, norm_toggle, train_button]), output]))
-on_train()
-
-# %%
-live = results[("post", 1.0)]
-shipped = runs("post", 1.0)[0]["history"]
-print(f"live post-LN γ=1: test-ID {live.final('test_id'):.3f} at step {live.steps[-1]}, {live.seconds:.0f} s")
-assert live.final("test_id") >= 0.99
-assert live.steps_to("test_id", 0.95) == shipped.steps_to("test_id", 0.95), "the live run retraces the sweep"
-
-# %% [markdown]
-# ## Checked exercise: Predict the grid
-#
-# Without scrolling back: for each cell below, will **every** seed of the shipped sweep solve
-# 1 hop (95 % test-ID) within 800 steps? Fill in `True` or `False`.
-# Replace the placeholder and run the cell: the checker says whether you are right.
-
-# %%
-from helpers import exercises as E
-
 my_prediction = {
     ("post", 1.0): None,   # post-LN, gamma = 1 (small init)
     ("post", 0.5): None,   # post-LN, gamma = 0.5 (about Kaiming scale)
+    ("post", 0.2): None,   # post-LN, gamma = 0.2 (large init)
     ("pre", 1.0): None,    # pre-LN, gamma = 1
 }
 E.check_init_ln_prediction(my_prediction)
@@ -285,28 +114,285 @@ E.check_init_ln_prediction(my_prediction)
 # <details><summary><b>Solution</b> (click to open)</summary>
 #
 # ```python
-# my_prediction = {("post", 1.0): True, ("post", 0.5): False, ("pre", 1.0): False}
+# my_prediction = E.solution_init_ln_prediction()   # computed from the shipped sweep:
+# # {("post", 1.0): True, ("post", 0.5): False, ("post", 0.2): False, ("pre", 1.0): False}
 # ```
 #
 # </details>
 
 # %% [markdown]
-# ## More exercises
+# ## 2. The shipped grid
 #
-# 1. **Predict, then run.** Before moving the slider: at $\gamma = 0.6$ with post-LN, will the
-#    model solve the task within 800 steps? And at $\gamma = 1.2$? Check.
-# 2. **Explain a config change.** Set `pos_init_scale="seq_len"` in `X.CHAIN_1HOP_MODEL` (positions
-#    start ~15× larger than tokens, as in the group's code) and train post-LN, $\gamma = 1$. What
-#    happens to the plateau, and why might large positions invite memorisation?
-# 3. **Test the shortcut.** Compute `residue_rule_rate` for the live post-LN model. Why is it
-#    near 0 on test-ID even though the model is right?
+# Left: final test-ID accuracy of every run against $\gamma$ (dots: seeds; line: their mean).
+# Right: **steps to solve** (95 % test-ID, evaluated every 50 steps); a run that never gets
+# there within 800 steps is drawn as a triangle at the top. Success at one budget hides how
+# *fast* a setting is; steps-to-solve shows both.
+
+# %%
+def solve_steps(norm, gamma):
+    return [r["history"].steps_to("test_id", 0.95) for r in S.init_runs(sweep, norm, gamma)]
+
+
+budget = sweep["train_config"]["steps"]
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+for norm, marker in (("post", "o"), ("pre", "s")):
+    finals = np.array([[r["final"]["test_id"] for r in S.init_runs(sweep, norm, g)] for g in gammas])
+    line, = axes[0].plot(gammas, finals.mean(1), marker=marker, label=f"{norm}-LN")
+    for g, f in zip(gammas, finals):
+        axes[0].scatter([g] * len(f), f, color=line.get_color(), s=12, alpha=0.5)
+    for g in gammas:
+        steps = solve_steps(norm, g)
+        done = [s for s in steps if s is not None]
+        axes[1].scatter([g] * len(done), done, color=line.get_color(), marker=marker, s=20)
+        axes[1].scatter([g] * (len(steps) - len(done)), [budget + 40] * (len(steps) - len(done)),
+                        color=line.get_color(), marker="^", s=30)
+axes[0].set(xlabel="init rate γ (larger = smaller initial weights)", ylabel="final test-ID accuracy",
+            ylim=(-0.03, 1.03), title="Final test-ID accuracy after 800 steps")
+axes[1].axhline(budget, color="grey", ls=":")
+axes[1].set(xlabel="init rate γ", ylabel="steps to 95 % test-ID", ylim=(0, budget + 80),
+            title=f"Steps to solve (▲: not within {budget} steps)")
+axes[0].legend()
+fig.suptitle("Only post-LN with a small enough init learns 1-hop matching in 800 steps; pre-LN never does")
+fig.tight_layout()
+save_thumbnail(fig, "03_init_and_layernorm")  # the course map in README.md shows it
+plt.show()
+
+# %%
+for norm in norms:
+    for g in gammas:
+        steps = solve_steps(norm, g)
+        print(f"{norm:4s}-LN γ={g:<4}: {sum(s is not None for s in steps)}/{len(seeds)} seeds solve, "
+              f"steps to 95 %: {steps}")
+solved = {(n, g): all(s is not None for s in solve_steps(n, g)) for n in norms for g in gammas}
+never = {(n, g): all(s is None for s in solve_steps(n, g)) for n in norms for g in gammas}
+smallest_post = min(g for g in gammas if solved[("post", g)])
+print("smallest γ at which every post-LN seed solves:", smallest_post)
+assert all(never[("pre", g)] for g in gammas), "pre-LN never solves, at any init rate"
+assert all(solved[("post", g)] for g in gammas if g >= 0.75), "post-LN with γ >= 0.75 always solves"
+assert all(never[("post", g)] for g in gammas if g <= 0.3), "post-LN with a large init never solves"
+__FAST_ASSERT__
+
+# %% [markdown]
+# __GRID_PROSE__
+#
+# ### Does the matching circuit form?
+#
+# For every run the sweep stored the diagonal score of the **effective matching matrix**
+# (notebook 02) of each layer; a 3-layer model may do its one hop in layer 1 or layer 2, so we
+# take the best layer. Successful runs should match; failed runs should not.
+
+# %%
+best_matching = lambda r: max(r["matching_scores"].values())
+success = lambda r: r["final"]["test_id"] >= 0.95
+table = np.array([[np.mean([best_matching(r) for r in S.init_runs(sweep, n, g)]) for g in gammas] for n in norms])
+fig, ax = plt.subplots(figsize=(11, 2.6))
+plot_grid(table, norms, gammas, ax=ax, title="Effective matching score (best layer, mean of 3 seeds): high exactly where runs succeed",
+          xlabel="init rate γ", ylabel="LayerNorm")
+plt.show()
+ok = [best_matching(r) for r in sweep["runs"] if success(r)]
+failed = [best_matching(r) for r in sweep["runs"] if not success(r)]
+print(f"matching score: {len(ok)} successes {min(ok):.2f}..{max(ok):.2f}, "
+      f"{len(failed)} failures {min(failed):.2f}..{max(failed):.2f}")
+assert min(ok) >= 0.9 and max(failed) <= 0.3
+
+# %% [markdown]
+# ## 3. Explore every setting: the init-rate slider
+#
+# The slider reads the shipped runs, so it answers at once: on the left the curves of the chosen
+# setting (mean of 3 seeds, band from min to max), on the right every setting's final accuracy
+# with the chosen $\gamma$ marked. The figure right below is the default setting (post-LN,
+# $\gamma = 1$), drawn for readers of the static page; move the slider to redraw under it.
+
+# %%
+S.init_rate_view(sweep, 1.0, "post")
+plt.show()
+
+gamma_slider = widgets.SelectionSlider(options=gammas, value=1.0, description="init rate γ",
+                                       continuous_update=True)
+norm_toggle = widgets.ToggleButtons(options=["post", "pre"], value="post", description="LayerNorm")
+
+
+def show_setting(gamma, norm):
+    S.init_rate_view(sweep, gamma, norm)
+    plt.show()
+
+
+display(widgets.HBox([gamma_slider, norm_toggle]),
+        widgets.interactive_output(show_setting, {"gamma": gamma_slider, "norm": norm_toggle}))
+
+# %% [markdown]
+# ### Train a setting yourself
+#
+# The button trains the slider's setting live (seed 0, 800 steps, ~40 s on a laptop CPU) and
+# draws it in black over the shipped runs. Executed top to bottom, this notebook trains one
+# setting with the same function: the failing **pre-LN, γ = 1** cell, whose model section 4
+# opens.
+
+# %%
+def train_and_draw(norm, gamma, seed=0):
+    model_cfg = replace(X.CHAIN_1HOP_MODEL, norm=norm, init_rate=gamma, final_norm=None)
+    model, history, evals = X.train_chain(1, model_cfg, X.CHAIN_1HOP_TRAIN, seed=seed)
+    fig = S.init_rate_view(sweep, gamma, norm)
+    fig.axes[0].plot(history.steps, history.acc["test_id"], color="black", lw=2, label=f"live test-ID, seed {seed}")
+    fig.axes[0].legend(fontsize="small", loc="center right")
+    plt.show()
+    return model, history, evals
+
+
+button, live_output = S.live_training_controls(lambda: train_and_draw(norm_toggle.value, gamma_slider.value))
+display(button, live_output)
+pre_model, pre_history, evals = train_and_draw("pre", 1.0)
+
+# %% [markdown]
+# The live run must tell the same story as the shipped ones, on any machine (another CPU or a GPU
+# changes the last digits, so we compare with a tolerance, not step for step): it stays on the
+# plateau, far below 95 % test-ID, like every shipped pre-LN seed.
+
+# %%
+shipped = [r["final"]["test_id"] for r in S.init_runs(sweep, "pre", 1.0)]
+print(f"live pre-LN γ=1: test-ID {pre_history.final('test_id'):.3f}, train {pre_history.final('train'):.3f}, "
+      f"test-OOD {pre_history.final('test_ood'):.3f} | shipped seeds' test-ID: {[round(v, 3) for v in shipped]}")
+assert pre_history.final("test_id") < 0.2 and max(shipped) < 0.2
+
+# %% [markdown]
+# ## 4. What does the failing model learn instead?
+#
+# The pre-LN model scores clearly above zero on *training* questions but near 0 on test-ID, and
+# well above 0 on OOD. A hypothesis: it learned the **split's rule** instead of matching. In
+# training, the answer $b$ of the start $a$ always satisfies $(b - a) \bmod 5 \in \{0, 1, 4\}$;
+# several tokens of the context satisfy that too, so guessing among them gives partial credit on
+# train, never the right answer on test-ID (whose pairs use residues 2 and 3), and often the right
+# one on OOD, where only two context tokens are ID tokens that the model can output.
+#
+# ### Exercise 2 · Measure the shortcut
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~10 min
+#
+# Write `my_shortcut_rate(inputs, answers)`: `inputs` is a `[n, 13]` batch of 1-hop questions
+# (12 context tokens, then the start token), `answers` a `[n]` tensor of the model's answers.
+# Return the fraction of answers that (a) occur among the 12 context tokens **and** (b) obey the
+# training residue rule, $(\text{answer} - \text{start}) \bmod 5 \in \{0, 1, 4\}$. The checker
+# tries it on random batches.
+#
+# <details><summary>Hint</summary>
+#
+# `(inputs[:, :12] == answers[:, None]).any(1)` tests (a); `torch.isin(x, torch.tensor([0, 1, 4]))`
+# tests (b). Python's `%` on tensors is already non-negative for a positive modulus.
+# </details>
+
+# %%
+def my_shortcut_rate(inputs, answers):
+    # YOUR CODE HERE: a float in [0, 1]
+    raise NotImplementedError
+
+
+E.check_shortcut_rate(my_shortcut_rate)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# def my_shortcut_rate(inputs, answers):
+#     in_context = (inputs[:, :-1] == answers[:, None]).any(1)
+#     obeys = torch.isin((answers - inputs[:, -1]) % 5, torch.tensor([0, 1, 4]))
+#     return (in_context & obeys).float().mean().item()
+# ```
+#
+# </details>
+
+# %% [markdown]
+# Now measure it on the live pre-LN model (the reference solution is used, so this runs whether
+# or not you did the exercise):
+
+# %%
+with torch.no_grad():
+    answers = {split: pre_model(d.inputs.to(pre_model.device))[:, -1].argmax(-1).cpu() for split, d in evals.items()}
+rates = {split: E.solution_shortcut_rate(evals[split].inputs, answers[split]) for split in evals}
+for split, rate in rates.items():
+    print(f"pre-LN answers on {split} that are a context token with a training residue: {rate:.1%}")
+assert rates["test_id"] >= 0.8
+
+# %% [markdown]
+# So the failing model found a **shortcut**: "answer a context token whose difference to the
+# query is 0, 1 or 4 mod 5". It fits a fraction of the training data and fails exactly where
+# the test-ID split was built to catch it. That is what `test_id` is for.
+#
+# ## 5. The init rule, by hand
+#
+# ### Exercise 3 · Implement the init rate
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~10 min
+#
+# Write `my_init_weight(shape, fan_in, gamma, generator)`: a tensor of `shape` whose entries are
+# drawn uniformly in $[-b, b]$ with $b = (6/\text{fan\_in})^\gamma$, using `generator`. The
+# checker tries random shapes, fan-ins and init rates, and checks the bound and the spread.
+#
+# <details><summary>Hint</summary>
+#
+# `torch.rand(shape, generator=generator)` is uniform in $[0, 1)$; map it to $[-b, b)$. A uniform
+# distribution on $[-b, b]$ has standard deviation $b/\sqrt{3}$.
+# </details>
+
+# %%
+def my_init_weight(shape, fan_in, gamma, generator):
+    # YOUR CODE HERE: a float tensor of `shape`
+    raise NotImplementedError
+
+
+E.check_init_weight(my_init_weight)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# def my_init_weight(shape, fan_in, gamma, generator):
+#     b = (6 / fan_in) ** gamma
+#     return (2 * torch.rand(shape, generator=generator) - 1) * b
+# ```
+#
+# </details>
+
+# %% [markdown]
+# With it you can read the grid's axis in numbers: for the FFN's first matrix (fan_in = 64),
+# $\gamma = 0.2$ starts weights at $\pm 0.62$, $\gamma = 0.5$ at $\pm 0.31$, $\gamma = 1$ at
+# $\pm 0.094$ and $\gamma = 1.2$ at $\pm 0.058$.
+#
+# ## 6. Why? (paper and our reading)
+#
+# - **[paper]** Small initialization and post-LN help the matching mechanism form; the paper
+#   relates small init to a *condensed* regime in which the weights of a layer align along few
+#   directions early in training.
+# - **[ours]** Matching needs $W_{qk}^{(1)}$ to align with $W_{vo}^{(0)}$ (notebook 02). With small
+#   weights the network starts near a simple function and the gradient can build this low-rank
+#   alignment before the large random parts dominate; with large weights the random parts are
+#   already big and the easy shortcut above wins the race. Post-LN renormalises the stream after
+#   every sub-layer, so the attention logits keep a usable scale as weights grow; in pre-LN the
+#   residual stream is never normalised, and the small token signal of the start node is swamped
+#   by what the layers add. This is a reading, not a proof.
+#
+# ### Open question
+#
+# The group's code scales the **position** embedding with fan_in = 13 (the sequence length), so
+# at $\gamma = 1$ positions start ~15× larger than tokens; this course uses the token scale
+# (`pos_init_scale="vocab"`). Predict what large positions do to the plateau, then try it:
+# `replace(X.CHAIN_1HOP_MODEL, pos_init_scale="seq_len")` with the `train_and_draw`-style code above
+# (~40 s).
+#
+# <details><summary>Answer</summary>
+#
+# Large positions make every position easy to tell apart and tokens hard to tell apart: the
+# cheapest way to lower the training loss is then to memorise which *position* tends to hold
+# the answer, and matching (which needs token content in the queries and keys) forms later or not
+# at all within 800 steps. Measured on this CPU while building the course: with the token scale
+# the jump comes at step ~350; with the position scale of the group's code it comes at ~800, and
+# some seeds memorise.
+# </details>
 #
 # ## Summary
 #
-# - On 1-hop questions, post-LN with small init ($\gamma \ge 0.75$) learns matching within 800
-#   steps in every seed; pre-LN (any $\gamma$) and post-LN with $\gamma \le 0.5$ stay on the plateau
-#   at the same budget: paper A's claim, reproduced at laptop scale.
+# - On 1-hop questions, pre-LN never learns matching in 800 steps at any of 9 init rates; post-LN
+#   learns it when the init is small enough, and the smaller the init the sooner (section 2).
+#   Paper A's claim, reproduced at laptop scale on 1 hop (the paper shows it on 2 hops).
 # - Success and failure are visible inside the model: the effective matching matrix is diagonal
-#   in every successful run and not in any failed one.
+#   in every successful run and in no failed one.
 # - The failing pre-LN models learn a shortcut, "answer a context token with a training residue",
 #   which the test-ID split was built to expose.
+# - The slider answers from 54 shipped runs at once; training a setting live is one click.

@@ -18,19 +18,26 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/04_orthogonal_noise.ipynb)
 #
-# **Run time on a laptop CPU: about 30 seconds.** *Instant path:* the sweep over noise levels and
-# seeds is shipped (`python -m helpers.experiments noise_sweep`, ~10 min on 2 cores).
-# *Train it yourself:* the noise slider trains a model live (~15-30 s per setting).
+# **Run time on a laptop CPU: about 30 seconds.** *Instant path:* a shipped sweep, noise
+# $\sigma \in \{0, 0.5, 1, 2\}$ on $W_{qk}$, $W_{vo}$ or both × 3 seeds (`python -m helpers.experiments
+# noise_sweep`, ~30 min on 2 cores, resumable); the slider answers from it at once. *Train it
+# yourself:* one live run (~15 s), and a button that trains any slider setting.
 #
-# Paper A claims that **adding orthogonal noise improves reasoning**. Its exact recipe is not
-# public; this notebook tests **our reconstruction** (see `papers.md`). You will learn:
+# Paper A (Wang et al., [arXiv 2405.15302](https://arxiv.org/abs/2405.15302)) claims that
+# **adding orthogonal noise improves reasoning**; its figures (`add_noise_loss`,
+# `acc_qk_vo_add_bar`, `qk_vo_add_layer{0,1,2}` in the authors' figure files) add noise of std
+# 0.5 and 1 to $W_{qk}$, $W_{vo}$ or both, in a 5-layer model on harder datasets. The exact recipe
+# is not public, so this notebook tests **our reconstruction** [ours], in notebook 03's 1-hop
+# model. You will learn:
 #
 # 1. why a random Gaussian matrix $\Xi$ is *nearly orthogonal* in high dimension:
-#    $\Xi\Xi^\top \approx \sigma^2 I$;
+#    $\Xi\Xi^\top \approx \sigma^2 I$, entry by entry;
 # 2. how adding the same frozen $\Xi_l$ to $W_{vo}$ of layer $l$ and to $W_{qk}$ of layer $l{+}1$
 #    plants the identity that matching needs from the very first step;
 # 3. what it does to training, measured over seeds and against controls, including where it
 #    does **not** help.
+#
+# Three checked exercises (two predictions and one function) and an open question.
 
 # %%
 # Setup: in Colab, clone the course (os.environ["COURSE_REPO"] may name a fork); locally, use the repo root.
@@ -48,6 +55,7 @@ except ImportError as err:
                        "to a fork or mirror): check the URL and the runtime's internet access, then run this cell again"
                        if IN_COLAB else "open this notebook from the course's notebooks/ folder") from err
 
+
 # %%
 from dataclasses import replace
 
@@ -59,33 +67,92 @@ from IPython.display import display
 
 from helpers import DATA_DIR
 from helpers import analysis as A
+from helpers import exercises as E
 from helpers import experiments as X
-from helpers.plots import SPLIT_COLORS, plot_curve_band, plot_matrix, save_thumbnail
+from helpers import sliders as S
+from helpers.plots import SPLIT_COLORS, plot_matrix, save_thumbnail
 from helpers.train import make_model
 
 torch.set_num_threads(1)
+sweep = X.load_sweep(DATA_DIR / "noise_sweep.json")
+print("shipped sweep:", len(sweep["runs"]), "runs | σ:", sweep["sigmas"], "| targets:", sweep["targets"],
+      "| seeds:", sweep["seeds"])
 
 # %% [markdown]
 # ## 1. Random matrices are nearly orthogonal
 #
-# Draw $\Xi$ with entries $\mathcal{N}(0, \sigma^2/d)$. Each diagonal entry of $\Xi\Xi^\top$ is a
-# sum of $d$ squares, $\approx \sigma^2$; each off-diagonal entry is a sum of $d$ products with
-# random signs, $\approx \sigma^2/\sqrt{d}$. So the diagonal wins **entry by entry**, more and
-# more as $d$ grows: exactly what matching needs ("the token finds the place that holds
-# itself"). (As a whole matrix $\Xi\Xi^\top$ is *not* close to $\sigma^2 I$: its eigenvalues
-# spread from 0 to $4\sigma^2$. Entry-wise dominance is what counts for an argmax.)
+# Draw $\Xi$ ($d \times d$) with entries $\mathcal{N}(0, \sigma^2/d)$. Each diagonal entry of
+# $\Xi\Xi^\top$ is a sum of $d$ squares, $\approx \sigma^2$; each off-diagonal entry is a sum of $d$
+# products with random signs, of size $\approx \sigma^2/\sqrt{d}$. So the diagonal wins **entry by
+# entry**, more and more as $d$ grows: exactly what matching needs ("the token finds the place
+# that holds itself"). (As a whole matrix $\Xi\Xi^\top$ is *not* close to $\sigma^2 I$: its
+# eigenvalues spread from 0 to $4\sigma^2$. Entry-wise dominance is what counts for an argmax.)
+#
+# ### Exercise 1 · Predict, then measure
+# > **Difficulty:** 🔴⚪⚪⚪⚪ · **Time:** ~3 min
+#
+# For $d \in \{8, 16, 32, 64, 128, 256, 512, 1024\}$ (seed 0), what is the **smallest** $d$ at
+# which *every* row of $\Xi\Xi^\top$ has its largest entry on the diagonal? Guess before the
+# figure below tells you.
 
 # %%
-g = torch.Generator().manual_seed(0)
-dims = [8, 16, 32, 64, 128, 256, 512, 1024]
-off_ratio, diag_wins = [], []
-for d in dims:
-    xi = torch.randn(d, d, generator=g) / np.sqrt(d)     # sigma = 1
-    gram = xi @ xi.T
-    off = gram[~torch.eye(d, dtype=torch.bool)]
-    off_ratio.append(off.abs().mean().item() / gram.diagonal().mean().item())
-    diag_wins.append(A.diagonal_score(gram))
+my_smallest_d = None   # one of 8, 16, 32, 64, 128, 256, 512, 1024
+E.check_smallest_diagonal_d(my_smallest_d)
 
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# my_smallest_d = E.smallest_diagonal_d()   # measured; the figure below shows it
+# ```
+#
+# A row is lost when one of its $d-1$ off-diagonal entries (each of size $\sim 1/\sqrt{d}$ relative
+# to the diagonal) beats the diagonal, which also fluctuates. At small $d$ that happens in a few
+# rows; by $d$ of a few dozen, essentially never.
+# </details>
+
+# %% [markdown]
+# ### Exercise 2 · Measure near-orthogonality
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~10 min
+#
+# Write `my_offdiagonal_ratio(d, sigma, seed)`: draw $\Xi$ ($d \times d$, entries
+# $\mathcal{N}(0, \sigma^2/d)$, from `torch.Generator().manual_seed(seed)`) and return the mean
+# absolute off-diagonal entry of $\Xi\Xi^\top$ divided by its mean diagonal entry. The checker
+# tries two sizes and two values of $\sigma$; the figure below is drawn with the reference
+# solution.
+#
+# <details><summary>Hint</summary>
+#
+# `torch.eye(d, dtype=torch.bool)` masks the diagonal; `gram[~mask]` is the off-diagonal part.
+# </details>
+
+# %%
+def my_offdiagonal_ratio(d, sigma, seed=0):
+    # YOUR CODE HERE: a float
+    raise NotImplementedError
+
+
+E.check_offdiagonal_ratio(my_offdiagonal_ratio)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# def my_offdiagonal_ratio(d, sigma, seed=0):
+#     g = torch.Generator().manual_seed(seed)
+#     xi = sigma * torch.randn(d, d, generator=g) / d ** 0.5
+#     gram = xi @ xi.T
+#     off = gram[~torch.eye(d, dtype=torch.bool)]
+#     return (off.abs().mean() / gram.diagonal().mean()).item()
+# ```
+#
+# </details>
+
+# %%
+dims = E.NEAR_ORTHOGONAL_DIMS
+off_ratio = [E.solution_offdiagonal_ratio(d, 1.0, seed=0) for d in dims]
+diag_wins = [E.diagonal_win_rate(d, seed=0) for d in dims]
+g = torch.Generator().manual_seed(0)
 fig, axes = plt.subplots(1, 3, figsize=(16, 4))
 for ax, d in zip(axes[:2], (16, 400)):
     xi = torch.randn(d, d, generator=g) / np.sqrt(d)
@@ -98,7 +165,8 @@ fig.suptitle("A random Gaussian matrix times its transpose is diagonal-dominant 
 fig.tight_layout()
 plt.show()
 print("fraction of rows of Ξ Ξᵀ whose largest entry is on the diagonal:",
-      {d: round(w, 2) for d, w in zip(dims, diag_wins)})
+      {d: round(w, 3) for d, w in zip(dims, diag_wins)})
+print("mean |off-diagonal| / diagonal:", {d: round(r, 3) for d, r in zip(dims, off_ratio)})
 assert off_ratio[-1] < off_ratio[0] / 8 and diag_wins[-1] == 1.0
 
 # %% [markdown]
@@ -109,7 +177,9 @@ assert off_ratio[-1] < off_ratio[0] / 8 and diag_wins[-1] == 1.0
 # that is never trained, adds $\Xi_l \Xi_l^\top \approx \sigma^2 I$ to that product. The model
 # config takes `noise_std` ($\sigma$), `noise_target` (`"both"`, or `"qk"`/`"vo"` alone as
 # controls: then no product $\Xi\Xi^\top$ appears) and `noise_seed`. `model.W_qk(l)` and
-# `model.W_vo(l)` include the noise.
+# `model.W_vo(l)` include the noise. This matches the paper's figures in *where* the noise goes
+# (W_qk, W_vo or both, std 0.5 and 1) but not in *how* (their noise may be redrawn during
+# training, or added to the weights once; the paper does not say).
 #
 # At initialization, before any training, the weight-space matching matrix $M_1$ is therefore
 # already diagonal when the noise is on both sides, and not otherwise:
@@ -117,8 +187,8 @@ assert off_ratio[-1] < off_ratio[0] / 8 and diag_wins[-1] == 1.0
 # %%
 ID = torch.arange(1, 100)
 at_init = {}
-for sigma, target in X.NOISE_CONDITIONS:
-    model = make_model(X.noise_model_config(sigma, target), seed=0)
+for sigma, target in ((0.0, "both"), (1.0, "both"), (1.0, "qk"), (1.0, "vo")):
+    model = make_model(X.noise_model_config(sigma, target), seed=0, device="cpu")
     at_init[(sigma, target)] = A.diagonal_score(A.matching_matrix(model, 1, ID))
     print(f"σ = {sigma}, noise on {target:4s}: M1 diagonal score at init = {at_init[(sigma, target)]:.2f}")
 assert at_init[(1.0, "both")] >= 0.9 and at_init[(0.0, "both")] <= 0.1
@@ -127,50 +197,50 @@ assert at_init[(1.0, "qk")] <= 0.1 and at_init[(1.0, "vo")] <= 0.1
 # %% [markdown]
 # ## 3. Does it help training? The shipped sweep
 #
-# **1 hop** (notebook 03's model: d_model 64, post-LN, $\gamma = 1$, 800 steps), every condition
+# **1 hop** (notebook 03's model: d_model 64, post-LN, $\gamma = 1$, 800 steps), every setting
 # from 3 seeds. We measure **steps to 95 % test-ID accuracy**, evaluated every 50 steps.
+#
+# ### Exercise 3 · Predict the controls
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~5 min
+#
+# With $\sigma = 1$, will each placement make 1-hop training **faster**, **slower** or about the
+# **same** as no noise (median steps to 95 % over 3 seeds; "same" means less than one evaluation
+# interval, 50 steps, apart)? Section 2
+# showed that only `"both"` plants $\Xi\Xi^\top$ at init: does that make it the only one that helps?
 
 # %%
-sweep = X.load_sweep(DATA_DIR / "noise_sweep.json")
-
-
-def runs(hops, sigma, target):
-    return [r for r in sweep["runs"] if r["hops"] == hops and r["sigma"] == sigma and r["target"] == target]
-
-
-fig, ax = plt.subplots(figsize=(9, 4))
-steps_to = {}
-for sigma, target in X.NOISE_CONDITIONS:
-    group = runs(1, sigma, target)
-    label = "no noise" if sigma == 0 else f"σ = {sigma}, {target}"
-    plot_curve_band(ax, group[0]["history"].steps, [r["history"].acc["test_id"] for r in group], label=label)
-    steps_to[label] = [r["history"].steps_to("test_id", 0.95) for r in group]
-ax.set(xlabel="step", ylabel="test-ID accuracy", ylim=(-0.03, 1.03), xlim=(0, 600),
-       title="1 hop: noise on W_qk (with or without W_vo) shortens the plateau")
-ax.legend(fontsize="small")
-save_thumbnail(fig, "04_orthogonal_noise")  # the course map in README.md shows it
-plt.show()
-for label, steps in steps_to.items():
-    print(f"{label:18s} steps to 95 %: {steps}")
+my_prediction = {"both": None, "qk": None, "vo": None}   # each "faster", "slower" or "same"
+E.check_noise_prediction(my_prediction)
 
 # %% [markdown]
-# The effect, with its spread over seeds (evaluations every 50 steps). We call it real only if
-# the worst seed with noise beats the best seed without it. Note the controls: noise on
-# $W_{qk}$ alone helps about as much, while noise on $W_{vo}$ alone *slows* training; so at this
-# scale the planted $\Xi\Xi^\top$ is not the whole story **[ours]**: a random, frozen query-key
-# bias may help by itself, e.g. by breaking the symmetry of the nearly uniform attention at
-# small init.
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# my_prediction = E.solution_noise_prediction()   # computed from the shipped sweep
+# ```
+#
+# The figure below shows why.
+# </details>
 
 # %%
-base, noisy = steps_to["no noise"], steps_to["σ = 1.0, both"]
-print(f"no noise: {np.mean(base):.0f} steps (range {min(base)}-{max(base)}); "
-      f"σ = 1 on both: {np.mean(noisy):.0f} steps (range {min(noisy)}-{max(noisy)})")
+fig = S.noise_view(sweep, 1.0, "both")
+save_thumbnail(fig, "04_orthogonal_noise")  # the course map in README.md shows it
+plt.show()
+steps_to = {(s, t): S.noise_steps_to_solve(sweep, s, t) for s in sweep["sigmas"]
+            for t in (sweep["targets"] if s else ["both"])}
+for (s, t), steps in steps_to.items():
+    print(f"σ = {s:<3} on {t:4s}: steps to 95 % test-ID per seed {steps}")
+
+# %% [markdown]
+# __NOISE_PROSE__
+
+# %%
+base, noisy = steps_to[(0.0, "both")], steps_to[(1.0, "both")]
+print(f"no noise: median {np.median(base):.0f} steps (range {min(base)}-{max(base)}); "
+      f"σ = 1 on both: median {np.median(noisy):.0f} steps (range {min(noisy)}-{max(noisy)})")
 assert None not in base + noisy
 assert max(noisy) < min(base), "noise on both sides speeds up every seed"
-assert np.mean(base) - np.mean(noisy) > max(max(base) - min(base), max(noisy) - min(noisy))
-vo_only = steps_to["σ = 1.0, vo"]
-print(f"controls: qk only {steps_to['σ = 1.0, qk']}, vo only {vo_only}")
-assert min(vo_only) >= max(base), "noise on W_vo alone does not help"
+__NOISE_ASSERTS__
 
 # %% [markdown]
 # ### Where it does not help: 2 hops at d_model 32
@@ -196,102 +266,83 @@ for sigma, r in two_hop.items():
           f"steps to 95 % test-ID: {r['history'].steps_to('test_id', 0.95)}")
 
 # %% [markdown]
-# A possible reason **[ours]**: at $d = 32$, $\Xi\Xi^\top$ is only weakly diagonal (section 1),
-# and the random off-diagonal part adds a large fixed bias to every attention score of a
-# small model; the training set is fit by memorisation before matching forms. The paper
-# trains $d = 400$ models, where the planted identity is much cleaner. Try the exercises.
-
-# %% [markdown]
-# ## 4. Your turn: the noise slider
+# This is one seed, so it is an observation, not a finding. Section 1 says what it is *not*:
+# at $d = 32$, $\Xi\Xi^\top$ is already diagonal in every row, so a weak planted identity does not
+# explain it. What we can say: the noise adds a fixed random term to every attention score of a
+# small model, and here the training set was fit by memorisation before matching formed. Whether
+# noise helps 2-hop models at the paper's width (d_model 400) is open.
 #
-# Choose $\sigma$ and where the noise goes, press **Train**: a 1-hop model trains live (seed 0,
-# stopping at 99 % test-ID) next to the shipped no-noise runs. Executed top to bottom, the
-# notebook trains once with the default ($\sigma = 1$ on both).
+# ## 4. Explore every setting: the noise slider
+#
+# The slider reads the shipped runs and answers at once: left, the chosen setting's test-ID
+# curve against no noise; right, steps to solve for every setting with the chosen $\sigma$
+# marked. The figure right below is $\sigma = 0.5$ on both, drawn for readers of the static
+# page; move the slider to redraw under it.
 
 # %%
-sigma_slider = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.25, description="noise σ",
-                                   continuous_update=False)
-target_toggle = widgets.ToggleButtons(options=["both", "qk", "vo"], value="both", description="on")
-train_button = widgets.Button(description="Train", button_style="primary", icon="play")
-output = widgets.Output()
-results = {}
+S.noise_view(sweep, 0.5, "both")
+plt.show()
+sigma_slider = widgets.SelectionSlider(options=sweep["sigmas"], value=1.0, description="noise σ")
+target_toggle = widgets.ToggleButtons(options=sweep["targets"], value="both", description="on")
 
 
-def on_train(_=None):
-    sigma, target = round(sigma_slider.value, 2), target_toggle.value
-    model_cfg = X.noise_model_config(sigma, target, seed=0)
+def show_setting(sigma, target):
+    S.noise_view(sweep, sigma, target)
+    plt.show()
+
+
+display(widgets.HBox([sigma_slider, target_toggle]),
+        widgets.interactive_output(show_setting, {"sigma": sigma_slider, "target": target_toggle}))
+
+# %% [markdown]
+# ### Train a setting yourself
+#
+# The button trains the slider's setting live (seed 0, stopping at 99 % test-ID). Executed top to
+# bottom, the notebook trains $\sigma = 1$ on both with the same function (~15 s).
+
+# %%
+def train_and_draw(sigma, target, seed=0):
     train_cfg = replace(X.CHAIN_1HOP_TRAIN, stop_at={"test_id": 0.99})
-    with output:
-        output.clear_output(wait=True)
-        _, history, _ = X.train_chain(1, model_cfg, train_cfg, seed=0)
-        results[(sigma, target)] = history
-        fig, ax = plt.subplots(figsize=(8, 3.5))
-        for r in runs(1, 0.0, "both"):
-            ax.plot(r["history"].steps, r["history"].acc["test_id"], color="grey", alpha=0.6)
-        ax.plot([], [], color="grey", label="shipped, no noise")
-        ax.plot(history.steps, history.acc["test_id"], color="tab:green", lw=2, label="live test-ID")
-        ax.set(xlabel="step", ylabel="test-ID accuracy", ylim=(-0.03, 1.03), xlim=(0, 800),
-               title=f"σ = {sigma} on {target}: 95 % at step {history.steps_to('test_id', 0.95)}")
-        ax.legend(fontsize="small")
-        plt.show()
+    _, history, _ = X.train_chain(1, X.noise_model_config(sigma, target, seed=seed), train_cfg, seed=seed)
+    fig = S.noise_view(sweep, sigma, target)
+    fig.axes[0].plot(history.steps, history.acc["test_id"], color="black", lw=2, label=f"live, seed {seed}")
+    fig.axes[0].legend(fontsize="small", loc="lower right")
+    plt.show()
+    return history
 
 
-train_button.on_click(on_train)
-display(widgets.VBox([widgets.HBox([sigma_slider, target_toggle, train_button]), output]))
-on_train()
-
-# %%
-live = results[(1.0, "both")]
-shipped = runs(1, 1.0, "both")[0]["history"]
-print(f"live σ = 1 (both), seed 0: 95 % test-ID at step {live.steps_to('test_id', 0.95)}; "
-      f"shipped: {shipped.steps_to('test_id', 0.95)}")
-assert live.steps_to("test_id", 0.95) == shipped.steps_to("test_id", 0.95)
+button, live_output = S.live_training_controls(lambda: train_and_draw(sigma_slider.value, target_toggle.value))
+display(button, live_output)
+live = train_and_draw(1.0, "both")
 
 # %% [markdown]
-# ## Checked exercise: Measure near-orthogonality
-#
-# Write `my_offdiagonal_ratio(d, sigma, seed)`: draw $\Xi$ ($d \times d$, entries
-# $\mathcal{N}(0, \sigma^2/d)$, from `torch.Generator().manual_seed(seed)`) and return the mean
-# absolute off-diagonal entry of $\Xi\Xi^\top$ divided by its mean diagonal entry. The checker
-# tries two sizes and two values of $\sigma$.
-# Replace the placeholder and run the cell: the checker says whether you are right.
+# A live run differs from the shipped one in the last digits on another machine, so we check it
+# with a tolerance: it must reach 95 % test-ID no later than 1.5 × the slowest shipped seed, and
+# sooner than the fastest shipped run without noise.
 
 # %%
-from helpers import exercises as E
-
-
-def my_offdiagonal_ratio(d, sigma, seed=0):
-    # YOUR CODE HERE: a float
-    raise NotImplementedError
-
-
-E.check_offdiagonal_ratio(my_offdiagonal_ratio)
+live_steps = live.steps_to("test_id", 0.95)
+print(f"live σ = 1 (both), seed 0: 95 % test-ID at step {live_steps}; shipped seeds: {noisy}; "
+      f"no noise: {base}")
+assert live_steps is not None and live_steps <= 1.5 * max(noisy) and live_steps < min(base)
 
 # %% [markdown]
-# <details><summary><b>Solution</b> (click to open)</summary>
+# ### Open question
 #
-# ```python
-# def my_offdiagonal_ratio(d, sigma, seed=0):
-#     g = torch.Generator().manual_seed(seed)
-#     xi = sigma * torch.randn(d, d, generator=g) / d ** 0.5
-#     gram = xi @ xi.T
-#     off = gram[~torch.eye(d, dtype=torch.bool)]
-#     return (off.abs().mean() / gram.diagonal().mean()).item()
-# ```
+# Noise on $W_{qk}$ alone never forms the product $\Xi\Xi^\top$, yet it changes training (section 3).
+# What could a *fixed random* query-key bias do to a model whose attention starts almost uniform
+# (small init), and how would you test your explanation?
 #
+# <details><summary>Answer</summary>
+#
+# With small init every attention score starts near 0 and the pattern is nearly uniform, a
+# symmetric point the gradient leaves slowly (the plateau). A fixed random $x_i \Xi x_j^\top$ term
+# gives every query a different, content-dependent pattern from step 0, which breaks that symmetry;
+# it need not be the identity to help. Tests: use a *different* random matrix on $W_{qk}$ than on
+# $W_{vo}$ (no product $\Xi\Xi^\top$, same symmetry breaking), or a noise that is redrawn every step
+# (no fixed direction to exploit), and compare steps to solve over several seeds. The paper's
+# setting (5 layers, harder datasets) may also behave differently from this 1-hop model.
 # </details>
-
-# %% [markdown]
-# ## More exercises
-#
-# 1. **Predict, then run.** With noise on `vo` only, $\Xi$ appears in $W_{vo}$ but never as
-#    $\Xi\Xi^\top$, and every token's layer-0 output gets a fixed random rotation added. Predict
-#    its effect on the plateau, then move the toggle and compare with section 3.
-# 2. **Scale it up.** Re-run section 1's cell with $\sigma = 0.5$: what changes in $\Xi\Xi^\top$
-#    and what does not? Why does the *ratio* of diagonal to off-diagonal not depend on $\sigma$?
-# 3. **Explain the failure.** Train the 2-hop model with `X.noise_model_config(1.0, base=X.CHAIN_2HOP_MODEL)`
-#    and `d_model=64` (use `dataclasses.replace`). Does a wider model change the verdict?
-#    (Budget: several minutes.)
 #
 # ## Summary
 #
@@ -299,8 +350,4 @@ E.check_offdiagonal_ratio(my_offdiagonal_ratio)
 #   factor growing like $\sqrt{d}$.
 # - Our reconstruction of the paper's orthogonal noise adds the same frozen $\Xi_l$ to
 #   $W_{vo}^{(l)}$ and $W_{qk}^{(l+1)}$; at init this already makes the matching matrix diagonal.
-# - On 1 hop (d_model 64) it shortens the plateau for every seed (about 370 → 280 steps to
-#   95 %). Noise on $W_{qk}$ alone helps as much, on $W_{vo}$ alone it slows training: the
-#   "planted identity" explains part of the effect at most.
-# - On 2 hops at d_model 32 it made the model memorise instead: at laptop scale the paper's
-#   claim holds in one setting and fails in another, and we report both.
+# __SUMMARY__

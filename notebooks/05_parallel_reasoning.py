@@ -18,14 +18,15 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/05_parallel_reasoning.ipynb)
 #
-# **Run time on a laptop CPU: about 1 minute.** *Instant path:* two shipped sweeps and a shipped
-# model (`python -m helpers.experiments parallel_sweep` and `... parallel_depth3`, ~7 and ~6
-# min on one GPU; hours on 2 CPU cores). *Train it yourself:* the slider in section 6 trains
-# any depth on any hop count live.
+# **Run time on a laptop CPU: about 30 seconds.** *Instant path:* two shipped sweeps and a
+# shipped model (`python -m helpers.experiments parallel_sweep` and `... parallel_depth3`, ~7 and
+# ~6 min on one GPU; hours on 2 CPU cores); the depth × hops slider in section 6 answers from them
+# at once. *Train it yourself:* a button in section 6 trains any depth on any hop count live.
 #
 # Notebook 02 showed the **serial** mechanism: layer 0 pairs tokens, then the last position
 # advances **one hop per layer**, so $L$ attention layers answer at most $L-1$ hops. Paper A
-# claims transformers also reason **in parallel**: intermediate positions can match and compose
+# (Wang et al., [arXiv 2405.15302](https://arxiv.org/abs/2405.15302)) claims transformers also
+# reason **in parallel**: intermediate positions can match and compose
 # hop *segments* (pointer doubling), and later work by the same group conjectures that $L$
 # layers can do between $2^{L-1}$ and $3^{L-1}$ hops. You will learn:
 #
@@ -33,6 +34,8 @@
 # 2. what models of depth 2 to 5 trained at course scale actually reach (spoiler: the serial
 #    budget, not more);
 # 3. how to check, inside a trained model, which mechanism it uses.
+#
+# Three checked exercises (two predictions, one function) and an open problem.
 
 # %%
 # Setup: in Colab, clone the course (os.environ["COURSE_REPO"] may name a fork); locally, use the repo root.
@@ -61,7 +64,9 @@ from IPython.display import display
 
 from helpers import DATA_DIR
 from helpers import analysis as A
+from helpers import exercises as E
 from helpers import experiments as X
+from helpers import sliders as S
 from helpers.data import chain_token_labels, make_chain_data
 from helpers.plots import (plot_attention_layers, plot_curve_band, plot_depth_vs_hops, plot_grid,
                            plot_information_flow, save_thumbnail)
@@ -87,16 +92,36 @@ for L in X.PARALLEL_DEPTHS:
 #
 # One model per depth and seed is trained on **mixed** 1- to 6-hop questions over 7-node
 # chains, with the hop count given as a token before the start node (the "with order" dataset;
-# its format is **our reconstruction**, see `papers.md`). Mixing gives a curriculum: the easy
+# its format is **our reconstruction** [ours]: the group's own with-order generator puts the hop
+# count *after* the start token, ours before it). Mixing gives a curriculum: the easy
 # hop counts are learned first. A depth **solves k hops** when every hop count $1..k$ reaches
 # 95 % test-ID accuracy (unseen pairs of seen tokens).
 #
 # Why "every hop count up to k" and not "any k"? Look at a 6-hop question on a 7-node chain:
 # the start must be the first node and the answer is the **last** one, the only node that never
 # appears as the first token of a pair. A model can find it without following a single pointer.
+#
+# ### Exercise 1 · Predict the shortcut
+# > **Difficulty:** 🔴⚪⚪⚪⚪ · **Time:** ~3 min
+#
+# The depth-2 models of the sweep solve no 1-hop question. On which hop count (1 to 6) do they
+# score **highest**? Answer before the table below shows it.
 
 # %%
 sweep = X.load_sweep(DATA_DIR / "parallel_sweep.json")
+my_best_hop = None   # an integer 1..6
+E.check_depth2_best_hop(my_best_hop, sweep)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# my_best_hop = 6   # the answer is the chain's last node: the only node with no child
+# ```
+#
+# </details>
+
+# %%
 hops = sweep["hops"]
 rows = [f"L={r['depth']}, seed {r['seed']}" for r in sweep["runs"]]
 table = np.array([[r["acc_by_hop"]["test_id"][str(k)] for k in hops] for r in sweep["runs"]])
@@ -112,6 +137,41 @@ assert all(r["acc_by_hop"]["test_id"]["6"] >= 0.95 and r["acc_by_hop"]["test_id"
 # %% [markdown]
 # ## 3. The measured table
 #
+# ### Exercise 2 · The measuring rule
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~10 min
+#
+# Write `my_largest_hops_solved(acc_by_hop, threshold=0.95)`: `acc_by_hop` maps a hop count
+# (an `int`) to a test-ID accuracy. Return the largest $k$ such that **every** hop count $1..k$
+# reaches `threshold`, and 0 when 1 hop does not. The checker tries random accuracy tables,
+# including ones where a long hop count passes by a shortcut while a shorter one fails.
+#
+# <details><summary>Hint</summary>
+#
+# Walk up from $k = 1$ and stop at the first hop count that is missing or below the threshold.
+# </details>
+
+# %%
+def my_largest_hops_solved(acc_by_hop, threshold=0.95):
+    # YOUR CODE HERE: an int
+    raise NotImplementedError
+
+
+E.check_largest_hops_solved(my_largest_hops_solved)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# def my_largest_hops_solved(acc_by_hop, threshold=0.95):
+#     k = 0
+#     while acc_by_hop.get(k + 1, 0.0) >= threshold:
+#         k += 1
+#     return k
+# ```
+#
+# </details>
+
+# %% [markdown]
 # Read off the largest k solved for every run (`X.largest_hops_solved` applies the rule above)
 # and place it against the serial line and the conjectured band.
 
@@ -222,17 +282,25 @@ for ax, layer in zip(axes, (1, 2)):
     ax.hist(offsets, bins=np.arange(-6.5, 7.5), color="tab:purple")
     ax.set(xlabel="chain offset of the strongest key (hops)", ylabel="positions",
            title=f"layer {layer}: {len(offsets) / pairs[layer].numel():.0%} look outside their pair")
-fig.suptitle("Intermediate positions look everywhere along the chain, with no peak at ±1 hop")
+fig.suptitle("Intermediate positions look all along the chain: no peak in layer 1, a weak one at +1 hop in layer 2")
 fig.tight_layout()
 plt.show()
-near = [(pairs[layer].abs() == 1).float().sum().item() / (~torch.isnan(pairs[layer])).sum().item()
-        for layer in (1, 2)]
-print("share of outside-pair keys exactly one hop away:", [round(v, 2) for v in near])
+share = {}
+for layer in (1, 2):
+    offsets = pairs[layer][~torch.isnan(pairs[layer])]
+    share[layer] = {int(v): (offsets == v).float().mean().item() for v in offsets.unique()}
+    print(f"layer {layer}: share of outside-pair keys at each chain offset:",
+          {k: round(v, 3) for k, v in share[layer].items()})
+assert share[1].get(1, 0) + share[1].get(-1, 0) < 0.2, "layer 1: no preference for one hop away"
+assert max(share[2], key=share[2].get) == 1 and share[2][1] < 0.25, "layer 2: +1 is the mode, but weak"
 
 # %% [markdown]
-# No peak at one hop away: these positions do not build two-hop segments (they carry nothing
-# the answer uses: the information flow above shows only the serial path). The model reasons
-# serially.
+# In layer 1 the keys one hop away are no more common than others (+1: ~15 %, −1: almost never).
+# In layer 2, +1 hop is the most common offset, but only for about one key in six, against
+# 11-14 % at ±2: a weak preference, not the sharp peak that segment composition would need (a
+# composing head would find the continuing pair in nearly every question). And nothing of it
+# reaches the answer: the information flow above shows only the serial path. At this scale the
+# model reasons serially.
 #
 # ## 5. A hand-built model that beats the serial bound
 #
@@ -283,62 +351,84 @@ plot_information_flow(patterns, labels, title="Hand-built: hop 1 in layer 1, the
 plt.show()
 
 # %% [markdown]
-# ## 6. Your turn: train a depth yourself
+# ## 6. Your turn: depth × hops
 #
-# Choose a depth and a hop count and press **Train**: a model trains on pure k-hop questions
-# (notebook 02's recipe, 800 steps, stopping at 99 % test-ID). Executed top to bottom, the
-# notebook trains depth 2 on 1 hop, its serial budget, in about 10 s. Beyond 1 hop expect
-# minutes, not seconds: notebook 02's depth-3 model needed ~8,000 steps for 2 hops, so 800
-# steps tell you little about the bound; raise `steps` if you have the time.
+# The slider reads the shipped sweep, so it answers at once: on the left, test-ID accuracy on
+# $k$-hop questions during training for both seeds of a depth; on the right, that depth's final
+# accuracy on every hop count, with its serial budget marked. The figure right below is depth 3
+# on 2 hops, drawn for readers of the static page; move the sliders to redraw under it. (The
+# slider stops at 5 hops: 6 hops on a 7-node chain is the shortcut of section 2.)
 
 # %%
-depth_slider = widgets.IntSlider(value=2, min=2, max=5, description="depth L")
-hops_slider = widgets.IntSlider(value=1, min=1, max=6, description="hops k")
-steps_box = widgets.BoundedIntText(value=800, min=100, max=20_000, step=100, description="steps")
-train_button = widgets.Button(description="Train", button_style="primary", icon="play")
-output = widgets.Output()
-live = {}
+S.depth_hops_view(sweep, 3, 2)
+plt.show()
+depth_slider = widgets.IntSlider(value=3, min=min(sweep["depths"]), max=max(sweep["depths"]), description="depth L")
+hops_slider = widgets.IntSlider(value=2, min=1, max=X.PARALLEL_NODES - 2, description="hops k")
 
 
-def on_train(_=None):
-    depth, k = depth_slider.value, hops_slider.value
+def show_setting(depth, hops):
+    S.depth_hops_view(sweep, depth, hops)
+    plt.show()
+
+
+display(widgets.HBox([depth_slider, hops_slider]),
+        widgets.interactive_output(show_setting, {"depth": depth_slider, "hops": hops_slider}))
+
+# %% [markdown]
+# ### Train a depth yourself
+#
+# The button trains the sliders' depth on **pure** $k$-hop questions (notebook 02's recipe, at most
+# `steps` steps, stopping at 99 % test-ID; seed 0). One hop takes seconds; two or more take
+# thousands of steps (notebook 02's 2-hop model needed ~8,000), so 2,000 steps is a first look,
+# not a verdict on the bound. Executed top to bottom, the notebook trains depth 2 on 1 hop, its
+# serial budget, with the same function (~10 s).
+
+# %%
+steps_box = widgets.BoundedIntText(value=800, min=100, max=2_000, step=100, description="steps")
+
+
+def train_and_draw(depth, k, steps, seed=0):
     model_cfg = replace(X.CHAIN_1HOP_MODEL, n_layers=depth)
-    train_cfg = replace(X.CHAIN_1HOP_TRAIN, steps=steps_box.value, stop_at={"test_id": 0.99})
-    with output:
-        output.clear_output(wait=True)
-        _, history, _ = X.train_chain(k, model_cfg, train_cfg, seed=0)
-        live[(depth, k)] = history
-        fig, ax = plt.subplots(figsize=(8, 3.5))
-        for split in ("train", "test_id"):
-            ax.plot(history.steps, history.acc[split], label=split)
-        verdict = "beyond" if k > depth - 1 else "within"
-        ax.set(xlabel="step", ylabel="accuracy", ylim=(-0.03, 1.03),
-               title=f"depth {depth}, {k} hop(s) ({verdict} the serial budget): "
-                     f"test-ID {history.final('test_id'):.2f} after {history.steps[-1]} steps")
-        ax.legend()
-        plt.show()
+    train_cfg = replace(X.CHAIN_1HOP_TRAIN, steps=steps, stop_at={"test_id": 0.99})
+    _, history, _ = X.train_chain(k, model_cfg, train_cfg, seed=seed)
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for split in ("train", "test_id"):
+        ax.plot(history.steps, history.acc[split], label=split)
+    verdict = "beyond" if k > depth - 1 else "within"
+    ax.set(xlabel="step", ylabel="accuracy", ylim=(-0.03, 1.03),
+           title=f"depth {depth}, {k} hop(s) ({verdict} the serial budget): "
+                 f"test-ID {history.final('test_id'):.2f} after {history.steps[-1]} steps")
+    ax.legend()
+    plt.show()
+    return history
 
 
-train_button.on_click(on_train)
-display(widgets.VBox([widgets.HBox([depth_slider, hops_slider, steps_box, train_button]), output]))
-on_train()
+button, live_output = S.live_training_controls(
+    lambda: train_and_draw(depth_slider.value, hops_slider.value, steps_box.value))
+display(widgets.HBox([steps_box, button]), live_output)
+history = train_and_draw(2, 1, 800)
 
 # %%
-history = live[(2, 1)]
 print(f"depth 2 on 1 hop: test-ID {history.final('test_id'):.3f} at step {history.steps[-1]}")
 assert history.final("test_id") >= 0.95
 
 # %% [markdown]
-# ## Checked exercise: Where does layer 2 rest?
+# ## More exercises
 #
-# On a **1-hop** question the depth-3 model is done after layer 1. Predict: the key that
-# layer 2's last position attends to most often is how many hops from the start node? (An
+# ### Exercise 3 · Where does layer 2 rest?
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~5 min
+#
+# On a **1-hop** question the depth-3 model of section 4 is done after layer 1. Predict: the key
+# that layer 2's last position attends to most often is how many hops from the start node? (An
 # integer: 0 is the start node's own slot, 1 the answer's.)
-# Replace the placeholder and run the cell: the checker says whether you are right.
+#
+# <details><summary>Hint</summary>
+#
+# After layer 1 the last position already holds the answer. What would a layer that has nothing
+# left to fetch attend to, given what the last position's query is made of?
+# </details>
 
 # %%
-from helpers import exercises as E
-
 my_answer = None   # an integer
 E.check_layer2_prediction(my_answer, model)
 
@@ -353,14 +443,21 @@ E.check_layer2_prediction(my_answer, model)
 # </details>
 
 # %% [markdown]
-# ## More exercises
+# ### Open problem · a deeper hand-built model
 #
-# 1. **The shortcut.** Give a 7-node chain and a 5-hop question. How many candidate answers are
-#    left to a model that only knows "nodes with no child" and "nodes that are nobody's child"?
-#    Compare with the 5-hop column of section 2.
-# 2. **Open problem.** Extend `parallel_model` to 4 layers. How many hops can you reach? (Layer 2
-#    can compose two-hop segments into four-hop ones while the last position jumps two.) Where
-#    does the causal order make it harder than pointer doubling on a list?
+# Extend `parallel_model` to 4 layers. How many hops can you reach? Where does the causal order
+# make it harder than pointer doubling on a linked list?
+#
+# <details><summary>Answer (one route)</summary>
+#
+# Layer 2 can compose two-hop segments into four-hop ones (again one head per pair order, with
+# a sink), while the last position jumps two hops in layer 2 and four in layer 3: $1 + 2 + 4 = 7$
+# hops would be the pointer-doubling count, but a 7-node chain has only 6 hops, and the causal
+# mask bites: a segment can only be stored at a position that comes *after* both pieces it
+# joins, so in a shuffled context about half of the needed compositions have no position to live
+# in, and each layer needs extra heads for the orders. Counting which compositions a causal
+# layer can store is exactly the question behind the $2^{L-1}$..$3^{L-1}$ conjecture.
+# </details>
 #
 # ## Summary
 #

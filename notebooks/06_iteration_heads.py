@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -22,15 +23,22 @@
 # comparison are shipped (`python -m helpers.experiments iteration_sweep`). *Train it yourself:*
 # two live trainings (~30 s and ~15 s).
 #
-# Paper B (Cabannes et al.) shows that a 2-layer transformer trained with chain-of-thought (CoT)
-# on an iterative task builds a dedicated circuit, the **iteration head**. You will learn:
+# Paper B (Cabannes et al., *Iteration Head: A Mechanistic Study of Chain-of-Thought*, NeurIPS
+# 2024, [arXiv 2406.02128](https://arxiv.org/abs/2406.02128); the authors' code is
+# `github.com/facebookresearch/pal`, folders `src/cot` and `projects/cot`) shows that a 2-layer
+# transformer trained with chain-of-thought (CoT) on an iterative task builds a dedicated
+# circuit, the **iteration head**. You will learn:
 #
 # 1. what emergence looks like: accuracy and the attention "peakiness" of both layers on one
 #    time axis;
 # 2. how to read the circuit in the attention maps, and compare it with the ideal picture;
 # 3. how to test it causally: change one input $x_t$ and only the state that reads it changes;
 #    ablate layer 2's attention and the loop breaks; set the attention by hand and it works;
-# 4. why CoT matters: parity of 8 bits is learned with CoT and stays at chance without it.
+# 4. why CoT matters: parity of 8 bits is learned with CoT; without it the answer is no better
+#    than chance (guessing the final bit).
+#
+# Four checked exercises (a prediction in section 7, three functions to write at the end) and an
+# open question come with it.
 
 # %%
 # Setup: in Colab, clone the course (os.environ["COURSE_REPO"] may name a fork); locally, use the repo root.
@@ -50,11 +58,13 @@ except ImportError as err:
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
 from helpers import DATA_DIR
 from helpers import analysis as A
 from helpers import data as D
+from helpers import exercises as E
 from helpers import experiments as X
 from helpers.plots import plot_attention, plot_curve_band, save_thumbnail
 from helpers.train import evaluate, make_model
@@ -74,8 +84,10 @@ torch.set_num_threads(1)
 # - **layer 2** attends to position $k{+}1$ and retrieves $x_{k+1}$; its MLP computes
 #   $F(s_k, x_{k+1})$.
 #
-# **Peakiness** (paper B's metric) is the fraction of those target attention weights above 0.5:
-# layer 1, CoT queries → EoI; layer 2, query $L{+}1{+}k$ → key $k{+}1$. A perfect head scores 1.
+# **Peakiness** (paper B's metric, computed in the authors' `src/cot/evals/cot.py`) is the
+# fraction of those target attention weights above 0.5: layer 1, CoT queries → EoI; layer 2,
+# query $L{+}1{+}k$ → key $k{+}1$. A perfect head scores 1. (The authors compute it length by
+# length; `A.peakiness` pools the target weights of all lengths **[ours]**.)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -87,7 +99,9 @@ print(D.decode_iteration(D.full_sequence(example, 0)))
 #
 # 2 layers, 1 head, d_model 64, pre-LN, Adam at 1e-3, batch 64 (the authors use d_model 128 and
 # 1000 epochs; ours is sized for a CPU). Accuracy is on test strings of lengths 4-8, none seen
-# in training. Training stops once it passes 99 %.
+# in training. Training stops once it passes 99 %. The peakiness curves are recorded during
+# training on the first 512 test strings (`X.peakiness_metrics`), which are all of length 4; the
+# numbers printed under the figure use every test length, so the two can differ.
 
 # %%
 print(X.ITER_MODEL)
@@ -223,44 +237,203 @@ for r in solved:
 # $x_1 \oplus \dots \oplus x_L$ right after EoI. With CoT it writes the running parity, one easy
 # step at a time. Shipped results, 3 seeds each, 4,000 steps from scratch; accuracy by length on
 # the test split (lengths 1-3 share their few strings with training, see notebook 01).
+#
+# **Chance levels.** A sequence counts as right only if every position after EoI is right.
+# Without CoT those positions hold $s_L$ and then EoS pads, which any trained model gets right:
+# a model that guesses the final bit at random scores 0.5 per sequence, and the best constant
+# answer scores the share of the commoner parity among the test strings (computed below). With
+# CoT all $L$ states must be right: a random guesser scores $2^{-L}$.
+#
+# ### Exercise 1 · Predict, then run: which lengths does parity learn?
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~5 min · before you run the next cells
+#
+# For each case, will **every** seed of the shipped sweep reach 95 % test accuracy at that length
+# (`True`) or not (`False`)? Fill in the dict and run the cell; the plot after the solution shows
+# the answer.
+#
+# <details><summary>Hint</summary>
+#
+# Without CoT, one step must compute a function of all 8 bits that flips whenever any single bit
+# flips. With CoT, a layer-2 head like the one of section 2 would solve every length at once,
+# *if* it forms. Count the examples, too: there are $2^5 = 32$ strings of length 5 and notebook
+# 01's split gives half of them to training; how many of length 8 does training see?
+# </details>
+
+# %%
+my_prediction = {
+    "CoT, length 8": None,      # True or False
+    "CoT, length 5": None,
+    "no CoT, length 8": None,
+}
+E.check_parity_prediction(my_prediction)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# my_prediction = {"CoT, length 8": True, "CoT, length 5": False, "no CoT, length 8": False}
+# ```
+#
+# With CoT, length 8 is solved in every seed and length 5 in none: from scratch, at this budget,
+# no seed forms a clean iteration head for parity, and the short lengths, of which training sees
+# only a few distinct strings, fail (the cells below count them). Without CoT, length 8 is no
+# better than chance.
+# </details>
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.8))
-final = {}
+final, best_constant = {}, []
 for cot in (True, False):
     runs = [r for r in sweep["runs"] if r["kind"] == "scratch" and r["task"] == "parity" and r["cot"] == cot]
     lengths = sorted(int(k) for k in runs[0]["acc_by_length"])
     curves = [[r["acc_by_length"][str(L)] for L in lengths] for r in runs]
     plot_curve_band(ax, lengths, curves, label="with CoT" if cot else "without CoT")
     final[cot] = [c[-1] for c in curves]
-ax.axhline(0.5, color="grey", ls=":", label="chance")
+for r in runs:  # the no-CoT runs: share of the commoner final bit s_L among their length-8 test strings
+    test8 = D.make_iteration_data("parity", "test", n_len=X.N_LEN, cot=False, seed=r["seed"], lengths=[8])
+    s_L = test8.targets[torch.arange(len(test8)), test8.info["eoi_pos"]].float()   # EoI predicts s_L
+    best_constant.append(max(s_L.mean().item(), 1 - s_L.mean().item()))
+ax.axhline(0.5, color="grey", ls=":", label="chance without CoT: 0.5 (coin flip on $s_L$)")
+ax.plot(lengths, [0.5 ** L for L in lengths], color="grey", ls="--", lw=1, label="chance with CoT: $2^{-L}$")
 ax.set(xlabel="length L", ylabel="test accuracy", ylim=(-0.03, 1.03),
-       title="Parity from scratch: CoT solves length 8, no CoT stays at chance")
-ax.legend()
+       title="Parity from scratch: CoT solves length 8; without CoT, length 8 is at chance or below")
+ax.legend(fontsize="small")
 plt.show()
 print("length 8, with CoT:", [round(a, 3) for a in final[True]], "| without CoT:", [round(a, 3) for a in final[False]])
-assert min(final[True]) >= 0.95 and max(final[False]) <= 0.65
+print("without CoT, best constant answer on the same test strings:", [round(a, 3) for a in best_constant])
+assert min(final[True]) >= 0.95
+assert all(a <= c + 0.05 for a, c in zip(final[False], best_constant))   # no better than the best constant answer
 
 # %% [markdown]
-# Measured honestly: with CoT the **longest** strings are solved in every seed, but lengths 4-7
-# are not, within 4,000 steps at this scale (test accuracy on lengths 4-8 ends at 0.42-0.67).
-# Parity from scratch has not formed a clean iteration head here (look at its layer-2
-# peakiness in the sweep); one reading **[ours]**: at length 8 the position of $x_{k+1}$ is
-# fixed relative to the query, a shortcut the other lengths do not offer. Notebook 07 shows
-# what a head learned on another task does for parity.
-
-# %% [markdown]
-# ## Checked exercise: Implement peakiness
-#
-# Write `my_peakiness(pattern, queries, keys)`: `pattern` is one head's `[query, key]`
-# attention map, `queries[i]` and `keys[i]` the query and the key it *should* attend to; return
-# the fraction of those target weights above 0.5 (paper B's peakiness).
-# Replace the placeholder and run the cell: the checker says whether you are right.
+# Without CoT, no seed beats the best constant answer at length 8: the model has not learned
+# parity there at all. With CoT the **longest** strings are solved in every seed, but the shorter
+# test lengths are not, and layer 2's peakiness (recorded on length-4 test strings) stays low.
+# Count what training sees of each length:
 
 # %%
-from helpers import exercises as E
+runs = [r for r in sweep["runs"] if r["kind"] == "scratch" and r["task"] == "parity" and r["cot"]]
+print("CoT, final test accuracy (lengths 4-8):", [round(r["history"].final("test"), 2) for r in runs],
+      "| layer-2 peakiness:", [round(r["history"].metrics["peakiness layer 2"][-1], 2) for r in runs])
+train = D.make_iteration_data("parity", "train", n_len=X.N_LEN, seed=0)
+mean_acc = []
+for L in range(X.MIN_TEST_LENGTH, X.N_LEN + 1):
+    n_strings = len(torch.unique(train.inputs[train.info["lengths"] == L, 1:L + 1], dim=0))
+    accs = [r["acc_by_length"][str(L)] for r in runs]
+    mean_acc.append(sum(accs) / len(accs))
+    print(f"length {L}: {n_strings:3d} distinct training strings; CoT test accuracy per seed",
+          [round(a, 2) for a in accs], f"(mean {mean_acc[-1]:.2f})")
+assert mean_acc == sorted(mean_acc)
+
+# %% [markdown]
+# One reading **[ours]**: without a head that works at every length, the model learns each length on its own,
+# and a length is learned about as well as training covers it: 8 distinct strings of length 4,
+# 128 of length 8 (half of each length's strings are kept for the test), and the mean accuracy
+# over seeds rises with that count. Notebook 07 shows what a head learned on another task does
+# for parity: every length is solved within tens of steps.
+
+# %% [markdown]
+# ## Exercises
+#
+# Exercise 1 (a prediction) sat in section 7. The next three ask you to write the pieces this
+# notebook used: the chain of thought itself, the map that says where an ideal layer-2 head
+# looks, and peakiness. Each checker calls your function on fresh random inputs, compares it
+# with a reference and says what differs. An open question closes the notebook.
+#
+# ### Exercise 2 · Write the chain of thought
+# > **Difficulty:** 🔴⚪⚪⚪⚪ · **Time:** ~5 min
+#
+# Write `my_states(task, x)`: `x` is an integer array `[n, L]` of input strings; return the
+# integer array `[n, L]` of the states $s_1, \dots, s_L$ of each row, the tokens the model writes
+# after EoI. For `"polynomial"`, $s_1 = x_1$ and $s_t = (s_{t-1} x_t + 1) \bmod 11$; for
+# `"parity"`, $s_t = (x_1 + \dots + x_t) \bmod 2$.
+#
+# <details><summary>Hint</summary>
+#
+# Parity is a running sum: `np.cumsum(x, axis=1)`. Polynomial iteration needs a loop over `t`,
+# since each state depends on the previous one; start from the first column of `x`.
+# </details>
+
+# %%
+def my_states(task, x):
+    # YOUR CODE HERE: an integer array [n, L]
+    raise NotImplementedError
 
 
+E.check_iteration_states(my_states)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# def my_states(task, x):
+#     x = np.asarray(x)
+#     if task == "parity":
+#         return np.cumsum(x, axis=1) % 2
+#     s = np.empty_like(x)
+#     s[:, 0] = x[:, 0]                                   # s_1 = x_1
+#     for t in range(1, x.shape[1]):
+#         s[:, t] = (s[:, t - 1] * x[:, t] + 1) % 11
+#     return s
+# ```
+#
+# </details>
+
+# %% [markdown]
+# ### Exercise 3 · Where should layer 2 look?
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~10 min
+#
+# Write `my_layer2_targets(tokens, eoi)`: `tokens` is a batch of model inputs `[n, T]` (strings
+# of mixed lengths, each with one EoI token, whose id is `eoi`). Return a `LongTensor [n, T]`
+# that holds, for every query position, the input position an ideal layer-2 iteration head reads
+# to predict the next token, and `-1` at the queries that have no such target (the input
+# itself, and the last state, which predicts EoS). It is the map behind the shifted diagonal of
+# section 3 and behind layer 2's peakiness.
+#
+# <details><summary>Hint</summary>
+#
+# With the prefix at position 0, EoI sits at $L+1$: `(tokens == eoi).int().argmax(dim=1)`. The
+# query at EoI $+\,k$ holds $s_k$ (EoI plays $s_0$) and predicts $s_{k+1}$, which needs $x_{k+1}$
+# at position $k+1$, for $k = 0, \dots, L-1$. Build all queries at once with `torch.arange(T)`
+# and `torch.where`.
+# </details>
+
+# %%
+def my_layer2_targets(tokens, eoi):
+    # YOUR CODE HERE: a LongTensor [n, T], -1 where a query has no target
+    raise NotImplementedError
+
+
+E.check_layer2_targets(my_layer2_targets)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# def my_layer2_targets(tokens, eoi):
+#     eoi_pos = (tokens == eoi).int().argmax(dim=1, keepdim=True)   # L + 1
+#     q = torch.arange(tokens.shape[1])[None, :]
+#     has_target = (q >= eoi_pos) & (q < 2 * eoi_pos - 1)           # EoI, s_1, ..., s_{L-1}
+#     return torch.where(has_target, q - eoi_pos + 1, -1)           # query EoI + k -> x_{k+1}
+# ```
+#
+# </details>
+
+# %% [markdown]
+# ### Exercise 4 · Implement peakiness
+# > **Difficulty:** 🔴⚪⚪⚪⚪ · **Time:** ~5 min
+#
+# Write `my_peakiness(pattern, queries, keys)`: `pattern` is one head's `[query, key]`
+# attention map, `queries[i]` and `keys[i]` a query and the key it *should* attend to; return
+# the fraction of those target weights above 0.5 (paper B's peakiness). The solution then uses
+# it with exercise 3's map to measure the model of section 2.
+#
+# <details><summary>Hint</summary>
+#
+# One weight per (query, key) pair: `pattern[queries, keys]` indexes the pairs, while
+# `pattern[queries][:, keys]` takes a whole block.
+# </details>
+
+# %%
 def my_peakiness(pattern, queries, keys):
     # YOUR CODE HERE: a float in [0, 1]
     raise NotImplementedError
@@ -274,21 +447,41 @@ E.check_peakiness(my_peakiness)
 # ```python
 # def my_peakiness(pattern, queries, keys):
 #     return (pattern[queries, keys] > 0.5).float().mean().item()
+#
+# # layer 2 of the section-2 model on the section-3 sample, with exercise 3's map:
+# keys = E.solution_layer2_targets(sample.inputs, D.EOI)[0]
+# queries = (keys >= 0).nonzero().squeeze(1)
+# print(my_peakiness(cache["pattern", 1][0, 0].cpu(), queries, keys[queries]), A.peakiness(model, sample)[1])
 # ```
 #
 # </details>
 
 # %% [markdown]
-# ## More exercises
+# ### Open question · What does layer 1 do?
 #
-# 1. **Predict, then run.** In section 4, set `t = 1`. Which position predicts $s_1$, and which
-#    key should layer 2 read there?
-# 2. **Implement peakiness.** Write `my_peakiness(pattern, queries, keys)` that returns the
-#    fraction of `pattern[queries, keys]` above 0.5, and compare it with `A.peakiness` on the
-#    sample of section 3.
-# 3. **A shortcut.** Train on a single length: `X.train_iteration("polynomial", ...)` with
-#    `make_iteration_data(..., lengths=[8])` as training data. Does layer 2 still form a shifted
-#    diagonal? (Hint: with one length, absolute position alone says which $x$ to read.)
+# The model of section 2 is perfect, yet layer 1's peakiness stays far below 1 (printed in
+# section 2), while ablating layer 1's attention costs most of the accuracy (section 4). So layer 1
+# matters, but it does not simply read EoI. How else could the query at position $q$ find out
+# how long the input was? Propose a mechanism, and an experiment that tells it apart from "read
+# EoI".
+#
+# <details><summary>Answer</summary>
+#
+# A reading **[ours]**, not measured here. Layer 2 must read position $q - L$, and the query knows
+# $q$ from its own position embedding, so layer 1 only has to deliver $L$ (or $q - L$). Reading
+# EoI with one sharp weight is one way; others score badly on peakiness and work as well:
+#
+# - read another token whose position is tied to $L$: $x_L$ just before EoI, or $s_1$ right after;
+# - spread the attention over many tokens: averaging over every earlier position gives each one a
+#   weight $1/(q+1)$, so a value that marks "input token" comes out as about $L/(q+1)$, from
+#   which the layer-1 MLP, knowing $q$, can recover $L$.
+#
+# Experiments: sum layer 1's attention over the input positions, over EoI and over the states,
+# query by query and length by length; force layer 1's pattern to the ideal one alone (adapt
+# `A.iteration_head_by_hand` to patch layer 1 only) and see whether accuracy holds; patch layer
+# 1's output from a sequence of another length and check whether layer 2 shifts its read by the
+# difference in length.
+# </details>
 #
 # ## Summary
 #
@@ -299,6 +492,8 @@ E.check_peakiness(my_peakiness)
 # - The head is causal: changing $x_t$ changes only $s_t$, and ablating layer 2 breaks the loop.
 # - It is sufficient: with both patterns set by hand, the rest of the model learns the task
 #   faster than a free model finds the head.
-# - Without CoT, 8-bit parity stays at chance at the same budget; with CoT length 8 is solved,
-#   though from scratch the middle lengths are not (notebook 07 fixes that with pretraining).
+# - Without CoT, 8-bit parity stays at chance or below at the same budget (0.5 for a coin flip on
+#   the final bit; the best constant answer scores 0.52-0.54 on these test strings). With CoT
+#   length 8 is solved, though from scratch the shorter lengths, which training covers with few
+#   distinct strings, are not (notebook 07 fixes that with pretraining).
 # - Not every seed finds the head: 3 of 5 polynomial seeds reach 95 % within 4,000 steps here.

@@ -38,6 +38,7 @@ def test_init_ln_sweep():
     assert sweep["command"] == "python -m helpers.experiments init_ln_sweep"
     assert ModelConfig.from_dict(sweep["model_config"]) == X.CHAIN_1HOP_MODEL
     grid = sweep["grid"]
+    assert tuple(grid["gamma"]) == X.SWEEP_GAMMAS and len(grid["gamma"]) >= 9, "dense enough for the slider"
     cells = {(r["norm"], r["gamma"], r["seed"]) for r in sweep["runs"]}
     assert cells == {(n, g, s) for n in grid["norm"] for g in grid["gamma"] for s in grid["seed"]}
     for run in sweep["runs"]:
@@ -50,8 +51,9 @@ def test_init_ln_sweep():
 def test_noise_sweep():
     sweep = X.load_sweep(DATA_DIR / "noise_sweep.json")
     assert sweep["command"] == "python -m helpers.experiments noise_sweep"
-    one_hop = {(r["sigma"], r["target"], r["seed"]) for r in sweep["runs"] if r["hops"] == 1}
-    assert one_hop == {(s, t, seed) for s, t in map(tuple, sweep["conditions"]) for seed in sweep["seeds"]}
+    cells = [{k: r[k] for k in ("hops", "sigma", "target", "seed")} for r in sweep["runs"]]
+    assert cells == X.noise_cells()
+    assert tuple(sweep["sigmas"]) == X.NOISE_SIGMAS and tuple(sweep["targets"]) == X.NOISE_TARGETS
     assert {r["sigma"] for r in sweep["runs"] if r["hops"] == 2} == {0.0, 1.0}
     for run in sweep["runs"]:
         assert all(run["history"].final(split) == value for split, value in run["final"].items())
@@ -100,3 +102,19 @@ def test_parallel_sweeps(name):
     for k, value in meta["results"]["test_id"].items():
         assert measured[int(k)] == pytest.approx(value, abs=2e-3)   # held-out data, recomputed here
     assert X.largest_hops_solved(measured) == meta["largest_solved"]
+
+
+@pytest.mark.parametrize("name", ["init_ln_sweep", "noise_sweep"])
+def test_resumable_sweep_is_assembled_from_its_run_files(name):
+    """data/runs/NAME/ holds one file per run, and the aggregate holds exactly those runs: a
+    teacher who re-runs the command after an interruption trains nothing that is already there."""
+    import json
+
+    sweep = json.loads((DATA_DIR / f"{name}.json").read_text())
+    files = sorted((X.RUNS_DIR / name).glob("*.json"))
+    assert len(files) == len(sweep["runs"])
+    by_file = {p.name: json.loads(p.read_text()) for p in files}
+    keys = [k for k in sweep["runs"][0] if k in ("hops", "sigma", "target", "norm", "gamma", "seed")]
+    from helpers.sweep import run_path
+    for run in sweep["runs"]:
+        assert by_file[run_path(X.RUNS_DIR / name, {k: run[k] for k in keys}).name] == run

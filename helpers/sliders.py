@@ -1,0 +1,212 @@
+"""The notebooks' sliders: each answers from a shipped sweep, without training, in well under 1 s.
+
+Every `*_view(...)` function draws one slider setting and returns the figure; the notebook's widget
+calls it on every move, and `python -m helpers.bench` times the same call (`slider_seconds` in
+`data/bench.json`). Training a setting live is a separate button in the notebook, never a slider move.
+`live_training_controls` builds that button with its output area.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .plots import SPLIT_COLORS, plot_curve_band
+
+SOLVED = 0.95
+
+
+def _steps_to(history, split: str, threshold: float = SOLVED, key: str | None = None):
+    values = history.metrics[key] if key else history.acc[split]
+    for step, value in zip(history.steps, values):
+        if value >= threshold:
+            return step
+    return None
+
+
+def _describe_steps(steps: list) -> str:
+    reached = [s for s in steps if s is not None]
+    if not reached:
+        return "no seed reaches 95 %"
+    text = f"{len(reached)}/{len(steps)} seeds reach 95 % (median step {int(np.median(reached))})"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# 01 · examples of each dataset (generated on the fly: no sweep needed)
+# ---------------------------------------------------------------------------------------------
+def chain_example_view(hops: int = 2, split: str = "test_ood", seed: int = 0):
+    """Print one k-hop question of `split` as text and draw its chain; returns the figure."""
+    from .data import decode_chain, make_chain_data
+    from .plots import plot_chain
+
+    d = make_chain_data(1, hops=hops, split=split, seed=seed)
+    print(decode_chain(d.inputs[0], d.labels[0]))
+    fig, ax = plt.subplots(figsize=(9, 1.8))
+    plot_chain(d.info["chain"][0], start=int(d.info["start"][0]), hops=hops, ax=ax,
+               title=f"{split}, {hops} hop(s): start and answer coloured")
+    return fig
+
+
+def iteration_example_view(task: str = "polynomial", length: int = 5, seed: int = 0, n_len: int = 8):
+    """Print one string of `task` and `length`, with and without chain-of-thought (no figure)."""
+    from .data import decode_iteration, full_sequence, make_iteration_data
+
+    for cot in (True, False):
+        d = make_iteration_data(task, n_len=n_len, cot=cot, n_per_length=1, seed=seed, lengths=[length])
+        print(("CoT    : " if cot else "no CoT : ") + decode_iteration(full_sequence(d, 0)))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# 03 · init rate x LayerNorm (data/init_ln_sweep.json)
+# ---------------------------------------------------------------------------------------------
+def init_runs(sweep: dict, norm: str, gamma: float) -> list[dict]:
+    runs = [r for r in sweep["runs"] if r["norm"] == norm and abs(r["gamma"] - gamma) < 1e-9]
+    if not runs:
+        raise ValueError(f"no shipped run for norm={norm!r}, gamma={gamma}; the sweep has gamma in "
+                         f"{sweep['grid']['gamma']} and norm in {sweep['grid']['norm']}")
+    return runs
+
+
+def init_rate_view(sweep: dict, gamma: float, norm: str = "post"):
+    """Left: the seeds' test-ID / test-OOD / train curves for (norm, gamma), mean with a min-max
+    band. Right: final test-ID accuracy against gamma for both placements, this gamma marked."""
+    runs = init_runs(sweep, norm, gamma)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    steps = runs[0]["history"].steps
+    for split in ("train", "test_id", "test_ood"):
+        plot_curve_band(left, steps, [r["history"].acc[split] for r in runs], label=split,
+                        color=SPLIT_COLORS[split])
+    left.axhline(SOLVED, color="grey", ls=":", lw=1)
+    left.set(xlabel="training step", ylabel="accuracy (mean of seeds, band: min-max)", ylim=(-0.03, 1.03))
+    left.legend(fontsize="small", loc="center right")
+    gammas = sorted(sweep["grid"]["gamma"])
+    for n, marker in (("post", "o"), ("pre", "s")):
+        finals = np.array([[r["final"]["test_id"] for r in init_runs(sweep, n, g)] for g in gammas])
+        line, = right.plot(gammas, finals.mean(1), marker=marker, label=f"{n}-LN (mean)")
+        for i, g in enumerate(gammas):
+            right.scatter([g] * finals.shape[1], finals[i], color=line.get_color(), s=10, alpha=0.5)
+    right.axvline(gamma, color="black", lw=1, ls="--")
+    right.set(xlabel="init rate γ (larger = smaller initial weights)", ylabel="final test-ID accuracy",
+              ylim=(-0.03, 1.03), title="every shipped setting, seeds as dots")
+    right.legend(fontsize="small")
+    verdict = _describe_steps([_steps_to(r["history"], "test_id") for r in runs])
+    left.set_title(f"{norm}-LN, γ = {gamma}: {verdict} of test-ID in {steps[-1]} steps")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# 04 · orthogonal noise (data/noise_sweep.json)
+# ---------------------------------------------------------------------------------------------
+def noise_runs(sweep: dict, sigma: float, target: str = "both", hops: int = 1) -> list[dict]:
+    """Runs of one noise setting; sigma 0 has no target (no noise is added anywhere)."""
+    runs = [r for r in sweep["runs"] if r["hops"] == hops and abs(r["sigma"] - sigma) < 1e-9
+            and (sigma == 0 or r["target"] == target)]
+    if not runs:
+        raise ValueError(f"no shipped run for sigma={sigma}, target={target!r}, hops={hops}; the sweep has "
+                         f"sigma in {sweep['sigmas']} and target in {sweep['targets']}")
+    return runs
+
+
+def noise_steps_to_solve(sweep: dict, sigma: float, target: str = "both") -> list:
+    """Steps to 95 % test-ID of each seed (None: not within the budget)."""
+    return [_steps_to(r["history"], "test_id") for r in noise_runs(sweep, sigma, target)]
+
+
+def noise_view(sweep: dict, sigma: float, target: str = "both"):
+    """Left: test-ID curves of this setting against no noise (mean, min-max band). Right: steps to
+    95 % test-ID against sigma for each target, one dot per seed (a seed that never gets there is
+    drawn at the top, as a triangle)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    base = noise_runs(sweep, 0.0)
+    plot_curve_band(left, base[0]["history"].steps, [r["history"].acc["test_id"] for r in base],
+                    label="no noise", color="grey")
+    if sigma:
+        runs = noise_runs(sweep, sigma, target)
+        plot_curve_band(left, runs[0]["history"].steps, [r["history"].acc["test_id"] for r in runs],
+                        label=f"σ = {sigma} on {target}", color="tab:green")
+    left.axhline(SOLVED, color="grey", ls=":", lw=1)
+    left.set(xlabel="training step", ylabel="test-ID accuracy (band: min-max of seeds)", ylim=(-0.03, 1.03))
+    left.legend(fontsize="small", loc="lower right")
+    budget = base[0]["history"].steps[-1]
+    sigmas = sorted(sweep["sigmas"])
+    for offset, (t, color) in zip((-0.04, 0, 0.04), (("both", "tab:green"), ("qk", "tab:orange"), ("vo", "tab:purple"))):
+        means = []
+        for s in sigmas:
+            steps = noise_steps_to_solve(sweep, s, t)
+            done = [x for x in steps if x is not None]
+            right.scatter([s + offset] * len(done), done, color=color, s=14)
+            right.scatter([s + offset] * (len(steps) - len(done)), [budget] * (len(steps) - len(done)),
+                          color=color, marker="^", s=24)
+            means.append(np.mean([x if x is not None else budget for x in steps]))
+        right.plot(np.array(sigmas) + offset, means, color=color, label=f"noise on {t}")
+    right.axvline(sigma, color="black", lw=1, ls="--")
+    right.set(xlabel="noise σ", ylabel="steps to 95 % test-ID", title=f"every shipped setting (▲: not by step {budget})")
+    right.legend(fontsize="small")
+    label = "no noise" if sigma == 0 else f"σ = {sigma} on {target}"
+    left.set_title(f"{label}: {_describe_steps(noise_steps_to_solve(sweep, sigma, target))}; "
+                   f"no noise: median {int(np.median([s for s in noise_steps_to_solve(sweep, 0.0) if s]))}")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# 05 · depth x hops (data/parallel_sweep.json)
+# ---------------------------------------------------------------------------------------------
+def depth_hops_view(sweep: dict, depth: int, hops: int):
+    """Left: test-ID accuracy on `hops`-hop questions during training, one line per seed of the
+    depth-`depth` runs. Right: final test-ID accuracy of that depth on every hop count."""
+    runs = [r for r in sweep["runs"] if r["depth"] == depth]
+    if not runs or str(hops) not in runs[0]["acc_by_hop"]["test_id"]:
+        raise ValueError(f"no shipped run for depth={depth}, hops={hops}; the sweep has depths "
+                         f"{sweep['depths']} and hops {sweep['hops']}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    for r in runs:
+        left.plot(r["history"].steps, r["history"].metrics[f"hop {hops}"], label=f"seed {r['seed']}")
+    left.axhline(SOLVED, color="grey", ls=":", lw=1)
+    left.set(xlabel="training step", ylabel=f"test-ID accuracy, {hops}-hop questions", ylim=(-0.03, 1.03))
+    left.legend(fontsize="small")
+    all_hops = sweep["hops"]
+    width = 0.8 / len(runs)
+    for i, r in enumerate(runs):
+        right.bar(np.array(all_hops) + (i - (len(runs) - 1) / 2) * width,
+                  [r["acc_by_hop"]["test_id"][str(k)] for k in all_hops], width=width, label=f"seed {r['seed']}")
+    right.axvline(depth - 1 + 0.5, color="black", ls="--", lw=1, label=f"serial budget: {depth - 1} hop(s)")
+    right.axhline(SOLVED, color="grey", ls=":", lw=1)
+    right.set(xlabel="hops asked", ylabel="final test-ID accuracy", ylim=(0, 1.03), xticks=all_hops,
+              title=f"depth {depth}: every hop count (the longest is a shortcut)")
+    right.legend(fontsize="small")
+    finals = [r["acc_by_hop"]["test_id"][str(hops)] for r in runs]
+    where = "within" if hops <= depth - 1 else "beyond"
+    left.set_title(f"depth {depth}, {hops} hop(s), {where} the serial budget: final test-ID "
+                   + ", ".join(f"{v:.2f}" for v in finals))
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Live training: one button, never a slider move
+# ---------------------------------------------------------------------------------------------
+def live_training_controls(train_and_draw: Callable[[], None], description: str = "Train this setting live"):
+    """(button, output): pressing the button runs `train_and_draw()` inside `output` (its progress
+    bar prints there)."""
+    import ipywidgets as widgets
+
+    button = widgets.Button(description=description, button_style="primary", icon="play",
+                            layout=widgets.Layout(width="auto"))
+    output = widgets.Output()
+
+    def on_click(_):
+        button.disabled = True
+        try:
+            with output:
+                output.clear_output(wait=True)
+                train_and_draw()
+        finally:
+            button.disabled = False
+
+    button.on_click(on_click)
+    return button, output

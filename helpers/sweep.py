@@ -1,0 +1,83 @@
+"""Resumable sweeps: one JSON result file per run, so that an interrupted sweep resumes.
+
+    records = run_sweep(run_fn, cells, run_dir, workers=2)
+
+`cells` is a list of dicts of JSON-able settings, e.g. `{"norm": "post", "gamma": 1.0, "seed": 0}`.
+`run_fn(cell) -> dict` trains one run and returns its record (config, curves, final metrics); it
+must be a module-level function so that a process pool can send it to a worker. Each finished run
+is written atomically to `run_dir/<key>.json` (the key spells the cell's settings), so re-running
+the same command skips every cell whose file exists and runs only the rest. `workers` processes run
+side by side, each on one torch thread (on a machine with a GPU they share the one GPU).
+
+A sweep's aggregate file in `data/` is then made from the run files by the caller
+(`helpers.experiments`), and the run files are kept in `data/runs/<sweep>/` so that a teacher can
+extend a grid without retraining what is there.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from functools import partial
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+
+def cell_key(cell: dict) -> str:
+    """A file name for `cell`, e.g. {"norm": "post", "gamma": 1.0, "seed": 0} -> "gamma=1.0_norm=post_seed=0"."""
+    if not cell:
+        raise ValueError("a sweep cell needs at least one setting, got {}")
+    key = "_".join(f"{name}={cell[name]}" for name in sorted(cell))
+    return re.sub(r"[^\w.=+-]", "-", key)
+
+
+def run_path(run_dir: Path, cell: dict) -> Path:
+    return Path(run_dir) / f"{cell_key(cell)}.json"
+
+
+def _run_and_save(run_fn: Callable[[dict], dict], run_dir: Path, cell: dict) -> str:
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    record = {**cell, **run_fn(cell)}
+    record.setdefault("seconds", time.perf_counter() - start)
+    path = run_path(run_dir, cell)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.replace(path)   # atomic: a killed run leaves no half-written result
+    return path.name
+
+
+def pending_cells(cells: list[dict], run_dir: Path) -> list[dict]:
+    """The cells of `cells` that have no result file in `run_dir` yet."""
+    return [c for c in cells if not run_path(run_dir, c).exists()]
+
+
+def run_sweep(run_fn: Callable[[dict], dict], cells: list[dict], run_dir: Path, workers: int = 1,
+              desc: str = "sweep", progress: bool = True) -> list[dict]:
+    """Run every cell that has no result in `run_dir` yet; return all records, in `cells` order."""
+    if workers < 1:
+        raise ValueError(f"workers={workers} must be >= 1")
+    keys = [cell_key(c) for c in cells]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{desc}: two cells share a key; every cell must differ in some setting")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    todo = pending_cells(cells, run_dir)
+    print(f"{desc}: {len(cells) - len(todo)} of {len(cells)} runs already done in {run_dir}, "
+          f"{len(todo)} to run on {min(workers, max(1, len(todo)))} worker(s)")
+    job = partial(_run_and_save, run_fn, run_dir)
+    bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo, unit="run")
+    if workers == 1 or len(todo) <= 1:
+        for cell in todo:
+            job(cell)
+            bar.update()
+    else:
+        with get_context("spawn").Pool(min(workers, len(todo))) as pool:
+            for _ in pool.imap_unordered(job, todo):
+                bar.update()
+    bar.close()
+    return [json.loads(run_path(run_dir, c).read_text()) for c in cells]

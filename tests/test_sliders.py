@@ -1,0 +1,59 @@
+"""Every slider answers from shipped data, fast, and its title states what the data says."""
+import time
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from helpers import DATA_DIR  # noqa: E402
+from helpers import bench as B  # noqa: E402
+from helpers import experiments as X  # noqa: E402
+from helpers import sliders as S  # noqa: E402
+
+
+@pytest.mark.parametrize("name", list(B.slider_settings()))
+def test_every_slider_answers_quickly(name):
+    update, settings = B.slider_settings()[name]
+    for args in settings:
+        update(*args)            # warm-up: the first figure pays for matplotlib's caches
+        plt.close("all")
+        start = time.perf_counter()
+        fig = update(*args)
+        (fig or plt.gcf()).canvas.draw()
+        assert time.perf_counter() - start < 1.5, f"{name} {args} took too long for a slider"
+        plt.close("all")
+
+
+def test_init_rate_view_title_counts_the_seeds():
+    sweep = X.load_sweep(DATA_DIR / "init_ln_sweep.json")
+    runs = S.init_runs(sweep, "post", 1.0)
+    solved = sum(r["history"].steps_to("test_id", 0.95) is not None for r in runs)
+    fig = S.init_rate_view(sweep, 1.0, "post")
+    assert f"{solved}/{len(runs)} seeds reach 95 %" in fig.axes[0].get_title()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="gamma=0.33"):
+        S.init_rate_view(sweep, 0.33, "post")
+
+
+def test_noise_view_and_steps():
+    sweep = X.load_sweep(DATA_DIR / "noise_sweep.json")
+    base = S.noise_steps_to_solve(sweep, 0.0, "qk")   # no noise has no target: every target gives it
+    assert base == S.noise_steps_to_solve(sweep, 0.0, "both") and len(base) == len(sweep["seeds"])
+    fig = S.noise_view(sweep, 1.0, "vo")
+    assert "σ = 1.0 on vo" in fig.axes[0].get_title()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="sigma=0.3"):
+        S.noise_view(sweep, 0.3, "both")
+
+
+def test_depth_hops_view_reads_the_final_accuracy():
+    sweep = X.load_sweep(DATA_DIR / "parallel_sweep.json")
+    fig = S.depth_hops_view(sweep, 3, 2)
+    finals = [r["acc_by_hop"]["test_id"]["2"] for r in sweep["runs"] if r["depth"] == 3]
+    assert ", ".join(f"{v:.2f}" for v in finals) in fig.axes[0].get_title()
+    assert "within the serial budget" in fig.axes[0].get_title()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="depth=9"):
+        S.depth_hops_view(sweep, 9, 1)

@@ -157,7 +157,7 @@ def slider_settings() -> dict:
         "01 chain example (hops, split, seed)": (S.chain_example_view, [(2, "test_ood", 0), (5, "train", 7)]),
         "01 iteration example (task, length, seed)": (S.iteration_example_view, [("polynomial", 5, 0), ("parity", 8, 3)]),
         "03 init rate x LayerNorm": (lambda g, n: S.init_rate_view(init, g, n), [(1.0, "post"), (0.2, "pre")]),
-        "04 noise sigma x target": (lambda s, t: S.noise_view(noise, s, t), [(1.0, "both"), (2.0, "vo")]),
+        "04 noise sigma x target": (lambda s, t: S.noise_view(noise, s, t), [(1.0, "both"), (0.5, "vo")]),
         "05 depth x hops": (lambda d, k: S.depth_hops_view(parallel, d, k), [(3, 2), (5, 4)]),
     }
 

@@ -233,7 +233,7 @@ def make_iteration_sweep(path: Path = DATA_DIR / "iteration_sweep.json", workers
     return path
 
 
-NOISE_SIGMAS = (0.0, 0.5, 1.0, 2.0)
+NOISE_SIGMAS = (0.0, 0.5, 1.0)
 NOISE_TARGETS = ("both", "qk", "vo")
 NOISE_SEEDS = (0, 1, 2)
 NOISE_2HOP_TRAIN = replace(CHAIN_2HOP_TRAIN, steps=12_000)

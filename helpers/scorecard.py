@@ -98,7 +98,7 @@ RULES = {
              "count in the sweep, partly when at some",
     "parallel": "reproduced when at least half of the trained runs solve more than L-1 hops; "
                 "partly when any run does; not yet when none does",
-    "head": "reproduced when at least half of the polynomial seeds reach ≥ 95 % with final layer-2 "
+    "head": "reproduced when at least 90 % of the polynomial seeds reach ≥ 95 % with final layer-2 "
             "peakiness ≥ 0.9 and no seed reaches 95 % without it; partly when any seed has both",
     "layer1": "reproduced at layer-1 peakiness ≥ 0.9, partly at ≥ 0.5, else not yet",
     "parity": f"not yet when parity without CoT exceeds {100 * NEAR_CHANCE:.0f} % at the longest length in "
@@ -200,7 +200,7 @@ def rule_parallel(n_beyond: int, n_runs: int) -> tuple[str, str]:
 def rule_head(n_head: int, n_accurate: int, n_seeds: int) -> tuple[str, str]:
     """n_head: seeds at >= 95 % with layer-2 peakiness >= 0.9; n_accurate: seeds at >= 95 %."""
     said = f"{n_head} of {n_seeds} seeds form the head and solve the task"
-    if n_seeds and 2 * n_head >= n_seeds and n_head == n_accurate:
+    if n_seeds and n_head >= 0.9 * n_seeds and n_head == n_accurate:
         return "reproduced", said + "; every seed that solves it has the head"
     if n_head:
         return "partly", said + ("" if n_head == n_accurate else f"; {n_accurate - n_head} solve it without")

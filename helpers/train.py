@@ -183,10 +183,10 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
                       metrics={n: [] for n in metrics})
     start = time.perf_counter()
     perm, cursor, running = torch.randperm(len(data), generator=order), 0, []
-    bar = tqdm(range(1, cfg.steps + 1), desc=desc, disable=not progress, mininterval=1.0, file=sys.stdout,
-               ascii=True, dynamic_ncols=False, ncols=110)
+    bar = tqdm(total=cfg.steps, desc=desc, disable=not progress, mininterval=1.0, file=sys.stdout,
+               bar_format="{desc}: {percentage:3.0f}% of {total_fmt} steps [{elapsed}<{remaining}{postfix}]")
     model.train()
-    for step in bar:
+    for step in range(1, cfg.steps + 1):
         if cursor + cfg.batch_size > len(data):
             perm, cursor = torch.randperm(len(data), generator=order), 0
         batch = data[perm[cursor:cursor + cfg.batch_size].to(device)]
@@ -194,13 +194,14 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
         for group in opt.param_groups:
             group["lr"] = lr_at(step - 1, cfg)
         running.append(train_step(model, opt, batch, cfg.grad_clip))  # no .item() here: a GPU need not wait every step
+        bar.update()
 
         if step % cfg.eval_every == 0 or step == cfg.steps:
             _record(history, model, eval_data, metrics, step, running)
             running = []
             bar.set_postfix({n: f"{a[-1]:.2f}" for n, a in history.acc.items()}, refresh=False)
             if cfg.stop_at and all(history.acc[s][-1] >= t for s, t in cfg.stop_at.items()):
-                bar.set_postfix_str(bar.postfix + ", stop_at reached", refresh=True)
+                bar.set_postfix_str(f"{bar.postfix}, stopped at step {step}: {cfg.stop_at} reached", refresh=True)
                 break
     bar.close()
     model.eval()

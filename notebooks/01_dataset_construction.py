@@ -333,7 +333,8 @@ for task in D.ITER_TASKS:
 # ## 5. Play with it
 #
 # Move the sliders: the widget re-renders one example of the chosen split and hop count, and
-# draws its chain. Try `test_ood` with 1 hop and with 2 hops: which tokens are OOD in each case?
+# draws its chain (the first output of each cell is the default setting, kept for readers of
+# the saved page). Try `test_ood` with 1 hop and with 2 hops: which tokens are OOD in each case?
 
 # %%
 def show_chain_example(hops=2, split="test_ood", seed=0):
@@ -344,6 +345,7 @@ def show_chain_example(hops=2, split="test_ood", seed=0):
     plt.show()
 
 
+show_chain_example()  # the default example, kept as a static output for the saved page
 widgets.interact(show_chain_example, hops=widgets.IntSlider(2, 1, 6, description="hops"),
                  split=widgets.Dropdown(options=D.CHAIN_SPLITS, value="test_ood"),
                  seed=widgets.IntSlider(0, 0, 50, description="seed"));
@@ -355,6 +357,7 @@ def show_iteration_example(task="polynomial", length=5, seed=0):
         print(("CoT    : " if cot else "no CoT : ") + D.decode_iteration(D.full_sequence(d, 0)))
 
 
+show_iteration_example()  # the default example, kept as a static output for the saved page
 widgets.interact(show_iteration_example, task=widgets.Dropdown(options=D.ITER_TASKS, value="polynomial"),
                  length=widgets.IntSlider(5, 1, 8, description="length"),
                  seed=widgets.IntSlider(0, 0, 50, description="seed"));

@@ -19,8 +19,8 @@
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/04_orthogonal_noise.ipynb)
 #
 # **Run time on a laptop CPU: about 30 seconds.** *Instant path:* a shipped sweep, noise
-# $\sigma \in \{0, 0.5, 1, 2\}$ on $W_{qk}$, $W_{vo}$ or both × 3 seeds (`python -m helpers.experiments
-# noise_sweep`, ~30 min on 2 cores, resumable); the slider answers from it at once. *Train it
+# $\sigma \in \{0, 0.5, 1\}$ on $W_{qk}$, $W_{vo}$ or both × 3 seeds (`python -m helpers.experiments
+# noise_sweep`, ~25 min on 2 cores, resumable); the slider answers from it at once. *Train it
 # yourself:* one live run (~15 s), and a button that trains any slider setting.
 #
 # Paper A (Wang et al., [arXiv 2405.15302](https://arxiv.org/abs/2405.15302)) claims that
@@ -73,7 +73,7 @@ from helpers import sliders as S
 from helpers.plots import SPLIT_COLORS, plot_matrix, save_thumbnail
 from helpers.train import make_model
 
-torch.set_num_threads(1)
+torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # small models: 1 thread is fastest
 sweep = X.load_sweep(DATA_DIR / "noise_sweep.json")
 print("shipped sweep:", len(sweep["runs"]), "runs | σ:", sweep["sigmas"], "| targets:", sweep["targets"],
       "| seeds:", sweep["seeds"])

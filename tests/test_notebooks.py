@@ -78,3 +78,20 @@ def test_notebook_saves_its_course_map_thumbnail(path):
     assert f'save_thumbnail(' in path.read_text() and f'"{path.stem}")' in path.read_text()
     assert (ROOT / "data" / "figures" / f"{path.stem}.png").exists(), "execute the notebook to save it"
     assert f"data/figures/{path.stem}.png" in (ROOT / "README.md").read_text(), "the README's course map shows it"
+
+
+@pytest.mark.parametrize("ipynb", IPYNB, ids=lambda p: p.name)
+def test_saved_outputs_read_well_on_the_web(ipynb):
+    """Progress bars leave one readable last line (no carriage-return history, no frozen tqdm
+    widget), and every slider has a static figure beside it for readers of the saved page."""
+    nb = json.loads(ipynb.read_text())
+    for cell in (c for c in nb["cells"] if c["cell_type"] == "code"):
+        for out in cell["outputs"]:
+            text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+            assert "\r" not in text, "execute with `python -m helpers.course --execute` to resolve progress bars"
+            if "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
+                assert "it/s]" not in text and "%|" not in text, "a tqdm widget is frozen at its first state on the web"
+        source = "".join(cell["source"])
+        if "interactive_output(" in source or "widgets.interact(" in source:
+            assert any("image/png" in out.get("data", {}) or out.get("output_type") == "stream"
+                       for out in cell["outputs"]), "a slider cell also shows its default result as a static output"

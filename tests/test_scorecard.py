@@ -104,7 +104,7 @@ def test_status_rules_flip_with_the_numbers():
     assert S.rule_handbuilt({1: 1.0, 2: 1.0, 3: 0.4})[0] == "partly"
     assert S.rule_parallel(0, 12)[0] == "not yet" and S.rule_parallel(1, 12)[0] == "partly"
     assert S.rule_parallel(6, 12)[0] == "reproduced"
-    assert S.rule_head(3, 3, 5)[0] == "reproduced" and S.rule_head(3, 4, 5)[0] == "partly"
+    assert S.rule_head(9, 9, 10)[0] == "reproduced" and S.rule_head(3, 3, 5)[0] == "partly" and S.rule_head(9, 10, 10)[0] == "partly"
     assert S.rule_head(0, 0, 5)[0] == "not yet"
     assert [S.rule_layer1(x)[0] for x in (0.95, 0.6, 0.3)] == ["reproduced", "partly", "not yet"]
     assert S.rule_parity(0.5, 1.0, 1.0)[0] == "reproduced" and S.rule_parity(0.5, 0.0, 1.0)[0] == "partly"

@@ -27,20 +27,19 @@
 #
 # 1. how a **k-hop question over shuffled pairs** is built (paper A, the *matching mechanism*),
 #    and why there are three splits: `train`, `test_id` (unseen pairs of seen tokens) and
-#    `test_ood` (a start token never seen in training);
+#    `test_ood` (OOD tokens; from 2 hops on, the start token is one never seen in training);
 # 2. the two variants we reconstructed (with-order, which notebook 05 trains on, and double chain);
 # 3. how the **iteration tasks** of paper B (copy, parity, polynomial iteration) are written with
 #    and without **chain-of-thought**, and which positions carry the loss;
 # 4. how to check all of this with brute force, so that you can trust the data.
 #
 # **Sources.** Paper A: Wang et al., *Towards Understanding How Transformer Perform Multi-step
-# Reasoning with Matching Operation*, [arXiv 2405.15302](https://arxiv.org/abs/2405.15302); its
-# dataset rules are read from the authors' generator, `task_single_chain` in
-# `code/multi-step_reasoning_code/data.py` of
-# `xuzhiqin1990/understanding_dl` on GitHub.
+# Reasoning with Matching Operation*, https://arxiv.org/abs/2405.15302; its dataset rules are
+# read from the authors' generator, `task_single_chain` in the authors' repository,
+# github.com/xuzhiqin1990/understanding_dl, file code/multi-step_reasoning_code/data.py.
 # Paper B: Cabannes et al., *Iteration Head: A Mechanistic Study of Chain-of-Thought*,
-# [arXiv 2406.02128](https://arxiv.org/abs/2406.02128); its tasks are generated in `src/cot/data` of
-# `facebookresearch/pal` on GitHub. Notebook 00
+# https://arxiv.org/abs/2406.02128; its tasks are generated in the authors' repository,
+# github.com/facebookresearch/pal, folder src/cot/data. Notebook 00
 # (`00_course_map.ipynb`) summarises both papers. Statements marked **[ours]** are our
 # reconstruction where the public text and code are silent.
 
@@ -114,21 +113,20 @@ plt.show()
 # |---|---|---|---|
 # | `train` | 1..99 | {0, 1, 4} | |
 # | `test_id` | 1..99 | {2, 3} | every **pair** is new, every **token** is known: a memorised lookup table fails, a matching rule succeeds |
-# | `test_ood` | 101..199, answer and its parent shifted to 1..99 | {0, 1, 4} | for 2 hops or more, the **start token** has never been seen: can the model match a token it has no knowledge of? |
+# | `test_ood` | 101..199, answer and its parent shifted to 1..99 | {0, 1, 4} | tokens the model has never seen: can it match a token it has no knowledge of? |
 #
 # In `test_ood`, the answer $a$ and its parent $b$ (the pair $[b][a]$) are shifted down by 100
 # wherever they occur, so the model can still *write* the answer with a trained output row
-# (the authors' `task_single_chain` does exactly this). For 2 hops the start token stays OOD.
-# The authors' generator draws the OOD chain with *every* residue, 0 to 4; ours keeps the
-# training residues {0, 1, 4}, so that `test_ood` changes the tokens and nothing else **[ours]**.
-# A shift by 100 never changes a residue mod 5.
+# (the authors' `task_single_chain` does exactly this). Which tokens of the question does that
+# leave OOD? Work it out in the exercise before reading on.
 
 # %% [markdown]
 # ### Exercise 1 · Predict, then run: which tokens of an OOD question are in-distribution?
 #
 # > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~5 min
 #
-# Before running the next cell (it prints two `test_ood` questions), reason from the table only.
+# Before running the next cells (they print `test_ood` questions), reason from the table and the
+# paragraph above only.
 # Among the 13 input tokens of a `test_ood` question, how many **distinct** ID tokens (1..99) are
 # there for 1 hop, and for 2 hops? Is the start token of a 1-hop `test_ood` question ID? The
 # checker measures all three on fresh questions.
@@ -155,11 +153,13 @@ E.check_ood_tokens_prediction(my_prediction)
 # ```
 #
 # Only the answer and its parent are shifted, whatever $k$. For 1 hop the parent *is* the start
-# token, so the start is ID; for 2 hops the parent is the middle node and the start stays OOD.
-# Either way exactly two distinct tokens of the question are ID. So a model that only knows
-# "answer with an ID token of the question" already gets about half of the OOD questions right:
-# that is the OOD accuracy of a model stuck on the plateau (notebook 02; the authors' training
-# log, `result_example/train_log.log`, shows 49-52 % OOD during its plateau).
+# token, so the start is ID; for 2 hops (and more) the parent is a later node and the start
+# token stays OOD: a 2-hop `test_ood` question asks the model to match a token it has never
+# seen. Either way exactly two distinct tokens of the question are ID. A coin flip between those
+# two scores 50 %. A model stuck on the plateau, which has not learned matching, stays below
+# that: 23-46 % OOD in notebook 02's shipped 2-hop run (the authors' training log,
+# code/multi-step_reasoning_code/result_example/train_log.log in their repository, shows
+# 36-52 % OOD during its plateau).
 #
 # </details>
 
@@ -171,6 +171,10 @@ for split in D.CHAIN_SPLITS:
         print(f"{split:9s}", D.decode_chain(d.inputs[i], d.labels[i]))
 
 # %% [markdown]
+# The authors' generator draws the OOD chain with *every* residue, 0 to 4; ours keeps the
+# training residues {0, 1, 4}, so that `test_ood` changes the tokens and nothing else **[ours]**.
+# A shift by 100 never changes a residue mod 5.
+#
 # ### Checking the splits by brute force
 #
 # Trust, but verify. On a few thousand sequences of each split we check the residue rule (the
@@ -261,8 +265,8 @@ for i in range(2):
 # %% [markdown]
 # ## 4. Iteration tasks (paper B)
 #
-# Paper B ([arXiv 2406.02128](https://arxiv.org/abs/2406.02128), its section on the tasks; the
-# authors' generators are in `src/cot/data` of facebookresearch/pal) asks a model to run a small
+# Paper B (https://arxiv.org/abs/2406.02128, its section on the tasks; the authors' generators
+# are in github.com/facebookresearch/pal, folder src/cot/data) asks a model to run a small
 # loop: read $x_1..x_L$ and compute states $s_t = F(s_{t-1}, x_t)$.
 #
 # | task | inputs $x_t$ | state |
@@ -503,7 +507,7 @@ E.check_iteration_sequence(my_iteration_sequence)
 #
 # At the input positions the target is the next input token $x_{t+1}$ (or EoI, when the string
 # ends), drawn at random independently of everything before it. No model can do better than a
-# guess: a loss floor of $\ln 2 \approx 0.69$ per position for copy and parity, $\ln 10 \approx 2.30$
+# guess: a loss floor of about $\ln 2 \approx 0.69$ per position for copy and parity, $\ln 10 \approx 2.30$
 # for polynomial iteration, and a chance-level accuracy (1/2 or 1/10) that would make "every
 # scored position right" almost impossible. Those positions carry no information about the task, only
 # gradient noise that the model cannot remove. From the EoI input on, every target is a
@@ -516,10 +520,12 @@ E.check_iteration_sequence(my_iteration_sequence)
 # ## Summary
 #
 # - A k-hop question is 6 shuffled pairs and a start token; the label is $k$ arrows further.
-# - `test_id` holds only unseen pairs (a different residue mod 5), `test_ood` an unseen start
-#   token: they separate a lookup table from a matching rule, and a rule from token knowledge.
-# - A `test_ood` question holds exactly two ID tokens (the answer and its parent): guessing
-#   between them scores about 50 %, the floor to compare OOD accuracy with.
+# - `test_id` holds only unseen pairs (a different residue mod 5), `test_ood` unseen tokens, the
+#   start token among them from 2 hops on: they separate a lookup table from a matching rule, and
+#   a rule from token knowledge.
+# - A `test_ood` question holds exactly two ID tokens (the answer and its parent): a coin flip
+#   between them scores 50 %; a model on the plateau stays below that (23-46 % in notebook 02's
+#   shipped run).
 # - Iteration tasks write their states after EoI (CoT) or only the last one (no CoT); the loss
 #   and the accuracy read every position after EoI, teacher forced.
 # - Every label in this notebook was recomputed by brute force.

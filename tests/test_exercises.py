@@ -288,7 +288,8 @@ def test_transfer_prediction():
     assert E.check_transfer_prediction(truth) is True
     assert E.check_transfer_prediction({**truth, "faster pretraining": "copy"}) is False
     assert E.check_transfer_prediction({**truth, "faster pretraining": "parity"}) is False
-    assert E.check_transfer_prediction({**truth, "scratch reaches 95 %": True}) is False
+    assert E.check_transfer_prediction({**truth, "copy: median under 100 steps": True}) is False
+    assert E.median_finetune_steps()["copy"] >= 100 > E.median_finetune_steps()["polynomial"]
     assert E.check_transfer_prediction({"faster pretraining": "polynomial"}) is False
     assert E.check_transfer_prediction({k: None for k in truth}) is None
 

@@ -77,6 +77,14 @@ def test_parallel_depths_rederived_from_the_raw_json(card):
     assert row(rows, "Transformers also reason in parallel")["status"] != "not yet" or beyond == 0
 
 
+def test_each_row_points_to_the_notebook_that_shows_its_number(card):
+    rows, _ = card
+    shows = {"Layer 1 of the head": "authors_peakiness", "A hand-built model": "matching_model(",
+             "Training sits on a plateau": "plot_training_curves"}
+    for claim, code in shows.items():
+        assert code in (ROOT_DIR / row(rows, claim)["notebook"]).with_suffix(".py").read_text(), claim
+
+
 def test_chain_test_id_rederived_by_hand(card):
     """Forward pass and argmax by hand on the first questions of the test-ID eval set."""
     from helpers import experiments as X
@@ -109,6 +117,8 @@ def test_status_rules_flip_with_the_numbers():
     assert [S.rule_layer1(x)[0] for x in (0.95, 0.6, 0.3)] == ["reproduced", "partly", "not yet"]
     assert S.rule_parity(0.5, 1.0, 1.0)[0] == "reproduced" and S.rule_parity(0.5, 0.0, 1.0)[0] == "partly"
     assert S.rule_parity(0.9, 1.0, 1.0)[0] == "not yet"     # no CoT learns it too: CoT is not needed
+    assert "at or below chance" in S.rule_parity(0.42, 1.0, 1.0)[1]
+    assert "near chance" in S.rule_parity(0.6, 1.0, 1.0)[1]  # above 50 %: not "at or below" any more
     assert S.rule_transfer([100.0, 100.0, 100.0])[0] == "reproduced"
     assert S.rule_transfer([100.0, 1.0, None])[0] == "partly" and S.rule_transfer([1.0, None])[0] == "not yet"
 

@@ -36,7 +36,7 @@ def rewrite_repo_url(text: str, new_url: str = REPO_URL) -> str:
     return REPO_URL_PATTERN.sub(new_url, text)
 
 
-def execute_notebook(path: str | Path, timeout: int = 1800) -> Path:
+def execute_notebook(path: str | Path, timeout: int = 900) -> Path:
     """Sync `path` from its jupytext .py, execute it top to bottom in its own folder, and save it
     with each cell's output streams merged and carriage returns resolved, so that a progress bar
     leaves one readable last line on the web (nbconvert's --execute merges streams *before* it
@@ -50,7 +50,7 @@ def execute_notebook(path: str | Path, timeout: int = 1800) -> Path:
     nb = jupytext.read(source)
     nb.metadata.setdefault("kernelspec", {"display_name": "Python 3 (ipykernel)", "language": "python",
                                           "name": "python3"})
-    ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(path.parent)}})
+    ExecutePreprocessor(timeout=timeout, startup_timeout=120, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(path.parent)}})
     CoalesceStreamsPreprocessor().preprocess(nb, {})
     jupytext.write(nb, path, fmt="ipynb")
     return path

@@ -382,15 +382,16 @@ def check_hops_of_top_key(fn: Callable, n: int = 64) -> bool | None:
 # 03 · predict the init x LayerNorm grid
 # ---------------------------------------------------------------------------------------------
 def init_ln_outcomes(path=DATA_DIR / "init_ln_sweep.json", threshold: float = 0.95) -> dict:
-    """(norm, gamma) -> True when every seed of the shipped sweep reached `threshold` test-ID."""
+    """(norm, gamma) -> True when every seed of the shipped sweep reaches `threshold` test-ID
+    within its training budget (as notebook 03 counts a success)."""
     runs = load_sweep(path)["runs"]
     cells = {}
     for r in runs:
-        cells.setdefault((r["norm"], r["gamma"]), []).append(r["final"]["test_id"] >= threshold)
+        cells.setdefault((r["norm"], r["gamma"]), []).append(r["history"].steps_to("test_id", threshold) is not None)
     return {cell: all(v) for cell, v in cells.items()}
 
 
-def solution_init_ln_prediction(cells=(("post", 1.0), ("post", 0.5), ("post", 0.2), ("pre", 1.0))) -> dict:
+def solution_init_ln_prediction(cells=(("post", 1.0), ("post", 0.5), ("post", 0.6), ("pre", 1.0))) -> dict:
     truth = init_ln_outcomes()
     return {cell: truth[cell] for cell in cells}
 
@@ -515,35 +516,39 @@ def diagonal_win_rate(d: int, sigma: float = 1.0, seed: int = 0) -> float:
     return (gram.argmax(dim=1) == torch.arange(d)).float().mean().item()
 
 
-def smallest_diagonal_d(seed: int = 0) -> int:
-    """Smallest d of NEAR_ORTHOGONAL_DIMS at which every row of Xi Xi^T peaks on its diagonal."""
-    return min(d for d in NEAR_ORTHOGONAL_DIMS if diagonal_win_rate(d, seed=seed) == 1.0)
+def diagonal_share(d: int = 8, draws: int = 20) -> float:
+    """Mean over `draws` seeds of the fraction of rows of Xi Xi^T that peak on the diagonal."""
+    return float(np.mean([diagonal_win_rate(d, seed=s) for s in range(draws)]))
 
 
-def check_smallest_diagonal_d(answer: int | None) -> bool | None:
-    """answer: the smallest d (of NEAR_ORTHOGONAL_DIMS, seed 0) with every row diagonal-dominant."""
+def solution_diagonal_share_prediction(d: int = 8) -> str:
+    share = diagonal_share(d)
+    return "all" if share >= 0.999 else "most" if share >= 0.75 else "about half"
+
+
+def check_diagonal_share_prediction(answer: str | None, d: int = 8) -> bool | None:
+    """answer: "about half", "most" or "all": share of diagonal-dominant rows at d (20 draws)."""
     if _unanswered(answer):
         return None
-    if answer not in NEAR_ORTHOGONAL_DIMS:
-        return _verdict(False, "", f"answer={answer!r}: choose one of {NEAR_ORTHOGONAL_DIMS}")
-    truth = smallest_diagonal_d()
-    rates = {d: round(diagonal_win_rate(d), 3) for d in NEAR_ORTHOGONAL_DIMS}
-    return _verdict(answer == truth, f"d = {truth}; fraction of diagonal rows per d: {rates}",
-                    f"not {answer}: the fraction of rows whose largest entry is diagonal is {rates}")
+    if answer not in ("about half", "most", "all"):
+        return _verdict(False, "", f"answer={answer!r}: choose 'about half', 'most' or 'all'")
+    truth, share = solution_diagonal_share_prediction(d), diagonal_share(d)
+    return _verdict(answer == truth, f"{truth}: {share:.1%} of the rows at d = {d}, over 20 draws",
+                    f"not {answer!r}: measured {share:.1%} of the rows at d = {d} over 20 draws")
 
 
 def noise_effect(sigma: float = 1.0, target: str = "both", path=DATA_DIR / "noise_sweep.json") -> str:
-    """"faster", "slower" or "same": median steps to 95 % test-ID of (sigma, target) against no
+    """"faster", "slower" or "same": mean steps to 95 % test-ID of (sigma, target) against no
     noise in the shipped sweep; "same" when they differ by less than one evaluation interval (a
     seed that never gets there counts as the full budget)."""
     blob = load_sweep(path)
     runs, every = blob["runs"], blob["train_config"]["1"]["eval_every"]
 
-    def median_steps(s, t):
+    def mean_steps(s, t):
         group = [r for r in runs if r["hops"] == 1 and r["sigma"] == s and (s == 0 or r["target"] == t)]
-        return np.median([r["history"].steps_to("test_id", 0.95) or r["history"].steps[-1] for r in group])
+        return np.mean([r["history"].steps_to("test_id", 0.95) or r["history"].steps[-1] for r in group])
 
-    delta = median_steps(sigma, target) - median_steps(0.0, "both")
+    delta = mean_steps(sigma, target) - mean_steps(0.0, "both")
     return "faster" if delta <= -every else "slower" if delta >= every else "same"
 
 

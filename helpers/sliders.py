@@ -80,7 +80,7 @@ def init_rate_view(sweep: dict, gamma: float, norm: str = "post"):
         plot_curve_band(left, steps, [r["history"].acc[split] for r in runs], label=split,
                         color=SPLIT_COLORS[split])
     left.axhline(SOLVED, color="grey", ls=":", lw=1)
-    left.set(xlabel="training step", ylabel="accuracy (mean of seeds, band: min-max)", ylim=(-0.03, 1.03))
+    left.set(xlabel="training step", ylabel="accuracy (band: seeds' range)", ylim=(-0.03, 1.03))
     left.legend(fontsize="small", loc="center right")
     gammas = sorted(sweep["grid"]["gamma"])
     for n, marker in (("post", "o"), ("pre", "s")):
@@ -129,23 +129,30 @@ def noise_view(sweep: dict, sigma: float, target: str = "both"):
         plot_curve_band(left, runs[0]["history"].steps, [r["history"].acc["test_id"] for r in runs],
                         label=f"σ = {sigma} on {target}", color="tab:green")
     left.axhline(SOLVED, color="grey", ls=":", lw=1)
-    left.set(xlabel="training step", ylabel="test-ID accuracy (band: min-max of seeds)", ylim=(-0.03, 1.03))
+    left.set(xlabel="training step", ylabel="test-ID accuracy (band: seeds' range)", ylim=(-0.03, 1.03))
     left.legend(fontsize="small", loc="lower right")
     budget = base[0]["history"].steps[-1]
     sigmas = sorted(sweep["sigmas"])
-    for offset, (t, color) in zip((-0.04, 0, 0.04), (("both", "tab:green"), ("qk", "tab:orange"), ("vo", "tab:purple"))):
-        means = []
+    base_steps = noise_steps_to_solve(sweep, 0.0)
+    base_mean = np.mean([x if x is not None else budget for x in base_steps])
+    right.scatter([0] * len(base_steps), [x if x is not None else budget for x in base_steps], color="grey", s=14,
+                  label="no noise (σ = 0)")
+    for offset, (t, color) in zip((-0.03, 0, 0.03), (("both", "tab:green"), ("qk", "tab:orange"), ("vo", "tab:purple"))):
+        xs, means = [0.0], [base_mean]
         for s in sigmas:
+            if s == 0:
+                continue
             steps = noise_steps_to_solve(sweep, s, t)
             done = [x for x in steps if x is not None]
             right.scatter([s + offset] * len(done), done, color=color, s=14)
             right.scatter([s + offset] * (len(steps) - len(done)), [budget] * (len(steps) - len(done)),
                           color=color, marker="^", s=24)
+            xs.append(s + offset)
             means.append(np.mean([x if x is not None else budget for x in steps]))
-        right.plot(np.array(sigmas) + offset, means, color=color, label=f"noise on {t}")
+        right.plot(xs, means, color=color, label=f"noise on {t} (line: mean, dots: seeds)")
     right.axvline(sigma, color="black", lw=1, ls="--")
     right.set(xlabel="noise σ", ylabel="steps to 95 % test-ID", title=f"every shipped setting (▲: not by step {budget})")
-    right.legend(fontsize="small")
+    right.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     label = "no noise" if sigma == 0 else f"σ = {sigma} on {target}"
     left.set_title(f"{label}: {_describe_steps(noise_steps_to_solve(sweep, sigma, target))}; "
                    f"no noise: median {int(np.median([s for s in noise_steps_to_solve(sweep, 0.0) if s]))}")

@@ -19,14 +19,16 @@
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/03_init_and_layernorm.ipynb)
 #
 # **Run time on a laptop CPU: about 1 minute.** *Instant path:* a dense shipped grid, 9 init rates ×
-# {pre-LN, post-LN} × 3 seeds = 54 runs (`python -m helpers.experiments init_ln_sweep`, ~40 min
-# on 2 cores, resumable); the slider answers from it at once. *Train it yourself:* one live
+# {pre-LN, post-LN} × 3 seeds = 54 runs (`python -m helpers.experiments init_ln_sweep`: each run
+# takes 0.5-2 min on one core depending on the CPU, so about 15-50 min on 2 cores; resumable); the
+# slider answers from it at once. *Train it yourself:* one live
 # training (pre-LN, ~40 s), and a button that trains any slider setting live.
 #
 # Paper A (Wang et al., [arXiv 2405.15302](https://arxiv.org/abs/2405.15302)) claims that **small
 # initialization** and **post-LayerNorm** help the matching mechanism form. Its figures show
 # this on 2-hop chains with a 3-layer, 1-head model (the authors' figure files
-# `loss_of_sigle_chain_2order_3L1H_diff_ini_{pre,post}_LN`); here we test it on **1-hop**
+# `loss_of_sigle_chain_2order_3L1H_diff_ini_{pre,post}_LN`, in the paper's sources; their code is at
+# github.com/xuzhiqin1990/understanding_dl, `code/multi-step_reasoning_code/`); here we test it on **1-hop**
 # chains, where a laptop can afford a dense grid. You will learn:
 #
 # 1. what the **init rate** $\gamma$ is: every weight starts uniform in $\pm(6/\text{fan\_in})^\gamma$,
@@ -36,7 +38,7 @@
 # 3. what the failing models learn instead (a shortcut you can measure);
 # 4. how to explore every setting with a slider, and train any of them yourself.
 #
-# There are three checked exercises (a prediction, the init rule, the shortcut) and an open
+# There are three checked exercises (a prediction, the shortcut, the init rule) and an open
 # question.
 
 # %%
@@ -97,15 +99,16 @@ print("init rates γ:", gammas, "| LayerNorm:", norms, "| seeds:", seeds)
 #
 # <details><summary>Hint</summary>
 #
-# $\gamma = 0.2$ gives $b = (6/64)^{0.2} \approx 0.62$: weights far *larger* than Kaiming's
-# $(6/64)^{0.5} \approx 0.31$. $\gamma = 1.2$ gives $b \approx 0.06$.
+# For a layer with fan_in 64: $\gamma = 0.5$ gives $b = (6/64)^{0.5} \approx 0.31$ (about Kaiming),
+# $\gamma = 0.6$ gives $b \approx 0.24$, $\gamma = 1$ gives $b \approx 0.09$. Is "small init helps" a
+# slope (every bit smaller is better) or a threshold?
 # </details>
 
 # %%
 my_prediction = {
     ("post", 1.0): None,   # post-LN, gamma = 1 (small init)
     ("post", 0.5): None,   # post-LN, gamma = 0.5 (about Kaiming scale)
-    ("post", 0.2): None,   # post-LN, gamma = 0.2 (large init)
+    ("post", 0.6): None,   # post-LN, gamma = 0.6 (a little smaller than Kaiming)
     ("pre", 1.0): None,    # pre-LN, gamma = 1
 }
 E.check_init_ln_prediction(my_prediction)
@@ -115,7 +118,7 @@ E.check_init_ln_prediction(my_prediction)
 #
 # ```python
 # my_prediction = E.solution_init_ln_prediction()   # computed from the shipped sweep:
-# # {("post", 1.0): True, ("post", 0.5): False, ("post", 0.2): False, ("pre", 1.0): False}
+# # {("post", 1.0): True, ("post", 0.5): False, ("post", 0.6): True, ("pre", 1.0): False}
 # ```
 #
 # </details>
@@ -135,7 +138,7 @@ def solve_steps(norm, gamma):
 
 budget = sweep["train_config"]["steps"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
-for norm, marker in (("post", "o"), ("pre", "s")):
+for norm, marker, dx in (("post", "o", -0.012), ("pre", "s", 0.012)):
     finals = np.array([[r["final"]["test_id"] for r in S.init_runs(sweep, norm, g)] for g in gammas])
     line, = axes[0].plot(gammas, finals.mean(1), marker=marker, label=f"{norm}-LN")
     for g, f in zip(gammas, finals):
@@ -143,15 +146,18 @@ for norm, marker in (("post", "o"), ("pre", "s")):
     for g in gammas:
         steps = solve_steps(norm, g)
         done = [s for s in steps if s is not None]
-        axes[1].scatter([g] * len(done), done, color=line.get_color(), marker=marker, s=20)
-        axes[1].scatter([g] * (len(steps) - len(done)), [budget + 40] * (len(steps) - len(done)),
+        axes[1].scatter(np.array([g] * len(done)) + dx + np.linspace(-0.01, 0.01, len(done)), done,
+                        color=line.get_color(), marker=marker, s=20)
+        axes[1].scatter([g + dx] * (len(steps) - len(done)), [budget + 40] * (len(steps) - len(done)),
                         color=line.get_color(), marker="^", s=30)
+    axes[1].scatter([], [], color=line.get_color(), marker=marker, label=f"{norm}-LN, one mark per seed")
 axes[0].set(xlabel="init rate γ (larger = smaller initial weights)", ylabel="final test-ID accuracy",
             ylim=(-0.03, 1.03), title="Final test-ID accuracy after 800 steps")
 axes[1].axhline(budget, color="grey", ls=":")
 axes[1].set(xlabel="init rate γ", ylabel="steps to 95 % test-ID", ylim=(0, budget + 80),
             title=f"Steps to solve (▲: not within {budget} steps)")
 axes[0].legend()
+axes[1].legend(fontsize="small", loc="center right")
 fig.suptitle("Only post-LN with a small enough init learns 1-hop matching in 800 steps; pre-LN never does")
 fig.tight_layout()
 save_thumbnail(fig, "03_init_and_layernorm")  # the course map in README.md shows it
@@ -167,13 +173,23 @@ solved = {(n, g): all(s is not None for s in solve_steps(n, g)) for n in norms f
 never = {(n, g): all(s is None for s in solve_steps(n, g)) for n in norms for g in gammas}
 smallest_post = min(g for g in gammas if solved[("post", g)])
 print("smallest γ at which every post-LN seed solves:", smallest_post)
+above = [s for g in gammas if g >= smallest_post for s in solve_steps("post", g)]
+print(f"post-LN at γ >= {smallest_post}: every seed solves, at steps {min(above)}-{max(above)}")
 assert all(never[("pre", g)] for g in gammas), "pre-LN never solves, at any init rate"
-assert all(solved[("post", g)] for g in gammas if g >= 0.75), "post-LN with γ >= 0.75 always solves"
-assert all(never[("post", g)] for g in gammas if g <= 0.3), "post-LN with a large init never solves"
-__FAST_ASSERT__
+assert all(never[("post", g)] for g in gammas if g <= 0.5), "post-LN at Kaiming scale or larger never solves"
+assert all(solved[("post", g)] for g in gammas if g >= smallest_post), "above the threshold every seed solves"
+assert 0.5 < smallest_post <= 0.75 and max(above) <= 2 * min(above), "a threshold, then about the same speed"
 
 # %% [markdown]
-# __GRID_PROSE__
+# The grid draws a sharp line rather than a slope. **Pre-LN** never learns 1-hop matching within
+# 800 steps, at any of the 9 init rates (its test-ID accuracy even falls towards 0 as the init
+# shrinks: section 4 shows what it learns instead). **Post-LN** fails in every seed at every
+# $\gamma \le 0.5$, i.e. at the usual Kaiming scale and above it, and succeeds in every seed at
+# every $\gamma \ge 0.6$. Above that threshold the init size barely changes the speed: all those
+# runs solve within a factor of two of each other, a few hundred steps. So at this scale "small
+# initialization helps" means *small enough*, not *the smaller the better*. The threshold depends
+# on the budget: while building the course, post-LN at $\gamma = 0.5$ also solved 1 hop once given
+# 1,500 steps, while pre-LN did not (measured once, not shipped); this sweep fixes 800 steps.
 #
 # ### Does the matching circuit form?
 #
@@ -223,15 +239,18 @@ display(widgets.HBox([gamma_slider, norm_toggle]),
 # %% [markdown]
 # ### Train a setting yourself
 #
-# The button trains the slider's setting live (seed 0, 800 steps, ~40 s on a laptop CPU) and
-# draws it in black over the shipped runs. Executed top to bottom, this notebook trains one
-# setting with the same function: the failing **pre-LN, γ = 1** cell, whose model section 4
-# opens.
+# The button trains the slider's setting live (seed 0, the grid's 800 steps, 40 s to 2 min on a
+# laptop CPU) and draws it in black over the shipped runs. Executed top to bottom, this notebook
+# trains one setting with the same function: the failing **pre-LN, γ = 1** cell, whose model
+# section 4 opens. To save time it stops as soon as the model answers 25 % of the training
+# questions (the shipped pre-LN seeds at this γ level off at 27-29 % from step ~300 on), with the
+# grid's learning-rate schedule unchanged.
 
 # %%
-def train_and_draw(norm, gamma, seed=0):
+def train_and_draw(norm, gamma, seed=0, stop_at=None):
     model_cfg = replace(X.CHAIN_1HOP_MODEL, norm=norm, init_rate=gamma, final_norm=None)
-    model, history, evals = X.train_chain(1, model_cfg, X.CHAIN_1HOP_TRAIN, seed=seed)
+    train_cfg = replace(X.CHAIN_1HOP_TRAIN, stop_at=stop_at)   # the grid's config; optionally stop early
+    model, history, evals = X.train_chain(1, model_cfg, train_cfg, seed=seed)
     fig = S.init_rate_view(sweep, gamma, norm)
     fig.axes[0].plot(history.steps, history.acc["test_id"], color="black", lw=2, label=f"live test-ID, seed {seed}")
     fig.axes[0].legend(fontsize="small", loc="center right")
@@ -241,24 +260,24 @@ def train_and_draw(norm, gamma, seed=0):
 
 button, live_output = S.live_training_controls(lambda: train_and_draw(norm_toggle.value, gamma_slider.value))
 display(button, live_output)
-pre_model, pre_history, evals = train_and_draw("pre", 1.0)
+pre_model, pre_history, evals = train_and_draw("pre", 1.0, stop_at={"train": 0.25})
 
 # %% [markdown]
 # The live run must tell the same story as the shipped ones, on any machine (another CPU or a GPU
-# changes the last digits, so we compare with a tolerance, not step for step): it stays on the
-# plateau, far below 95 % test-ID, like every shipped pre-LN seed.
+# changes the last digits, so we compare with a tolerance, not step for step): it fits a quarter
+# of the training questions while staying far below 95 % test-ID, like every shipped pre-LN seed.
 
 # %%
 shipped = [r["final"]["test_id"] for r in S.init_runs(sweep, "pre", 1.0)]
 print(f"live pre-LN γ=1: test-ID {pre_history.final('test_id'):.3f}, train {pre_history.final('train'):.3f}, "
       f"test-OOD {pre_history.final('test_ood'):.3f} | shipped seeds' test-ID: {[round(v, 3) for v in shipped]}")
-assert pre_history.final("test_id") < 0.2 and max(shipped) < 0.2
+assert pre_history.final("train") >= 0.25 and pre_history.final("test_id") < 0.2 and max(shipped) < 0.2
 
 # %% [markdown]
 # ## 4. What does the failing model learn instead?
 #
-# The pre-LN model scores clearly above zero on *training* questions but near 0 on test-ID, and
-# well above 0 on OOD. A hypothesis: it learned the **split's rule** instead of matching. In
+# The live pre-LN model ($\gamma = 1$) scores clearly above zero on *training* questions but near 0
+# on test-ID, and well above 0 on OOD. A hypothesis: it learned the **split's rule** instead of matching. In
 # training, the answer $b$ of the start $a$ always satisfies $(b - a) \bmod 5 \in \{0, 1, 4\}$;
 # several tokens of the context satisfy that too, so guessing among them gives partial credit on
 # train, never the right answer on test-ID (whose pairs use residues 2 and 3), and often the right
@@ -275,8 +294,9 @@ assert pre_history.final("test_id") < 0.2 and max(shipped) < 0.2
 #
 # <details><summary>Hint</summary>
 #
-# `(inputs[:, :12] == answers[:, None]).any(1)` tests (a); `torch.isin(x, torch.tensor([0, 1, 4]))`
-# tests (b). Python's `%` on tensors is already non-negative for a positive modulus.
+# Compare every answer with the 12 context tokens of its own row at once (broadcasting), and
+# reduce over the context. For (b), the start token is the last input of each row; torch's `%`
+# is already non-negative for a positive modulus.
 # </details>
 
 # %%
@@ -312,9 +332,14 @@ for split, rate in rates.items():
 assert rates["test_id"] >= 0.8
 
 # %% [markdown]
-# So the failing model found a **shortcut**: "answer a context token whose difference to the
+# So this failing model found a **shortcut**: "answer a context token whose difference to the
 # query is 0, 1 or 4 mod 5". It fits a fraction of the training data and fails exactly where
 # the test-ID split was built to catch it. That is what `test_id` is for.
+#
+# Not every failure is this one. The shipped failures with a *large* init ($\gamma \le 0.5$, pre- or
+# post-LN) end at test-ID 0.09-0.17, not near 0 (section 2's left panel), which the residue
+# shortcut alone would not give; the sweep keeps no models, so what they learned is an open
+# question for you (train one with the button and apply `E.solution_shortcut_rate`).
 #
 # ## 5. The init rule, by hand
 #
@@ -327,8 +352,9 @@ assert rates["test_id"] >= 0.8
 #
 # <details><summary>Hint</summary>
 #
-# `torch.rand(shape, generator=generator)` is uniform in $[0, 1)$; map it to $[-b, b)$. A uniform
-# distribution on $[-b, b]$ has standard deviation $b/\sqrt{3}$.
+# Start from a uniform draw on $[0, 1)$ made with `generator`, and map it affinely onto $[-b, b)$.
+# (The checker also looks at the spread: a uniform distribution on $[-b, b]$ has standard deviation
+# $b/\sqrt{3}$, a normal one would not stay inside the bound.)
 # </details>
 
 # %%
@@ -389,10 +415,13 @@ E.check_init_weight(my_init_weight)
 # ## Summary
 #
 # - On 1-hop questions, pre-LN never learns matching in 800 steps at any of 9 init rates; post-LN
-#   learns it when the init is small enough, and the smaller the init the sooner (section 2).
-#   Paper A's claim, reproduced at laptop scale on 1 hop (the paper shows it on 2 hops).
+#   learns it in every seed once the init is small enough ($\gamma \ge 0.6$ here) and in none at
+#   the Kaiming scale or larger; above that threshold the speed hardly depends on $\gamma$
+#   (section 2). Paper A's claim, reproduced at laptop scale on 1 hop (the paper shows it on 2 hops).
 # - Success and failure are visible inside the model: the effective matching matrix is diagonal
 #   in every successful run and in no failed one.
-# - The failing pre-LN models learn a shortcut, "answer a context token with a training residue",
-#   which the test-ID split was built to expose.
-# - The slider answers from 54 shipped runs at once; training a setting live is one click.
+# - The failing pre-LN model at $\gamma = 1$ learns a shortcut, "answer a context token with a
+#   training residue", which the test-ID split was built to expose; large-init failures end a little
+#   above 0 on test-ID, so they learned something else.
+# - The slider answers from 54 shipped runs without training (`slider_seconds` in `data/bench.json`
+#   records its answer time); training a setting live is one click.

@@ -25,7 +25,8 @@
 #
 # Paper A (Wang et al., [arXiv 2405.15302](https://arxiv.org/abs/2405.15302)) claims that
 # **adding orthogonal noise improves reasoning**; its figures (`add_noise_loss`,
-# `acc_qk_vo_add_bar`, `qk_vo_add_layer{0,1,2}` in the authors' figure files) add noise of std
+# `acc_qk_vo_add_bar`, `qk_vo_add_layer{0,1,2}` in the paper's sources; the authors' code is at
+# github.com/xuzhiqin1990/understanding_dl, `code/multi-step_reasoning_code/`) add noise of std
 # 0.5 and 1 to $W_{qk}$, $W_{vo}$ or both, in a 5-layer model on harder datasets. The exact recipe
 # is not public, so this notebook tests **our reconstruction** [ours], in notebook 03's 1-hop
 # model. You will learn:
@@ -91,24 +92,31 @@ print("shipped sweep:", len(sweep["runs"]), "runs | σ:", sweep["sigmas"], "| ta
 # ### Exercise 1 · Predict, then measure
 # > **Difficulty:** 🔴⚪⚪⚪⚪ · **Time:** ~3 min
 #
-# For $d \in \{8, 16, 32, 64, 128, 256, 512, 1024\}$ (seed 0), what is the **smallest** $d$ at
-# which *every* row of $\Xi\Xi^\top$ has its largest entry on the diagonal? Guess before the
-# figure below tells you.
+# At $d = 8$, averaged over 20 random draws of $\Xi$, what share of the rows of $\Xi\Xi^\top$ have
+# their largest entry on the diagonal: `"about half"`, `"most"` (75-99 %) or `"all"`? Reason from
+# the sizes above before the figure below tells you.
+#
+# <details><summary>Hint</summary>
+#
+# A row is lost when one of its $d - 1 = 7$ off-diagonal entries beats the diagonal one. Relative
+# to the diagonal ($\approx \sigma^2$), each off-diagonal entry has a spread of about $1/\sqrt{8}
+# \approx 0.35$; the diagonal entry itself fluctuates too (a sum of only 8 squares).
+# </details>
 
 # %%
-my_smallest_d = None   # one of 8, 16, 32, 64, 128, 256, 512, 1024
-E.check_smallest_diagonal_d(my_smallest_d)
+my_share = None   # "about half", "most" or "all"
+E.check_diagonal_share_prediction(my_share)
 
 # %% [markdown]
 # <details><summary><b>Solution</b> (click to open)</summary>
 #
 # ```python
-# my_smallest_d = E.smallest_diagonal_d()   # measured; the figure below shows it
+# my_share = E.solution_diagonal_share_prediction()   # measured over 20 draws
 # ```
 #
-# A row is lost when one of its $d-1$ off-diagonal entries (each of size $\sim 1/\sqrt{d}$ relative
-# to the diagonal) beats the diagonal, which also fluctuates. At small $d$ that happens in a few
-# rows; by $d$ of a few dozen, essentially never.
+# Most rows, not all: a 2-3 standard-deviation excursion among 7 off-diagonal entries (plus a
+# small diagonal) happens in a row now and then. In the seed-0 draw below, 7 of 8 rows win at
+# $d = 8$ and every row from $d = 16$ on.
 # </details>
 
 # %% [markdown]
@@ -204,9 +212,15 @@ assert at_init[(1.0, "qk")] <= 0.1 and at_init[(1.0, "vo")] <= 0.1
 # > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~5 min
 #
 # With $\sigma = 1$, will each placement make 1-hop training **faster**, **slower** or about the
-# **same** as no noise (median steps to 95 % over 3 seeds; "same" means less than one evaluation
-# interval, 50 steps, apart)? Section 2
-# showed that only `"both"` plants $\Xi\Xi^\top$ at init: does that make it the only one that helps?
+# **same** as no noise (mean steps to 95 % test-ID over 3 seeds; "same" means less than one
+# evaluation interval, 50 steps, apart)?
+#
+# <details><summary>Hint</summary>
+#
+# Section 2: only `"both"` plants $\Xi\Xi^\top$ at init. But a frozen random term in $W_{qk}$ also
+# changes every attention score from step 0, and one in $W_{vo}$ changes what layer 0 writes.
+# Which of these could help a model whose attention starts almost uniform?
+# </details>
 
 # %%
 my_prediction = {"both": None, "qk": None, "vo": None}   # each "faster", "slower" or "same"
@@ -232,7 +246,20 @@ for (s, t), steps in steps_to.items():
     print(f"σ = {s:<3} on {t:4s}: steps to 95 % test-ID per seed {steps}")
 
 # %% [markdown]
-# __NOISE_PROSE__
+# What the grid says, 3 seeds per setting (evaluated every 50 steps, so smaller differences are
+# not resolved):
+#
+# - noise on **both** $W_{vo}$ and $W_{qk}$ speeds up every seed, at $\sigma = 0.5$ and at
+#   $\sigma = 1$: about 250-300 steps instead of 350-400;
+# - noise on **$W_{qk}$ alone** helps at $\sigma = 1$ but not at $\sigma = 0.5$, where it is as slow
+#   as no noise;
+# - noise on **$W_{vo}$ alone** slows training at both levels.
+#
+# So the planted product $\Xi\Xi^\top$ is not the whole story **[ours]**: at $\sigma = 1$ a frozen
+# random query-key term helps by itself, perhaps by breaking the symmetry of the nearly uniform
+# attention that small init starts from. But at $\sigma = 0.5$ only the *pair* helps, as the
+# planted identity predicts, and noise that only perturbs what layer 0 writes ($W_{vo}$) hurts.
+# The checks below make each of these statements an assert.
 
 # %%
 base, noisy = steps_to[(0.0, "both")], steps_to[(1.0, "both")]
@@ -240,7 +267,13 @@ print(f"no noise: median {np.median(base):.0f} steps (range {min(base)}-{max(bas
       f"σ = 1 on both: median {np.median(noisy):.0f} steps (range {min(noisy)}-{max(noisy)})")
 assert None not in base + noisy
 assert max(noisy) < min(base), "noise on both sides speeds up every seed"
-__NOISE_ASSERTS__
+half_both, half_qk = steps_to[(0.5, "both")], steps_to[(0.5, "qk")]
+qk_only, vo_only = steps_to[(1.0, "qk")], steps_to[(0.5, "vo")] + steps_to[(1.0, "vo")]
+print(f"σ = 0.5: both {half_both}, qk only {half_qk} | σ = 1: qk only {qk_only} | vo only (both σ): {vo_only}")
+assert max(half_both) < min(base), "at σ = 0.5 noise on both sides also speeds up every seed"
+assert max(qk_only) < min(base), "at σ = 1 noise on W_qk alone helps too"
+assert min(half_qk) >= min(base), "at σ = 0.5 noise on W_qk alone is no faster than no noise"
+assert min(vo_only) >= max(base), "noise on W_vo alone never helps"
 
 # %% [markdown]
 # ### Where it does not help: 2 hops at d_model 32
@@ -252,32 +285,36 @@ __NOISE_ASSERTS__
 fig, ax = plt.subplots(figsize=(9, 3.8))
 two_hop = {}
 for sigma in (0.0, 1.0):
-    (r,) = runs(2, sigma, "both")
+    (r,) = S.noise_runs(sweep, sigma, "both", hops=2)
     two_hop[sigma] = r
     for split in ("train", "test_id"):
         ax.plot(r["history"].steps, r["history"].acc[split], color=SPLIT_COLORS[split],
                 ls="-" if sigma == 0 else "--", label=f"σ = {sigma}, {split}")
 ax.set(xlabel="step", ylabel="accuracy", ylim=(-0.03, 1.03),
-       title="2 hops, d_model 32: with noise the model memorises instead of matching")
+       title="2 hops, d_model 32 (one seed): without noise it jumps; with noise it stays on the plateau")
 ax.legend(fontsize="small")
 plt.show()
 for sigma, r in two_hop.items():
     print(f"σ = {sigma}: final {({k: round(v, 3) for k, v in r['final'].items()})}, "
           f"steps to 95 % test-ID: {r['history'].steps_to('test_id', 0.95)}")
+noised = two_hop[1.0]["final"]
+assert two_hop[0.0]["final"]["test_id"] >= 0.95, "without noise this seed learns 2 hops"
+assert noised["test_id"] < 0.05 and noised["train"] < 0.6, "with noise: no jump within the budget"
 
 # %% [markdown]
-# This is one seed, so it is an observation, not a finding. Section 1 says what it is *not*:
-# at $d = 32$, $\Xi\Xi^\top$ is already diagonal in every row, so a weak planted identity does not
-# explain it. What we can say: the noise adds a fixed random term to every attention score of a
-# small model, and here the training set was fit by memorisation before matching formed. Whether
-# noise helps 2-hop models at the paper's width (d_model 400) is open.
+# This is one seed, so it is an observation, not a finding. With noise the model never leaves
+# the plateau in 12,000 steps: it ends at about 41 % on training questions, ~0 on test-ID and 31 %
+# on test-OOD, the pattern of notebook 03's residue shortcut rather than of matching. Section 1
+# says what it is *not*: at $d = 32$, $\Xi\Xi^\top$ is already diagonal in every row, so a weak
+# planted identity does not explain it. Whether noise helps 2-hop models at the paper's width
+# (d_model 400) and depth (5 layers) is open.
 #
 # ## 4. Explore every setting: the noise slider
 #
 # The slider reads the shipped runs and answers at once: left, the chosen setting's test-ID
 # curve against no noise; right, steps to solve for every setting with the chosen $\sigma$
 # marked. The figure right below is $\sigma = 0.5$ on both, drawn for readers of the static
-# page; move the slider to redraw under it.
+# page; the slider starts at $\sigma = 1$: move it to redraw under it.
 
 # %%
 S.noise_view(sweep, 0.5, "both")
@@ -317,14 +354,14 @@ live = train_and_draw(1.0, "both")
 
 # %% [markdown]
 # A live run differs from the shipped one in the last digits on another machine, so we check it
-# with a tolerance: it must reach 95 % test-ID no later than 1.5 × the slowest shipped seed, and
-# sooner than the fastest shipped run without noise.
+# with a tolerance: it must reach 95 % test-ID within 1.5 × the slowest shipped noised seed, and
+# no later than the slowest shipped run without noise.
 
 # %%
 live_steps = live.steps_to("test_id", 0.95)
 print(f"live σ = 1 (both), seed 0: 95 % test-ID at step {live_steps}; shipped seeds: {noisy}; "
       f"no noise: {base}")
-assert live_steps is not None and live_steps <= 1.5 * max(noisy) and live_steps < min(base)
+assert live_steps is not None and live_steps <= 1.5 * max(noisy) and live_steps <= max(base)
 
 # %% [markdown]
 # ### Open question
@@ -350,4 +387,10 @@ assert live_steps is not None and live_steps <= 1.5 * max(noisy) and live_steps 
 #   factor growing like $\sqrt{d}$.
 # - Our reconstruction of the paper's orthogonal noise adds the same frozen $\Xi_l$ to
 #   $W_{vo}^{(l)}$ and $W_{qk}^{(l+1)}$; at init this already makes the matching matrix diagonal.
-# __SUMMARY__
+# - On 1-hop questions (3 seeds per setting), noise on both $W_{vo}$ and $W_{qk}$ shortens the
+#   plateau in every seed at $\sigma = 0.5$ and 1; on $W_{qk}$ alone it helps only at $\sigma = 1$; on
+#   $W_{vo}$ alone it always slows training. Part of the effect is the planted identity, part a
+#   frozen random attention bias [ours].
+# - On 2 hops at d_model 32 (one seed) the noised model stayed on the plateau. At laptop
+#   scale we therefore reproduce "noise helps" for 1 hop only; the paper's setting (5 layers,
+#   harder datasets, d_model 400) is open.

@@ -312,15 +312,15 @@ def test_init_weight(capsys):
     assert E.check_init_weight(stub) is None
 
 
-def test_smallest_diagonal_d(capsys):
-    truth = E.smallest_diagonal_d()
-    assert E.diagonal_win_rate(truth) == 1.0 and truth in E.NEAR_ORTHOGONAL_DIMS
-    smaller = [d for d in E.NEAR_ORTHOGONAL_DIMS if d < truth]
-    assert all(E.diagonal_win_rate(d) < 1.0 for d in smaller)
-    assert E.check_smallest_diagonal_d(truth) is True
-    assert E.check_smallest_diagonal_d(1024 if truth != 1024 else 8) is False
-    assert E.check_smallest_diagonal_d(100) is False
-    assert E.check_smallest_diagonal_d(None) is None
+def test_diagonal_share_prediction(capsys):
+    truth = E.solution_diagonal_share_prediction()
+    assert truth == "most" and 0.75 <= E.diagonal_share() < 0.999
+    assert E.diagonal_win_rate(1024) == 1.0
+    assert E.check_diagonal_share_prediction(truth) is True
+    assert E.check_diagonal_share_prediction("all") is False
+    assert "measured" in capsys.readouterr().out
+    assert E.check_diagonal_share_prediction("nearly all") is False
+    assert E.check_diagonal_share_prediction(None) is None
 
 
 def test_noise_prediction():

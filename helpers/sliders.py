@@ -93,7 +93,7 @@ def init_rate_view(sweep: dict, gamma: float, norm: str = "post"):
               ylim=(-0.03, 1.03), title="every shipped setting, seeds as dots")
     right.legend(fontsize="small")
     verdict = _describe_steps([_steps_to(r["history"], "test_id") for r in runs])
-    left.set_title(f"{norm}-LN, γ = {gamma}: {verdict} of test-ID in {steps[-1]} steps")
+    left.set_title(f"{norm}-LN, γ = {gamma}: {verdict}\nof test-ID in {steps[-1]} steps", fontsize="medium")
     fig.tight_layout()
     return fig
 
@@ -154,8 +154,9 @@ def noise_view(sweep: dict, sigma: float, target: str = "both"):
     right.set(xlabel="noise σ", ylabel="steps to 95 % test-ID", title=f"every shipped setting (▲: not by step {budget})")
     right.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     label = "no noise" if sigma == 0 else f"σ = {sigma} on {target}"
-    left.set_title(f"{label}: {_describe_steps(noise_steps_to_solve(sweep, sigma, target))}; "
-                   f"no noise: median {int(np.median([s for s in noise_steps_to_solve(sweep, 0.0) if s]))}")
+    left.set_title(f"{label}: {_describe_steps(noise_steps_to_solve(sweep, sigma, target))}\n"
+                   f"no noise: median step {int(np.median([s for s in noise_steps_to_solve(sweep, 0.0) if s]))}",
+                   fontsize="medium")
     fig.tight_layout()
     return fig
 

@@ -20,8 +20,8 @@
 #
 # **Run time on a laptop CPU: about 1 minute.** *Instant path:* a dense shipped grid, 9 init rates ×
 # {pre-LN, post-LN} × 3 seeds = 54 runs (`python -m helpers.experiments init_ln_sweep`: each run
-# takes 0.5-2 min on one core depending on the CPU, so about 15-50 min on 2 cores; resumable); the
-# slider answers from it at once. *Train it yourself:* one live
+# takes 0.5-2.5 min on one core depending on the CPU, about an hour on 2 cores of a slow laptop;
+# resumable); the slider answers from it at once. *Train it yourself:* one live
 # training (pre-LN, ~40 s), and a button that trains any slider setting live.
 #
 # Paper A (Wang et al., [arXiv 2405.15302](https://arxiv.org/abs/2405.15302)) claims that **small

@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -20,8 +21,8 @@
 #
 # **Run time on a laptop CPU: about 30 seconds.** *Instant path:* a shipped sweep, noise
 # $\sigma \in \{0, 0.5, 1\}$ on $W_{qk}$, $W_{vo}$ or both × 3 seeds (`python -m helpers.experiments
-# noise_sweep`, ~25 min on 2 cores, resumable); the slider answers from it at once. *Train it
-# yourself:* one live run (~15 s), and a button that trains any slider setting.
+# noise_sweep`, 30-60 min on 2 cores, resumable); the slider answers from it at once.
+# *Train it yourself:* one live run (~15 s), and a button that trains any slider setting.
 #
 # Paper A (Wang et al., [arXiv 2405.15302](https://arxiv.org/abs/2405.15302)) claims that
 # **adding orthogonal noise improves reasoning**; its figures (`add_noise_loss`,
@@ -304,7 +305,8 @@ assert noised["test_id"] < 0.05 and noised["train"] < 0.6, "with noise: no jump 
 # %% [markdown]
 # This is one seed, so it is an observation, not a finding. With noise the model never leaves
 # the plateau in 12,000 steps: it ends at about 41 % on training questions, ~0 on test-ID and 31 %
-# on test-OOD, the pattern of notebook 03's residue shortcut rather than of matching. Section 1
+# on test-OOD: test-OOD well above test-ID, as for notebook 03's shortcut model (the sweep keeps no
+# models, so the shortcut rate was not measured here), not the signature of matching. Section 1
 # says what it is *not*: at $d = 32$, $\Xi\Xi^\top$ is already diagonal in every row, so a weak
 # planted identity does not explain it. Whether noise helps 2-hop models at the paper's width
 # (d_model 400) and depth (5 layers) is open.
@@ -354,14 +356,14 @@ live = train_and_draw(1.0, "both")
 
 # %% [markdown]
 # A live run differs from the shipped one in the last digits on another machine, so we check it
-# with a tolerance: it must reach 95 % test-ID within 1.5 × the slowest shipped noised seed, and
-# no later than the slowest shipped run without noise.
+# with a tolerance, not step for step: it must reach 95 % test-ID no later than the slowest
+# shipped run *without* noise.
 
 # %%
 live_steps = live.steps_to("test_id", 0.95)
 print(f"live σ = 1 (both), seed 0: 95 % test-ID at step {live_steps}; shipped seeds: {noisy}; "
       f"no noise: {base}")
-assert live_steps is not None and live_steps <= 1.5 * max(noisy) and live_steps <= max(base)
+assert live_steps is not None and live_steps <= max(base)
 
 # %% [markdown]
 # ### Open question

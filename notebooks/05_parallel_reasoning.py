@@ -19,20 +19,21 @@
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/05_parallel_reasoning.ipynb)
 #
 # **Run time on a laptop CPU: about 30 seconds.** *Instant path:* two shipped sweeps and a
-# shipped model (`python -m helpers.experiments parallel_sweep` and `... parallel_depth3`, ~7 and
-# ~6 min on one GPU; hours on 2 CPU cores); the depth × hops slider in section 6 answers from them
-# at once. *Train it yourself:* a button in section 6 trains any depth on any hop count live.
+# shipped model (`python -m helpers.experiments parallel_sweep --workers 8` and `... parallel_depth3
+# --workers 4`, ~7 and ~6 min on one GPU; hours on 2 CPU cores); the depth × hops slider in
+# section 6 answers from them at once. *Train it yourself:* a button in section 6 trains any depth on any hop count live.
 #
 # Notebook 02 showed the **serial** mechanism: layer 0 pairs tokens, then the last position
 # advances **one hop per layer**, so $L$ attention layers answer at most $L-1$ hops. Paper A
 # (Wang et al., [arXiv 2405.15302](https://arxiv.org/abs/2405.15302)) claims transformers also
 # reason **in parallel**: intermediate positions can match and compose
-# hop *segments* (pointer doubling), and later work by the same group conjectures that $L$
-# layers can do between $2^{L-1}$ and $3^{L-1}$ hops. You will learn:
+# hop *segments* (pointer doubling), and the same group's later work conjectures that $L$
+# layers can do between $2^{L-1}$ and $3^{L-1}$ hops (we state the conjecture as we read it; we
+# have not pinned its exact source). You will learn:
 #
 # 1. how to measure "the largest number of hops a depth solves", and one trap in doing so;
-# 2. what models of depth 2 to 5 trained at course scale actually reach (spoiler: the serial
-#    budget, not more);
+# 2. what models of depth 2 to 5 trained at course scale actually reach (spoiler: at most the
+#    serial budget);
 # 3. how to check, inside a trained model, which mechanism it uses.
 #
 # Three checked exercises (two predictions, one function) and an open problem.
@@ -97,15 +98,20 @@ for L in X.PARALLEL_DEPTHS:
 # hop counts are learned first. A depth **solves k hops** when every hop count $1..k$ reaches
 # 95 % test-ID accuracy (unseen pairs of seen tokens).
 #
-# Why "every hop count up to k" and not "any k"? Look at a 6-hop question on a 7-node chain:
-# the start must be the first node and the answer is the **last** one, the only node that never
-# appears as the first token of a pair. A model can find it without following a single pointer.
+# Why "every hop count up to k" and not "any k"? Exercise 1 lets you find the reason first.
 #
 # ### Exercise 1 · Predict the shortcut
-# > **Difficulty:** 🔴⚪⚪⚪⚪ · **Time:** ~3 min
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~5 min
 #
-# The depth-2 models of the sweep solve no 1-hop question. On which hop count (1 to 6) do they
-# score **highest**? Answer before the table below shows it.
+# The depth-2 models of the sweep fail 1-hop questions (14-17 % test-ID). On which hop count
+# (1 to 6) do they score **highest**? Answer before the table below shows it.
+#
+# <details><summary>Hint</summary>
+#
+# On a 7-node chain, which start nodes can a $k$-hop question use, and which answers? For the
+# largest $k$, is there anything special about the answer that a model could spot without
+# following pointers (look at which tokens appear as the first of a pair)?
+# </details>
 
 # %%
 sweep = X.load_sweep(DATA_DIR / "parallel_sweep.json")
@@ -119,6 +125,10 @@ E.check_depth2_best_hop(my_best_hop, sweep)
 # my_best_hop = 6   # the answer is the chain's last node: the only node with no child
 # ```
 #
+# A 6-hop question on a 7-node chain must start at the first node and end at the **last** one,
+# the only node that never appears as the first token of a pair. A model can find it without
+# following a single pointer.
+#
 # </details>
 
 # %%
@@ -129,8 +139,9 @@ fig, ax = plt.subplots(figsize=(8, 5))
 plot_grid(table, rows, [f"{k} hop{'s' * (k > 1)}" for k in hops], ax=ax, xlabel="hops asked",
           ylabel="model", title="Test-ID accuracy per hop count: 6 hops is solved by a shortcut")
 plt.show()
-print("6-hop accuracy of the depth-2 models, which solve no 1-hop question:",
-      [round(r["acc_by_hop"]["test_id"]["6"], 3) for r in sweep["runs"] if r["depth"] == 2])
+print("depth-2 models, test-ID accuracy on 1 hop:",
+      [round(r["acc_by_hop"]["test_id"]["1"], 3) for r in sweep["runs"] if r["depth"] == 2],
+      "| on 6 hops:", [round(r["acc_by_hop"]["test_id"]["6"], 3) for r in sweep["runs"] if r["depth"] == 2])
 assert all(r["acc_by_hop"]["test_id"]["6"] >= 0.95 and r["acc_by_hop"]["test_id"]["1"] < 0.5
            for r in sweep["runs"] if r["depth"] == 2)
 
@@ -184,7 +195,7 @@ for run in sweep["runs"]:
 for depth, ks in solved.items():
     print(f"depth {depth}: serial budget {depth - 1}, solved {ks} (seeds {list(sweep['seeds'])})")
 plot_depth_vs_hops(sweep["depths"], solved,
-                   title="Trained models reach the serial budget L-1, not the parallel band")
+                   title="Trained models stay at or below the serial budget L-1, far from the parallel band")
 save_thumbnail(plt.gcf(), "05_parallel_reasoning")  # the course map in README.md shows it
 plt.show()
 
@@ -194,8 +205,8 @@ assert all(k <= depth - 1 for depth, ks in solved.items() for k in ks), "no run 
 # %% [markdown]
 # Every run stays at or below $L-1$: depth 3 reaches 2 hops, depth 4 two or three, depth 5 three
 # or four. Depth 2 solves nothing in this mixed setting, although it has the budget for one hop
-# (section 6 trains it on 1 hop alone, and it solves it in seconds): with one matching layer it
-# cannot also read the hop token, and mixed training spends it elsewhere.
+# (section 6 trains it on 1 hop alone, and it solves it): a guess [ours] is that with one
+# matching layer it cannot also read the hop token, and mixed training spends it elsewhere.
 #
 # A budget of 16,000 steps (batch 512) is small next to the paper's. Was depth 3 simply not
 # trained long enough for 3 hops? The second shipped sweep trains depth 3 for 24,000 steps on
@@ -225,14 +236,22 @@ assert min(final[2]) >= X.SOLVED and max(final[3]) < 0.25
 
 # %% [markdown]
 # Three hops stay near 0.15-0.17 for 20,000 more steps after two hops are solved: at this scale,
-# more training does not open the parallel route. (On OOD chains, 3 and 4 hops score *higher*
-# than ID, 0.6-0.8: in an OOD question the only in-distribution tokens are the answer and its
-# parent, a second shortcut. The shipped `acc_by_hop["test_ood"]` shows it.)
+# more training does not open the parallel route. On OOD chains, 3 and 4 hops score *higher*
+# than on ID chains: in an OOD question the only in-distribution tokens are the answer and its
+# parent, a second shortcut.
+
+# %%
+ood = {k: [r["acc_by_hop"]["test_ood"][str(k)] for r in deep["runs"]] for k in (3, 4)}
+print("test-OOD accuracy per seed:", {k: [round(v, 3) for v in vals] for k, vals in ood.items()},
+      "| test-ID:", {k: [round(v, 3) for v in final[k]] for k in (3, 4)})
+assert all(min(ood[k]) > max(final[k]) for k in (3, 4)), "OOD above ID on 3 and 4 hops: a shortcut"
+
+# %% [markdown]
 #
 # ## 4. Inside a trained model: which mechanism?
 #
-# The sweep shipped the model that does best against its serial budget (`parallel_sweep_best.pt`:
-# depth 3, seed 0, 2 hops solved). If it reasoned in parallel, some layer's last position would
+# Four runs reach their serial budget and none beats it; the sweep ships the shallowest of them
+# (`parallel_sweep_best.pt`: depth 3, seed 0, 2 hops solved). If it reasoned in parallel, some layer's last position would
 # look **further** than one hop per layer. We measure, over 2,000 test-ID questions, where each
 # layer's strongest key sits on the chain, counted in hops from the start node.
 
@@ -297,8 +316,9 @@ assert max(share[2], key=share[2].get) == 1 and share[2][1] < 0.25, "layer 2: +1
 # %% [markdown]
 # In layer 1 the keys one hop away are no more common than others (+1: ~15 %, −1: almost never).
 # In layer 2, +1 hop is the most common offset, but only for about one key in six, against
-# 11-14 % at ±2: a weak preference, not the sharp peak that segment composition would need (a
-# composing head would find the continuing pair in nearly every question). And nothing of it
+# 11-14 % at ±2: a weak preference. A single composing head could find the continuing pair only
+# when it comes *earlier* in the shuffled context (section 5), about half of the time; 17 % is
+# far below even that ceiling. And nothing of it
 # reaches the answer: the information flow above shows only the serial path. At this scale the
 # model reasons serially.
 #
@@ -338,7 +358,8 @@ assert all(v["parallel"] == 1.0 and v["serial"] < 0.2 for v in handbuilt.values(
 # Its information flow on one question shows the segments: in layer 1 the intermediate slots
 # attend to *other* pairs (composition), and in layer 2 the last position jumps to the slot
 # that holds the two-hop segment starting at $x_1$. Both heads of a layer are summed in the
-# picture; edges from position 0 are the sink (a head that found nothing).
+# picture; a head that finds nothing lands on the sink at position 0 or on a slot that holds no
+# segment.
 
 # %%
 example = make_chain_data(1, 3, "test_id", seed=7)
@@ -377,11 +398,12 @@ display(widgets.HBox([depth_slider, hops_slider]),
 # %% [markdown]
 # ### Train a depth yourself
 #
-# The button trains the sliders' depth on **pure** $k$-hop questions (notebook 02's recipe, at most
-# `steps` steps, stopping at 99 % test-ID; seed 0). One hop takes seconds; two or more take
-# thousands of steps (notebook 02's 2-hop model needed ~8,000), so 2,000 steps is a first look,
-# not a verdict on the bound. Executed top to bottom, the notebook trains depth 2 on 1 hop, its
-# serial budget, with the same function (~10 s).
+# The button trains the sliders' depth on **pure** $k$-hop questions (notebook 02's 1-hop recipe:
+# d_model 64, cosine schedule; at most `steps` steps, stopping at 99 % test-ID; seed 0). One hop
+# takes a few hundred steps; two or more take thousands (notebook 02's 2-hop model needed ~8,000),
+# so 2,000 steps is a first look, not a verdict on the bound. Executed top to bottom, the notebook
+# trains depth 2 on 1 hop, its serial budget, with the same function (10-50 s depending on the
+# CPU).
 
 # %%
 steps_box = widgets.BoundedIntText(value=800, min=100, max=2_000, step=100, description="steps")

@@ -146,6 +146,7 @@ def test_offdiagonal_ratio():
 def test_layer2_prediction():
     model, _ = X.load_parallel_best()
     truth = E.layer2_offset_on_one_hop(model.cpu())
+    assert truth == 0, "notebook 05's folded solution says layer 2 rests on the start node's slot"
     assert E.check_layer2_prediction(truth, model.cpu()) is True
     assert E.check_layer2_prediction(truth + 1, model.cpu()) is False
     assert E.check_layer2_prediction(None, model) is None

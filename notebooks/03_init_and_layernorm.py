@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -18,7 +19,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/03_init_and_layernorm.ipynb)
 #
-# **Run time on a laptop CPU: about 1 minute.** *Instant path:* a dense shipped grid, 9 init rates ×
+# **Run time on a laptop CPU: about 62 seconds on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* a dense shipped grid, 9 init rates ×
 # {pre-LN, post-LN} × 3 seeds = 54 runs (`python -m helpers.experiments init_ln_sweep`: each run
 # takes 0.5-2.5 min on one core depending on the CPU, about an hour on 2 cores of a slow laptop;
 # resumable); the slider answers from it at once. *Train it yourself:* one live

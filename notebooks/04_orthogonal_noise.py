@@ -19,7 +19,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/04_orthogonal_noise.ipynb)
 #
-# **Run time on a laptop CPU: about 30 seconds.** *Instant path:* a shipped sweep, noise
+# **Run time on a laptop CPU: about 68 seconds on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* a shipped sweep, noise
 # $\sigma \in \{0, 0.5, 1\}$ on $W_{qk}$, $W_{vo}$ or both × 3 seeds (`python -m helpers.experiments
 # noise_sweep`, 30-60 min on 2 cores, resumable); the slider answers from it at once.
 # *Train it yourself:* one live run (~15 s), and a button that trains any slider setting.

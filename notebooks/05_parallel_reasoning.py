@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -18,7 +19,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/05_parallel_reasoning.ipynb)
 #
-# **Run time on a laptop CPU: about 30 seconds.** *Instant path:* two shipped sweeps and a
+# **Run time on a laptop CPU: about 1.6 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* two shipped sweeps and a
 # shipped model (`python -m helpers.experiments parallel_sweep --workers 8` and `... parallel_depth3
 # --workers 4`, ~7 and ~6 min on one GPU; hours on 2 CPU cores); the depth × hops slider in
 # section 6 answers from them at once. *Train it yourself:* a button in section 6 trains any depth on any hop count live.

@@ -19,7 +19,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/06_iteration_heads.ipynb)
 #
-# **Run time on a laptop CPU: about 1 minute.** *Instant path:* the seed sweep and the parity
+# **Run time on a laptop CPU: about 3.3 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the seed sweep and the parity
 # comparison are shipped (`python -m helpers.experiments iteration_sweep`). *Train it yourself:*
 # two live trainings (~30 s and ~15 s).
 #

@@ -19,7 +19,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/07_transfer.ipynb)
 #
-# **Run time on a laptop CPU: about 1 minute.** *Instant path:* the pretrained model and the seed
+# **Run time on a laptop CPU: about 1.9 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the pretrained model and the seed
 # sweep are shipped (`python -m helpers.experiments iteration_polynomial`, then `... iteration_sweep`).
 # *Train it yourself:* a live fine-tune of a few seconds and one from-scratch run.
 #

@@ -74,7 +74,7 @@ from helpers.plots import (plot_attention_layers, plot_information_flow, plot_ma
                            plot_training_curves, save_thumbnail)
 from helpers.train import History, evaluate, make_model
 
-torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # small models: 1 thread is fastest
+torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 thread unless you set COURSE_TORCH_THREADS
 
 # %% [markdown]
 # ## 1. Watch a model learn 1-hop questions

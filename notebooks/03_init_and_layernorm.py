@@ -74,7 +74,7 @@ from helpers import experiments as X
 from helpers import sliders as S
 from helpers.plots import plot_grid, save_thumbnail
 
-torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # small models: 1 thread is fastest
+torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 thread unless you set COURSE_TORCH_THREADS
 sweep = X.load_sweep(DATA_DIR / "init_ln_sweep.json")
 norms, gammas, seeds = sweep["grid"]["norm"], sweep["grid"]["gamma"], sweep["grid"]["seed"]
 print("shipped sweep:", len(sweep["runs"]), "runs | made by:", sweep["command"])

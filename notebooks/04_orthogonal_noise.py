@@ -75,7 +75,7 @@ from helpers import sliders as S
 from helpers.plots import SPLIT_COLORS, plot_matrix, save_thumbnail
 from helpers.train import make_model
 
-torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # small models: 1 thread is fastest
+torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 thread unless you set COURSE_TORCH_THREADS
 sweep = X.load_sweep(DATA_DIR / "noise_sweep.json")
 print("shipped sweep:", len(sweep["runs"]), "runs | σ:", sweep["sigmas"], "| targets:", sweep["targets"],
       "| seeds:", sweep["seeds"])

@@ -74,7 +74,7 @@ from helpers.plots import (plot_attention_layers, plot_curve_band, plot_depth_vs
                            plot_information_flow, save_thumbnail)
 from helpers.train import accuracy_by
 
-torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # small models: 1 thread is fastest
+torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 thread unless you set COURSE_TORCH_THREADS
 
 # %% [markdown]
 # ## 1. Serial budget and the conjectured parallel bound

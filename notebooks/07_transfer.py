@@ -68,7 +68,7 @@ from helpers import experiments as X
 from helpers.plots import save_thumbnail
 from helpers.train import evaluate
 
-torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # small models: 1 thread is fastest
+torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 thread unless you set COURSE_TORCH_THREADS
 
 # %% [markdown]
 # ## 1. The pretrained model

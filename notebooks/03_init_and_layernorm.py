@@ -158,7 +158,7 @@ axes[1].axhline(budget, color="grey", ls=":")
 axes[1].set(xlabel="init rate γ", ylabel="steps to 95 % test-ID", ylim=(0, budget + 80),
             title=f"Steps to solve (▲: not within {budget} steps)")
 axes[0].legend()
-axes[1].legend(fontsize="small", loc="center right")
+axes[1].legend(fontsize="small", loc="center left")
 fig.suptitle("Only post-LN with a small enough init learns 1-hop matching in 800 steps; pre-LN never does")
 fig.tight_layout()
 save_thumbnail(fig, "03_init_and_layernorm")  # the course map in README.md shows it

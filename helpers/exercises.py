@@ -8,15 +8,18 @@ answer and rejects a wrong one; the notebooks show the same code in a collapsed 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
 import torch
 
-from .analysis import top_key_chain_offsets
+from .analysis import iteration_head_targets, top_key_chain_offsets
 from .course import DATA_DIR
-from .data import make_chain_data
-from .experiments import EVAL_SEED, PARALLEL_NODES, load_sweep
+from .data import EOI, input_alphabet, iterate_states, make_chain_data, make_iteration_data
+from .experiments import EVAL_SEED, ITER_MODEL, PARALLEL_NODES, largest_hops_solved, load_sweep
+from .sliders import noise_steps_to_solve
+from .train import History, make_model
 
 NOT_ATTEMPTED = "… not attempted yet: replace the placeholder, then run this cell again."
 
@@ -542,11 +545,10 @@ def noise_effect(sigma: float = 1.0, target: str = "both", path=DATA_DIR / "nois
     noise in the shipped sweep; "same" when they differ by less than one evaluation interval (a
     seed that never gets there counts as the full budget)."""
     blob = load_sweep(path)
-    runs, every = blob["runs"], blob["train_config"]["1"]["eval_every"]
+    every, budget = blob["train_config"]["1"]["eval_every"], blob["train_config"]["1"]["steps"]
 
     def mean_steps(s, t):
-        group = [r for r in runs if r["hops"] == 1 and r["sigma"] == s and (s == 0 or r["target"] == t)]
-        return np.mean([r["history"].steps_to("test_id", 0.95) or r["history"].steps[-1] for r in group])
+        return np.mean([step or budget for step in noise_steps_to_solve(blob, s, t)])
 
     delta = mean_steps(sigma, target) - mean_steps(0.0, "both")
     return "faster" if delta <= -every else "slower" if delta >= every else "same"
@@ -588,11 +590,7 @@ def check_depth2_best_hop(answer: int | None, sweep: dict) -> bool | None:
                     f"not {answer}: think about which node a {truth}-hop question on a 7-node chain must end on")
 
 
-def solution_largest_hops_solved(acc_by_hop: dict, threshold: float = 0.95) -> int:
-    k = 0
-    while acc_by_hop.get(k + 1, 0.0) >= threshold:
-        k += 1
-    return k
+solution_largest_hops_solved = largest_hops_solved   # the course's own rule is the reference
 
 
 def check_largest_hops_solved(fn: Callable, trials: int = 200) -> bool | None:
@@ -636,8 +634,6 @@ def check_layer2_prediction(answer: int | None, model) -> bool | None:
 # ---------------------------------------------------------------------------------------------
 # 06 · iteration heads: the states, the layer-2 targets, peakiness, parity with and without CoT
 # ---------------------------------------------------------------------------------------------
-from .analysis import iteration_head_targets  # noqa: E402  (kept in this section: one owner per banner)
-from .data import EOI, input_alphabet, iterate_states, make_iteration_data  # noqa: E402
 
 
 def solution_iteration_states(task: str, x: np.ndarray) -> np.ndarray:
@@ -819,10 +815,6 @@ def check_parity_prediction(answer: dict | None) -> bool | None:
 # ---------------------------------------------------------------------------------------------
 # 07 · transfer: a censored speed-up, freezing all but the layer-2 MLP, what transfers
 # ---------------------------------------------------------------------------------------------
-from dataclasses import replace  # noqa: E402
-
-from .experiments import ITER_MODEL  # noqa: E402
-from .train import History, make_model  # noqa: E402
 
 
 def solution_speedup(scratch: History, finetune: History, threshold: float = 0.95):

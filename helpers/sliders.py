@@ -17,14 +17,6 @@ from .plots import SPLIT_COLORS, plot_curve_band
 SOLVED = 0.95
 
 
-def _steps_to(history, split: str, threshold: float = SOLVED, key: str | None = None):
-    values = history.metrics[key] if key else history.acc[split]
-    for step, value in zip(history.steps, values):
-        if value >= threshold:
-            return step
-    return None
-
-
 def _describe_steps(steps: list) -> str:
     reached = [s for s in steps if s is not None]
     if not reached:
@@ -92,7 +84,7 @@ def init_rate_view(sweep: dict, gamma: float, norm: str = "post"):
     right.set(xlabel="init rate γ (larger = smaller initial weights)", ylabel="final test-ID accuracy",
               ylim=(-0.03, 1.03), title="every shipped setting, seeds as dots")
     right.legend(fontsize="small")
-    verdict = _describe_steps([_steps_to(r["history"], "test_id") for r in runs])
+    verdict = _describe_steps([r["history"].steps_to("test_id", SOLVED) for r in runs])
     left.set_title(f"{norm}-LN, γ = {gamma}: {verdict}\nof test-ID in {steps[-1]} steps", fontsize="medium")
     fig.tight_layout()
     return fig
@@ -113,7 +105,7 @@ def noise_runs(sweep: dict, sigma: float, target: str = "both", hops: int = 1) -
 
 def noise_steps_to_solve(sweep: dict, sigma: float, target: str = "both") -> list:
     """Steps to 95 % test-ID of each seed (None: not within the budget)."""
-    return [_steps_to(r["history"], "test_id") for r in noise_runs(sweep, sigma, target)]
+    return [r["history"].steps_to("test_id", SOLVED) for r in noise_runs(sweep, sigma, target)]
 
 
 def noise_view(sweep: dict, sigma: float, target: str = "both"):

@@ -258,3 +258,83 @@ def top_key_chain_offsets(model: Transformer, data: SeqData, head: int = 0) -> t
         offset = torch.gather(index, 1, top) - index[:, odd]
         pairs.append(torch.where((top == odd) | (top == odd - 1), torch.tensor(float("nan")), offset))
     return torch.stack(last), torch.stack(pairs)
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 08 [ours]: which mechanism does each chain-of-thought step use?
+# ----------------------------------------------------------------------------------------------
+def cot_queries(data: SeqData) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(row, position, node) of every scored chain-of-thought step: the query at `position`
+    holds `node` (the start token or a path token) and must predict its child."""
+    rows, pos = data.mask.nonzero(as_tuple=True)
+    return rows, pos, data.inputs[rows, pos]
+
+
+def cot_child_slot(data: SeqData, rows: torch.Tensor, node: torch.Tensor) -> torch.Tensor:
+    """Position of the second-of-pair slot whose parent is `node`, i.e. where `node`'s child sits."""
+    n_pair_tokens = pair_token_count(data)
+    parents = data.inputs[rows, 0:n_pair_tokens:2]
+    return (parents == node[:, None]).float().argmax(dim=1) * 2 + 1
+
+
+def cot_effective_matching_matrix(model: Transformer, data: SeqData, layer: int = 1,
+                                  head: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Paper A's effective matching matrix for the chain-of-thought steps: rows are the mean
+    query of `layer` at every step grouped by the node the step holds, columns the mean key at
+    every second-of-pair slot grouped by its parent. Diagonal: each step looks up its node by
+    content."""
+    if layer < 1:
+        raise ValueError(f"layer={layer}: matching starts at layer 1 (layer 0 pairs tokens)")
+    _, cache = model.run_with_cache(data.inputs.to(model.device),
+                                    names_filter=lambda n: n.endswith(("hook_q", "hook_k")))
+    rows, pos, node = cot_queries(data)
+    q = cache["q", layer][:, :, head].cpu()[rows, pos]
+    n_pair_tokens = pair_token_count(data)
+    k = cache["k", layer][:, 1:n_pair_tokens:2, head].cpu()
+    parents = data.inputs[:, 0:n_pair_tokens:2]
+    tokens = torch.tensor(sorted(set(node.tolist()) & set(parents.unique().tolist())))
+    return _group_mean(q, node, tokens) @ _group_mean(k.reshape(-1, k.shape[-1]), parents.reshape(-1), tokens).T, tokens
+
+
+def cot_attention_summary(model: Transformer, data: SeqData, layer: int = 1, head: int = 0) -> dict:
+    """Where `layer`'s strongest key sits for every chain-of-thought step.
+
+    "content": the fraction that is the slot of the step's child (found by what the node is);
+    "fixed_offset": the fraction at the single most common query-key distance (what a
+    positional head, like paper B's iteration head, would show: one offset for every step);
+    "peaky": the fraction of steps whose top weight is above 0.5 (paper B's threshold)."""
+    _, cache = model.run_with_cache(data.inputs.to(model.device),
+                                    names_filter=lambda n: n.endswith("hook_pattern"))
+    rows, pos, node = cot_queries(data)
+    pattern = cache["pattern", layer][:, head].cpu()[rows, pos]          # [steps, key]
+    top = pattern.argmax(-1)
+    offsets = pos - top
+    return {"content": (top == cot_child_slot(data, rows, node)).float().mean().item(),
+            "fixed_offset": (offsets == offsets.mode().values).float().mean().item(),
+            "peaky": (pattern.max(-1).values > 0.5).float().mean().item()}
+
+
+def redirected_step_accuracy(model: Transformer, data: SeqData, seed: int = 0) -> dict:
+    """Overwrite the first chain-of-thought token x_{i+1} with another node w of the chain that
+    has a child, and read the prediction at that position (teacher forcing).
+
+    Returns the fraction of predictions equal to child(w) ("follows_new_token": the step reads
+    the token it is given) and equal to the original x_{i+2} ("keeps_old_path": it recalls the
+    path some other way). Rows with fewer than 2 steps are skipped."""
+    keep = data.info["hops"] >= 2
+    if not keep.any():
+        raise ValueError("redirected_step_accuracy needs questions of at least 2 hops")
+    d = data[keep]
+    pos = d.info["question_pos"] + 1
+    chain, start = d.info["chain"], d.info["start"]
+    n_nodes = chain.shape[1]
+    g = torch.Generator().manual_seed(seed)
+    index = torch.randint(0, n_nodes - 1, (len(d),), generator=g)      # nodes with a child
+    index = torch.where(index == start + 1, (index + 1) % (n_nodes - 1), index)
+    rows = torch.arange(len(d))
+    inputs = d.inputs.clone()
+    inputs[:, pos] = chain[rows, index]
+    with torch.no_grad():
+        pred = model(inputs.to(model.device))[:, pos].argmax(-1).cpu()
+    return {"follows_new_token": (pred == chain[rows, index + 1]).float().mean().item(),
+            "keeps_old_path": (pred == chain[rows, start + 2]).float().mean().item()}

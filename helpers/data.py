@@ -66,12 +66,12 @@ class SeqData:
 
     @property
     def labels(self) -> torch.Tensor:
-        """Chain task: the answer token of each sequence (the target at the last position)."""
-        return self.targets[:, -1]
+        """Chain task: the answer token of each sequence (with chain-of-thought: the last step)."""
+        return self.info["answer"] if "answer" in self.info else self.targets[:, -1]
 
 
 def make_chain_data(n: int, hops: int | Sequence[int] = 1, split: str = "train", seed: int = 0,
-                    n_nodes: int = DEFAULT_NODES, variant: str = "single") -> SeqData:
+                    n_nodes: int = DEFAULT_NODES, variant: str = "single", cot: bool = False) -> SeqData:
     """`n` k-hop questions over a shuffled chain (paper A).
 
     hops: an int, or several ints to mix (each sequence draws one uniformly).
@@ -80,12 +80,19 @@ def make_chain_data(n: int, hops: int | Sequence[int] = 1, split: str = "train",
     variant: "single" (the paper's dataset), "double" (two chains, pairs shuffled together) or
         "with_order" (a hop-count token before the start token). The last two are our
         reconstruction of datasets the paper describes without a public format.
+    cot: [ours] chain-of-thought (notebook 08): after the start token the sequence goes on with
+        the whole path x_{i+1} .. x_{i+k}; inputs are the sequence minus its last token, targets
+        the sequence shifted by one, and the mask covers the k path predictions (teacher forced;
+        shorter paths are padded with PAD, never scored). The same seed asks the same questions
+        with and without CoT. Single variant only: the path itself says how far to go.
     """
     _check_choice("split", split, CHAIN_SPLITS)
     _check_choice("variant", variant, CHAIN_VARIANTS)
     hop_set = _check_hops(hops, n_nodes)
     if n < 1:
         raise ValueError(f"n={n} must be at least 1")
+    if cot and variant != "single":
+        raise ValueError(f"cot=True needs variant='single', got variant={variant!r}")
     if variant == "with_order" and max(hop_set) > MAX_HOP_TOKEN:
         raise ValueError(f"hops={max(hop_set)} has no hop token; with_order allows 1..{MAX_HOP_TOKEN}")
     n_chains = 2 if variant == "double" else 1
@@ -113,14 +120,29 @@ def make_chain_data(n: int, hops: int | Sequence[int] = 1, split: str = "train",
         question.insert(0, (HOP_TOKEN_BASE + k)[:, None])
     tokens = torch.from_numpy(np.concatenate([pairs] + question, axis=1))
     labels = torch.from_numpy(chains[rows, asked, start + k])
+    info = {"hops": torch.from_numpy(k), "start": torch.from_numpy(start),
+            "chain": torch.from_numpy(chains[rows, asked]), "chains": torch.from_numpy(chains)}
+    if cot:
+        return _with_chain_of_thought(tokens, chains[rows, asked], start, k, int(max(hop_set)), info)
 
     targets = torch.zeros_like(tokens)
     targets[:, -1] = labels
     mask = torch.zeros_like(tokens, dtype=torch.bool)
     mask[:, -1] = True
-    info = {"hops": torch.from_numpy(k), "start": torch.from_numpy(start),
-            "chain": torch.from_numpy(chains[rows, asked]), "chains": torch.from_numpy(chains)}
     return SeqData(tokens, targets, mask, info)
+
+
+def _with_chain_of_thought(tokens, chain, start, k, max_hops, info) -> SeqData:
+    """Append the path x_{i+1} .. x_{i+k} (PAD after it) and score every step of it."""
+    n, question_pos = len(k), tokens.shape[1] - 1
+    step = np.arange(1, max_hops + 1)[None, :]
+    on_path = step <= k[:, None]
+    path = np.where(on_path, np.take_along_axis(chain, np.minimum(start[:, None] + step, chain.shape[1] - 1), 1), PAD)
+    seq = torch.cat([tokens, torch.from_numpy(path)], dim=1)
+    mask = torch.zeros(n, seq.shape[1] - 1, dtype=torch.bool)
+    mask[:, question_pos:] = torch.from_numpy(on_path)
+    info = {**info, "answer": torch.from_numpy(chain[np.arange(n), start + k]), "question_pos": question_pos}
+    return SeqData(seq[:, :-1].clone(), seq[:, 1:].clone(), mask, info)
 
 
 def _sample_chains(rng, n, n_chains, n_nodes, low, high, residues) -> np.ndarray:
@@ -334,3 +356,24 @@ def _check_hops(hops, n_nodes: int) -> np.ndarray:
             raise ValueError(f"hops={int(k)} is outside the allowed range 1..{n_nodes - 1} "
                              f"for a chain of n_nodes={n_nodes}")
     return hop_set
+
+
+def with_pairs_reordered(data: SeqData, order: str = "random", seed: int = 0) -> SeqData:
+    """The same questions with the pairs moved: `order="random"` re-shuffles them, `"chain"`
+    puts them in chain order (first chain's pairs first). Tokens, answers and chains are kept;
+    only the positions of the pairs change. [ours] Notebook 08's intervention: a model that
+    finds the next node by content does not care; one that counts positions does."""
+    _check_choice("order", order, ("random", "chain"))
+    chains = data.info["chains"]
+    n, n_chains, n_nodes = chains.shape
+    n_pairs = n_chains * (n_nodes - 1)
+    seq = torch.cat([data.inputs, data.targets[:, -1:]], dim=1)
+    if order == "random":
+        perm = torch.argsort(torch.rand(n, n_pairs, generator=torch.Generator().manual_seed(seed)), dim=1)
+        pairs = seq[:, : 2 * n_pairs].reshape(n, n_pairs, 2)
+        pairs = torch.gather(pairs, 1, perm[:, :, None].expand(-1, -1, 2))
+    else:
+        pairs = torch.stack([chains[:, :, :-1], chains[:, :, 1:]], dim=-1).reshape(n, n_pairs, 2)
+    seq = seq.clone()
+    seq[:, : 2 * n_pairs] = pairs.reshape(n, -1)
+    return SeqData(seq[:, :-1].clone(), seq[:, 1:].clone(), data.mask.clone(), dict(data.info))

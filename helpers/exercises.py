@@ -1004,3 +1004,154 @@ def check_transfer_prediction(answer: dict | None) -> bool | None:
     wrong = [k for k in truth if (answer[k] if k == "faster pretraining" else bool(answer[k])) != truth[k]]
     return _verdict(not wrong, "every prediction matches the shipped sweep; now run the cells below",
                     f"these differ from the shipped sweep: {wrong}; run the next cells and read why")
+
+
+# ---------------------------------------------------------------------------------------------
+# 08 · chain-of-thought against the depth bound, and the mystery models
+# ---------------------------------------------------------------------------------------------
+def cot_depth_outcomes(path=DATA_DIR / "chain_cot_sweep.json") -> dict:
+    """{(n_layers, cot): median over seeds of the largest k solved} from the shipped sweep."""
+    runs = load_sweep(path)["runs"]
+    cells = sorted({(r["n_layers"], r["cot"]) for r in runs})
+    return {cell: int(np.median([r["largest_solved"] for r in runs if (r["n_layers"], r["cot"]) == cell]))
+            for cell in cells}
+
+
+def check_cot_depth_prediction(answer: dict | None, path=DATA_DIR / "chain_cot_sweep.json") -> bool | None:
+    """answer: {(n_layers, cot): largest k solved}, e.g. {(2, True): 6, (2, False): 1, ...}."""
+    if _unanswered(answer):
+        return None
+    truth = cot_depth_outcomes(path)
+    missing = [cell for cell in truth if cell not in answer]
+    if missing:
+        return _verdict(False, "", f"give a number for every cell; missing {missing}")
+    wrong = {cell: (answer[cell], truth[cell]) for cell in truth if int(answer[cell]) != truth[cell]}
+    return _verdict(not wrong, "every cell matches the shipped sweep's median over seeds",
+                    "these differ (yours, measured): " + ", ".join(f"{c}: {a} vs {t}" for c, (a, t) in wrong.items()))
+
+
+def solution_reshuffle_pairs(inputs: torch.Tensor, n_pairs: int, generator: torch.Generator) -> torch.Tensor:
+    n = len(inputs)
+    perm = torch.argsort(torch.rand(n, n_pairs, generator=generator), dim=1)
+    pairs = inputs[:, : 2 * n_pairs].reshape(n, n_pairs, 2)
+    pairs = torch.gather(pairs, 1, perm[:, :, None].expand(-1, -1, 2))
+    return torch.cat([pairs.reshape(n, -1), inputs[:, 2 * n_pairs:]], dim=1)
+
+
+def _reshuffle_problem(inputs: torch.Tensor, got, n_pairs: int) -> str | None:
+    if not isinstance(got, torch.Tensor) or got.shape != inputs.shape:
+        return f"return a tensor of shape {tuple(inputs.shape)}, got {getattr(got, 'shape', type(got).__name__)}"
+    if not torch.equal(got[:, 2 * n_pairs:], inputs[:, 2 * n_pairs:]):
+        return "the question and the chain-of-thought after the pairs must stay where they are"
+    pairs_of = lambda t: [sorted(map(tuple, row.reshape(n_pairs, 2).tolist())) for row in t[:, : 2 * n_pairs]]
+    if pairs_of(got) != pairs_of(inputs):
+        same_tokens = all(sorted(a.tolist()) == sorted(b.tolist()) for a, b in zip(got[:, :2 * n_pairs], inputs[:, :2 * n_pairs]))
+        return ("the tokens are all there but some pairs were split: move whole pairs [parent, child], "
+                "not single tokens" if same_tokens else "each row must keep exactly its own pairs")
+    if torch.equal(got, inputs):
+        return "nothing moved: the pairs must change places"
+    return None
+
+
+def check_reshuffle_pairs(fn: Callable, trials: int = 4, seed: int | None = None) -> bool | None:
+    """fn(inputs [n, T], n_pairs, generator) -> the inputs with the pairs in a new random order."""
+    seed = _fresh_seed() if seed is None else seed
+    for trial in range(trials):
+        data = make_chain_data(200, [1, 2, 3], "test_id", seed=seed + trial, cot=bool(trial % 2))
+        n_pairs = data.info["chains"].shape[2] - 1
+        done, got = _attempt(fn, data.inputs.clone(), n_pairs, torch.Generator().manual_seed(seed + trial))
+        if not done:
+            return None
+        problem = _reshuffle_problem(data.inputs, got, n_pairs)
+        if problem:
+            return _verdict(False, "", problem)
+    return _verdict(True, f"pairs move, stay whole, and the question stays put on {trials} random batches", "")
+
+
+def check_intervention_prediction(answer: dict | None, measured: dict) -> bool | None:
+    """answer: {"reshuffled_pairs_still_solved": bool, "follows_redirected_token": bool};
+    measured: the notebook's live numbers (accuracy after reshuffling; fraction that follows)."""
+    if _unanswered(answer):
+        return None
+    truth = {"reshuffled_pairs_still_solved": measured["acc_pairs_reshuffled"] >= 0.95,
+             "follows_redirected_token": measured["follows_new_token"] >= 0.5}
+    wrong = [k for k in truth if bool(answer.get(k)) != truth[k]]
+    return _verdict(not wrong, "both predictions match the measurement",
+                    f"these differ from the measurement: {wrong} (measured: reshuffled accuracy "
+                    f"{measured['acc_pairs_reshuffled']:.2f}, follows the new token {measured['follows_new_token']:.2f})")
+
+
+MYSTERY_DIAGNOSES = ("content matching", "iteration head", "residue shortcut", "broken layer")
+_MYSTERY_KEY = {"A": "residue shortcut", "B": "iteration head", "C": "broken layer", "D": "content matching"}  # no peeking
+
+
+def mystery_fingerprint(model, questions: dict, n: int = 1000) -> dict:
+    """The measurements that tell the mysteries apart, computed live from fresh questions."""
+    from .analysis import (cot_effective_matching_matrix, diagonal_score, effective_matching_matrix,
+                           peakiness)
+    from .experiments import mystery_questions
+    from .train import evaluate, predict
+
+    test, train = mystery_questions(questions, n, "test"), mystery_questions(questions, n, "train")
+    fp = {"family": questions["family"], "train_acc": evaluate(model, train)["acc"],
+          "test_acc": evaluate(model, test)["acc"]}
+    _, cache = model.run_with_cache(test.inputs, names_filter=lambda name: name.endswith("hook_attn_out"))
+    fp["dead_attention_layers"] = [l for l in range(model.cfg.n_layers) if cache["attn_out", l].abs().max() < 1e-6]
+    if questions["family"] == "iteration":
+        fp["peakiness"] = peakiness(model, test, min_length=4)
+        return fp
+    if questions["cot"]:
+        fp["matching_score"] = diagonal_score(cot_effective_matching_matrix(model, test, model.cfg.n_layers - 1)[0])
+    else:
+        fp["matching_score"] = max(diagonal_score(effective_matching_matrix(model, test, layer, hop=1)[0])
+                                   for layer in range(1, model.cfg.n_layers))
+        with torch.no_grad():
+            answers = model(test.inputs)[:, -1].argmax(-1)
+        fp["shortcut_rate"] = solution_shortcut_rate(test.inputs, answers)
+    return fp
+
+
+def solution_diagnose(fp: dict) -> str:
+    """The decision the fingerprint supports (see notebook 08, section 5)."""
+    if fp["family"] == "iteration":
+        return "iteration head" if fp["peakiness"][1] >= 0.9 else "unknown"
+    if fp["dead_attention_layers"]:
+        return "broken layer"
+    if fp["test_acc"] >= 0.95 and fp["matching_score"] >= 0.9:
+        return "content matching"
+    if fp.get("shortcut_rate", 0) >= 0.8 and fp["test_acc"] < 0.2:
+        return "residue shortcut"
+    return "unknown"
+
+
+def _mystery_evidence(name: str, fp: dict) -> str:
+    parts = [f"train accuracy {fp['train_acc']:.2f}, test {fp['test_acc']:.2f}"]
+    if "matching_score" in fp:
+        parts.append(f"effective matching score {fp['matching_score']:.2f}")
+    if "shortcut_rate" in fp:
+        parts.append(f"{fp['shortcut_rate']:.0%} of its answers obey the training residue rule")
+    if "peakiness" in fp:
+        parts.append(f"peakiness layer 1 {fp['peakiness'][0]:.2f}, layer 2 {fp['peakiness'][1]:.2f}")
+    if fp["dead_attention_layers"]:
+        parts.append(f"attention output of layer(s) {fp['dead_attention_layers']} is exactly zero")
+    return f"mystery {name}: " + "; ".join(parts)
+
+
+def check_mystery(answer: dict | None) -> bool | None:
+    """answer: {"A": diagnosis, ...}, each one of MYSTERY_DIAGNOSES. A wrong diagnosis is
+    answered with the measurements that contradict it (computed now, on fresh questions)."""
+    from .experiments import MYSTERY_NAMES, load_mystery
+
+    if _unanswered(answer):
+        return None
+    bad = {k: v for k, v in answer.items() if v not in MYSTERY_DIAGNOSES}
+    if bad or set(answer) != set(MYSTERY_NAMES):
+        return _verdict(False, "", f"give one of {list(MYSTERY_DIAGNOSES)} for each of {list(MYSTERY_NAMES)}; "
+                                   f"got {answer}")
+    wrong = []
+    for name in MYSTERY_NAMES:
+        if answer[name] != _MYSTERY_KEY[name]:
+            model, questions = load_mystery(name)
+            wrong.append(f"{_mystery_evidence(name, mystery_fingerprint(model, questions))}: "
+                         f"that is not what '{answer[name]}' looks like")
+    return _verdict(not wrong, "all four diagnoses are right", "\n   ".join(wrong))

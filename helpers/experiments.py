@@ -19,14 +19,15 @@ from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .analysis import diagonal_score, effective_matching_matrix, peakiness
 from .course import DATA_DIR
 from .data import ITER_VOCAB_SIZE, chain_vocab_size, make_chain_data, make_iteration_data
 from .model import ModelConfig
-from .sweep import run_sweep
-from .train import (History, TrainConfig, accuracy_by, check_config, load_checkpoint, make_model,
+from .sweep import cell_key, run_sweep
+from .train import (History, TrainConfig, accuracy_by, check_config, evaluate, load_checkpoint, make_model,
                     save_checkpoint, train)
 
 RUNS_DIR = DATA_DIR / "runs"   # one JSON file per finished run of every sweep (see helpers/sweep.py)
@@ -414,13 +415,173 @@ def load_sweep(path: Path) -> dict:
     return blob
 
 
+# ----------------------------------------------------------------------------------------------
+# Notebook 08 [ours]: chain-of-thought against the depth bound
+# ----------------------------------------------------------------------------------------------
+COT_DEPTHS = (2, 3, 4)
+COT_SEEDS = (0, 1, 2)
+COT_HOPS = PARALLEL_HOPS          # 1..6 on 7-node chains, as notebook 05
+COT_NODES = PARALLEL_NODES
+# One budget for both arms: chain-of-thought runs stop as soon as test-ID reaches 0.99 (all hops
+# together); the runs without it never do and use all 4,000 steps.
+COT_TRAIN = TrainConfig(steps=4_000, batch_size=256, lr=2e-3, warmup_steps=200, schedule="constant",
+                        eval_every=250, stop_at={"test_id": 0.99})
+COT_CHECKPOINT_DEPTH = 2          # the chain-of-thought runs of this depth keep their weights
+
+
+def chain_cot_model_config(n_layers: int, cot: bool, n_nodes: int = COT_NODES,
+                           hops=COT_HOPS) -> ModelConfig:
+    """The notebook-05 chain model with `n_layers` layers; with CoT the sequence is longer by
+    the path, without it the with-order variant's hop token says how far to go."""
+    if n_layers < 1:
+        raise ValueError(f"n_layers={n_layers} must be >= 1")
+    variant = "single" if cot else "with_order"
+    seq_len = 2 * (n_nodes - 1) + max(hops) if cot else 2 * n_nodes
+    return replace(CHAIN_1HOP_MODEL, n_layers=n_layers, vocab_size=chain_vocab_size(variant), seq_len=seq_len)
+
+
+def chain_cot_eval_sets(cot: bool, hops=COT_HOPS, n_nodes: int = COT_NODES) -> dict:
+    variant = "single" if cot else "with_order"
+    return {split: make_chain_data(N_EVAL, list(hops), split, seed=EVAL_SEED, n_nodes=n_nodes,
+                                   variant=variant, cot=cot) for split in ("test_id", "test_ood")}
+
+
+def train_chain_cot(n_layers: int, cot: bool = True, seed: int = 0, train_cfg: TrainConfig = COT_TRAIN,
+                    hops=COT_HOPS, n_nodes: int = COT_NODES, n_train: int = N_TRAIN, progress: bool = True):
+    """[ours] Mixed 1..6-hop chain questions, answered with the whole path (cot=True, loss on
+    every step) or with the answer only (cot=False, a hop token before the start token).
+
+    Returns (model, history, eval sets); history.metrics holds test-ID accuracy per hop count.
+    """
+    hop_set = [int(k) for k in np.atleast_1d(hops)]
+    if not hop_set or min(hop_set) < 1 or max(hop_set) > n_nodes - 1:
+        raise ValueError(f"hops={hop_set} must lie in the allowed range 1..{n_nodes - 1} for n_nodes={n_nodes}")
+    model_cfg = chain_cot_model_config(n_layers, cot, n_nodes, hop_set)
+    variant = "single" if cot else "with_order"
+    train_data = make_chain_data(n_train, hop_set, "train", seed=seed, n_nodes=n_nodes, variant=variant, cot=cot)
+    evals = chain_cot_eval_sets(cot, hop_set, n_nodes)
+    model = make_model(model_cfg, seed=seed)
+    history = train(model, train_data, evals, replace(train_cfg, seed=seed),
+                    metrics=hop_accuracy_metrics(evals["test_id"]), progress=progress,
+                    desc=f"{n_layers} layers, {'with' if cot else 'no'} CoT, seed {seed}")
+    return model, history, evals
+
+
+def cot_mechanism_metrics(model, data) -> dict:
+    """Both papers' lenses on a chain-of-thought model (see notebook 08)."""
+    from .analysis import (cot_attention_summary, cot_effective_matching_matrix,
+                           redirected_step_accuracy)
+    from .data import with_pairs_reordered
+    last = model.cfg.n_layers - 1
+    return {"matching_score": diagonal_score(cot_effective_matching_matrix(model, data, last)[0]),
+            "attention": cot_attention_summary(model, data, last),
+            "acc_pairs_reshuffled": evaluate(model, with_pairs_reordered(data, "random", seed=1))["acc"],
+            "redirect": redirected_step_accuracy(model, data)}
+
+
+def chain_cot_cells() -> list[dict]:
+    """Chain-of-thought runs first (minutes), then the runs without it, seed by seed."""
+    return ([{"task": "chain", "cot": True, "n_layers": L, "seed": s} for s in COT_SEEDS for L in COT_DEPTHS]
+            + [{"task": "chain", "cot": False, "n_layers": L, "seed": s} for s in COT_SEEDS for L in COT_DEPTHS])
+
+
+def _chain_cot_run(cell: dict) -> dict:
+    model, history, evals = train_chain_cot(cell["n_layers"], cell["cot"], cell["seed"], progress=False)
+    acc = {split: accuracy_by(model, d, "hops") for split, d in evals.items()}
+    record = {"history": history.to_dict(), "acc_by_hop": acc["test_id"], "acc_by_hop_ood": acc["test_ood"],
+              "largest_solved": largest_hops_solved(acc["test_id"]), "seconds": history.seconds}
+    if cell["cot"]:
+        record["mechanism"] = cot_mechanism_metrics(model, evals["test_id"])
+        if cell["n_layers"] == COT_CHECKPOINT_DEPTH:
+            save_checkpoint(RUNS_DIR / "chain_cot" / f"{cell_key(cell)}.pt", model, fp16=True,
+                            task={"family": "chain", "cot": True, "hops": list(COT_HOPS), "n_nodes": COT_NODES,
+                                  "seed": cell["seed"]},
+                            train_config=replace(COT_TRAIN, seed=cell["seed"]).to_dict(),
+                            results=acc, command="python -m helpers.experiments chain_cot_sweep")
+    return record
+
+
+def make_chain_cot_sweep(path: Path = DATA_DIR / "chain_cot_sweep.json", workers: int = 2, **_) -> Path:
+    """Depth x with/without CoT x seeds; resumable (data/runs/chain_cot/)."""
+    runs = run_sweep(_chain_cot_run, chain_cot_cells(), RUNS_DIR / "chain_cot", workers, desc="CoT depth table")
+    blob = {"command": "python -m helpers.experiments chain_cot_sweep",
+            "model_config": {"cot": chain_cot_model_config(COT_DEPTHS[0], True).to_dict(),
+                             "no_cot": chain_cot_model_config(COT_DEPTHS[0], False).to_dict()},
+            "train_config": COT_TRAIN.to_dict(), "depths": COT_DEPTHS, "seeds": COT_SEEDS, "hops": COT_HOPS,
+            "n_nodes": COT_NODES, "n_train": N_TRAIN, "solved_threshold": SOLVED, "runs": runs}
+    path.write_text(json.dumps(blob))
+    return path
+
+
+def load_chain_cot_model(seed: int = 0):
+    """(model, meta) of a shipped 2-layer chain-of-thought run of the sweep."""
+    cell = {"task": "chain", "cot": True, "n_layers": COT_CHECKPOINT_DEPTH, "seed": seed}
+    return load_checkpoint(RUNS_DIR / "chain_cot" / f"{cell_key(cell)}.pt",
+                           expected=chain_cot_model_config(COT_CHECKPOINT_DEPTH, True))
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 08's capstone: mystery models (unlabelled; the key is in helpers/exercises.py)
+# ----------------------------------------------------------------------------------------------
+MYSTERY_DIR = DATA_DIR / "mysteries"
+MYSTERY_NAMES = ("A", "B", "C", "D")
+
+
+def _mystery_models() -> dict:
+    """name -> (model, questions). Built from the course's own runs, except A, trained here."""
+    shortcut, _, _ = train_chain(1, replace(CHAIN_1HOP_MODEL, norm="pre", final_norm=None), CHAIN_1HOP_TRAIN,
+                                 seed=0, progress=False)
+    iteration, _ = load_polynomial_checkpoint(device="cpu")
+    broken, _ = load_chain_cot_model(seed=2)
+    with torch.no_grad():
+        broken.blocks[0].attn.W_O.zero_()
+    matcher, _ = load_chain_cot_model(seed=1)
+    chain_cot = {"family": "chain", "hops": list(COT_HOPS), "cot": True, "n_nodes": COT_NODES}
+    return {"A": (shortcut, {"family": "chain", "hops": [1], "cot": False, "n_nodes": 7}),
+            "B": (iteration, {"family": "iteration", "task": "polynomial", "cot": True, "n_len": N_LEN}),
+            "C": (broken.cpu(), chain_cot),
+            "D": (matcher.cpu(), chain_cot)}
+
+
+def make_mysteries(path: Path = MYSTERY_DIR, **_) -> Path:
+    """data/mysteries/mystery_{A..D}.pt (fp16). Needs chain_cot_sweep's 2-layer checkpoints and
+    iteration_polynomial.pt. The files carry what questions each model reads, not what it does."""
+    path = Path(path)
+    for name, (model, questions) in _mystery_models().items():
+        save_checkpoint(path / f"mystery_{name}.pt", model, fp16=True, questions=questions,
+                        command="python -m helpers.experiments mysteries")
+    return path
+
+
+def load_mystery(name: str):
+    """(model, questions): an unlabelled model and the kind of question it was trained on."""
+    if name not in MYSTERY_NAMES:
+        raise ValueError(f"name={name!r} is not one of {list(MYSTERY_NAMES)}")
+    model, meta = load_checkpoint(MYSTERY_DIR / f"mystery_{name}.pt", device="cpu")
+    return model, meta["questions"]
+
+
+def mystery_questions(questions: dict, n: int = 2000, split: str = "test", seed: int = EVAL_SEED):
+    """Fresh questions of the kind a mystery reads. split: "train" or "test" (chains: test-ID)."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split={split!r} is not one of ['train', 'test']")
+    if questions["family"] == "chain":
+        return make_chain_data(n, questions["hops"], "train" if split == "train" else "test_id", seed=seed,
+                               n_nodes=questions["n_nodes"], cot=questions["cot"])
+    n_len = questions["n_len"]
+    lengths = range(min(MIN_TEST_LENGTH, n_len), n_len + 1)
+    return make_iteration_data(questions["task"], split, n_len=n_len, cot=questions["cot"], seed=seed,
+                               n_per_length=max(1, n // len(lengths)), lengths=lengths)
+
+
 ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "iteration_polynomial": make_polynomial_checkpoint, "iteration_sweep": make_iteration_sweep,
-             "noise_sweep": make_noise_sweep,
+             "noise_sweep": make_noise_sweep, "chain_cot_sweep": make_chain_cot_sweep,
+             "mysteries": make_mysteries,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
 
 
-CHECKPOINTS = ("chain_2hop", "iteration_polynomial")
+CHECKPOINTS = ("chain_2hop", "iteration_polynomial")   # --out writes NAME.pt; mysteries write a folder
 
 
 def main() -> None:
@@ -433,7 +594,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
-    where = {"path": args.out / f"{args.name}{'.pt' if args.name in CHECKPOINTS else '.json'}"} if args.out else {}
+    suffix = ".pt" if args.name in CHECKPOINTS else "" if args.name == "mysteries" else ".json"
+    where = {"path": args.out / f"{args.name}{suffix}"} if args.out else {}
     path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed, log=args.log, **where)
     print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
 

@@ -249,11 +249,16 @@ def _param_groups(model):
 # ----------------------------------------------------------------------------------------------
 # Checkpoints
 # ----------------------------------------------------------------------------------------------
-def save_checkpoint(path: str | Path, model: Transformer, **meta) -> Path:
-    """Weights + the model config + any JSON-able metadata (train config, data, results)."""
+def save_checkpoint(path: str | Path, model: Transformer, fp16: bool = False, **meta) -> Path:
+    """Weights + the model config + any JSON-able metadata (train config, data, results).
+
+    fp16=True stores floating-point weights in half precision (half the size); `load_checkpoint`
+    turns them back into float32."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    if fp16:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     torch.save({"model_config": model.cfg.to_dict(), "state_dict": state, "meta": meta}, path)
     return path
 
@@ -279,5 +284,5 @@ def load_checkpoint(path: str | Path, expected: ModelConfig | dict | None = None
     if expected is not None:
         check_config(cfg, expected, f"checkpoint {path.name}")
     model = Transformer(cfg)
-    model.load_state_dict(blob["state_dict"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
     return model.to(device or default_device()).eval(), blob["meta"]

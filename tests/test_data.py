@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.data import (EOI, EOS, OOD_SHIFT, PREFIX, decode_chain, decode_iteration,
+from helpers.data import (EOI, EOS, OOD_SHIFT, PAD, PREFIX, decode_chain, decode_iteration,
                           follow_chain, full_sequence, iterate_states, make_chain_data,
-                          make_iteration_data, overlapping_lengths, pair_residues)
+                          make_iteration_data, overlapping_lengths, pair_residues,
+                          with_pairs_reordered)
 
 
 # ------------------------------------------------------------------ chain task
@@ -177,3 +178,47 @@ def test_decode_iteration():
     d = make_iteration_data("parity", n_len=3, n_per_length=2, seed=0)
     text = decode_iteration(full_sequence(d, 5))
     assert text.startswith("parity | x: ") and "| EoI | y: " in text and "EoS x" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Chain-of-thought chains (notebook 08) and the pair-reordering intervention
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("split", ["train", "test_id", "test_ood"])
+def test_cot_chain_targets_are_the_path(split):
+    data = make_chain_data(300, [1, 2, 3, 4, 5, 6], split, seed=3, cot=True)
+    q = data.info["question_pos"]
+    assert q == 12 and data.inputs.shape[1] == 12 + 6
+    for i in range(len(data)):
+        k = int(data.info["hops"][i])
+        seq = data.inputs[i].tolist() + [int(data.targets[i, -1])]
+        start = seq[q]
+        assert data.mask[i].nonzero().flatten().tolist() == list(range(q, q + k))
+        path = [follow_chain(seq[:12], start, j) for j in range(1, k + 1)]
+        assert data.targets[i, q:q + k].tolist() == path          # teacher forced: step j predicts x_{i+j}
+        assert seq[q + 1:q + 1 + k] == path and set(seq[q + 1 + k:]) <= {PAD}
+        assert int(data.labels[i]) == path[-1]
+
+
+def test_cot_chain_asks_the_same_questions_as_without():
+    cot = make_chain_data(200, [1, 2, 3], "test_id", seed=5, cot=True)
+    plain = make_chain_data(200, [1, 2, 3], "test_id", seed=5)
+    assert torch.equal(cot.inputs[:, :13], plain.inputs) and torch.equal(cot.labels, plain.labels)
+
+
+def test_cot_needs_the_single_variant():
+    with pytest.raises(ValueError, match="cot=True needs variant='single'"):
+        make_chain_data(10, 2, cot=True, variant="with_order")
+
+
+@pytest.mark.parametrize("order", ["random", "chain"])
+def test_pairs_reordered_keep_pairs_and_answers(order):
+    data = make_chain_data(200, [1, 2, 3], "test_id", seed=2, cot=True)
+    moved = with_pairs_reordered(data, order, seed=1)
+    pairs = lambda d: [sorted(map(tuple, row[:12].reshape(6, 2).tolist())) for row in d.inputs]
+    assert pairs(moved) == pairs(data) and not torch.equal(moved.inputs, data.inputs)
+    assert torch.equal(moved.inputs[:, 12:], data.inputs[:, 12:]) and torch.equal(moved.targets[:, 11:], data.targets[:, 11:])
+    if order == "chain":
+        chain = data.info["chain"]
+        assert torch.equal(moved.inputs[:, 0:12:2], chain[:, :-1]) and torch.equal(moved.inputs[:, 1:12:2], chain[:, 1:])
+    with pytest.raises(ValueError, match="order='sorted' is not one of"):
+        with_pairs_reordered(data, "sorted")

@@ -493,7 +493,7 @@ def _chain_cot_run(cell: dict) -> dict:
     if cell["cot"]:
         record["mechanism"] = cot_mechanism_metrics(model, evals["test_id"])
         if cell["n_layers"] == COT_CHECKPOINT_DEPTH:
-            save_checkpoint(RUNS_DIR / "chain_cot" / f"{cell_key(cell)}.pt", model, fp16=True,
+            save_checkpoint(RUNS_DIR / "chain_cot_sweep" / f"{cell_key(cell)}.pt", model, fp16=True,
                             task={"family": "chain", "cot": True, "hops": list(COT_HOPS), "n_nodes": COT_NODES,
                                   "seed": cell["seed"]},
                             train_config=replace(COT_TRAIN, seed=cell["seed"]).to_dict(),
@@ -502,8 +502,8 @@ def _chain_cot_run(cell: dict) -> dict:
 
 
 def make_chain_cot_sweep(path: Path = DATA_DIR / "chain_cot_sweep.json", workers: int = 2, **_) -> Path:
-    """Depth x with/without CoT x seeds; resumable (data/runs/chain_cot/)."""
-    runs = run_sweep(_chain_cot_run, chain_cot_cells(), RUNS_DIR / "chain_cot", workers, desc="CoT depth table")
+    """Depth x with/without CoT x seeds; resumable (data/runs/chain_cot_sweep/)."""
+    runs = run_sweep(_chain_cot_run, chain_cot_cells(), RUNS_DIR / "chain_cot_sweep", workers, desc="CoT depth table")
     blob = {"command": "python -m helpers.experiments chain_cot_sweep",
             "model_config": {"cot": chain_cot_model_config(COT_DEPTHS[0], True).to_dict(),
                              "no_cot": chain_cot_model_config(COT_DEPTHS[0], False).to_dict()},
@@ -516,7 +516,7 @@ def make_chain_cot_sweep(path: Path = DATA_DIR / "chain_cot_sweep.json", workers
 def load_chain_cot_model(seed: int = 0):
     """(model, meta) of a shipped 2-layer chain-of-thought run of the sweep."""
     cell = {"task": "chain", "cot": True, "n_layers": COT_CHECKPOINT_DEPTH, "seed": seed}
-    return load_checkpoint(RUNS_DIR / "chain_cot" / f"{cell_key(cell)}.pt",
+    return load_checkpoint(RUNS_DIR / "chain_cot_sweep" / f"{cell_key(cell)}.pt",
                            expected=chain_cot_model_config(COT_CHECKPOINT_DEPTH, True))
 
 

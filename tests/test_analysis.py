@@ -118,3 +118,36 @@ def test_handbuilt_parallel_model_beats_the_serial_budget():
     _, cache = model.run_with_cache(data.inputs)
     sink_weight = cache["pattern", 2][:, 1, -1, 0]       # head 1 rests on the sink when head 0 has it
     assert 0.2 < (sink_weight > 0.5).float().mean() < 0.8
+
+
+# ---- notebook 08: chain-of-thought steps ----
+def test_cot_child_slot_holds_the_next_node():
+    from helpers.data import make_chain_data
+    data = make_chain_data(200, [1, 2, 3, 4], "test_id", seed=4, cot=True)
+    rows, pos, node = A.cot_queries(data)
+    assert len(rows) == int(data.info["hops"].sum())
+    slot = A.cot_child_slot(data, rows, node)
+    assert torch.equal(data.inputs[rows, slot], data.targets[rows, pos])     # the slot holds the step's answer
+    assert torch.equal(data.inputs[rows, slot - 1], node)                      # ... after its parent, the node
+
+
+def test_cot_mechanism_metrics_on_the_shipped_model():
+    """The shipped CoT model matches by content; a copy with its pairing layer silenced does not."""
+    from helpers.experiments import chain_cot_eval_sets, cot_mechanism_metrics, load_chain_cot_model
+    model, _ = load_chain_cot_model(0)
+    test = chain_cot_eval_sets(cot=True)["test_id"][:600]
+    good = cot_mechanism_metrics(model.cpu(), test)
+    assert good["matching_score"] >= 0.95 and good["attention"]["content"] >= 0.95
+    assert good["acc_pairs_reshuffled"] >= 0.95 and good["redirect"]["follows_new_token"] >= 0.95
+    with torch.no_grad():
+        model.blocks[0].attn.W_O.zero_()
+    broken = cot_mechanism_metrics(model, test)
+    assert broken["attention"]["content"] < 0.5 and broken["redirect"]["follows_new_token"] < 0.5
+
+
+def test_redirect_needs_two_hops():
+    from helpers.data import make_chain_data
+    from helpers.experiments import load_chain_cot_model
+    model, _ = load_chain_cot_model(0)
+    with pytest.raises(ValueError, match="at least 2 hops"):
+        A.redirected_step_accuracy(model, make_chain_data(20, 1, "test_id", cot=True))

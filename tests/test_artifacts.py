@@ -5,6 +5,7 @@ import torch
 from helpers import DATA_DIR
 from helpers import experiments as X
 from helpers.model import ModelConfig
+from helpers.data import make_chain_data
 from helpers.train import accuracy_by, evaluate, load_checkpoint
 
 
@@ -104,7 +105,7 @@ def test_parallel_sweeps(name):
     assert X.largest_hops_solved(measured) == meta["largest_solved"]
 
 
-@pytest.mark.parametrize("name", ["init_ln_sweep", "noise_sweep"])
+@pytest.mark.parametrize("name", ["init_ln_sweep", "noise_sweep", "chain_cot_sweep"])
 def test_resumable_sweep_is_assembled_from_its_run_files(name):
     """data/runs/NAME/ holds one file per run, and the aggregate holds exactly those runs: a
     teacher who re-runs the command after an interruption trains nothing that is already there."""
@@ -114,7 +115,43 @@ def test_resumable_sweep_is_assembled_from_its_run_files(name):
     files = sorted((X.RUNS_DIR / name).glob("*.json"))
     assert len(files) == len(sweep["runs"])
     by_file = {p.name: json.loads(p.read_text()) for p in files}
-    keys = [k for k in sweep["runs"][0] if k in ("hops", "sigma", "target", "norm", "gamma", "seed")]
+    keys = [k for k in sweep["runs"][0] if k in ("hops", "sigma", "target", "norm", "gamma", "seed", "task", "cot", "n_layers")]
     from helpers.sweep import run_path
     for run in sweep["runs"]:
         assert by_file[run_path(X.RUNS_DIR / name, {k: run[k] for k in keys}).name] == run
+
+
+def test_chain_cot_sweep():
+    sweep = X.load_sweep(DATA_DIR / "chain_cot_sweep.json")
+    assert sweep["command"] == "python -m helpers.experiments chain_cot_sweep"
+    assert [{k: r[k] for k in ("task", "cot", "n_layers", "seed")} for r in sweep["runs"]] == X.chain_cot_cells()
+    assert ModelConfig.from_dict(sweep["model_config"]["cot"]) == X.chain_cot_model_config(X.COT_DEPTHS[0], True)
+    for run in sweep["runs"]:
+        assert sorted(map(int, run["acc_by_hop"])) == list(X.COT_HOPS)
+        assert run["largest_solved"] == X.largest_hops_solved(run["acc_by_hop"])
+        assert run["history"].steps[-1] <= sweep["train_config"]["steps"]
+        assert ("mechanism" in run) == run["cot"]
+
+
+@pytest.mark.parametrize("seed", X.COT_SEEDS)
+def test_chain_cot_checkpoints(seed):
+    """The shipped 2-layer CoT runs (fp16) still solve fresh held-out questions as recorded."""
+    model, meta = X.load_chain_cot_model(seed)
+    assert meta["command"] == "python -m helpers.experiments chain_cot_sweep" and meta["task"]["seed"] == seed
+    measured = accuracy_by(model, X.chain_cot_eval_sets(cot=True)["test_id"], "hops")
+    for k, value in meta["results"]["test_id"].items():
+        assert measured[int(k)] == pytest.approx(value, abs=0.01)
+    fresh = make_chain_data(1000, list(X.COT_HOPS), "test_id", seed=12345, cot=True)
+    assert min(accuracy_by(model, fresh, "hops").values()) >= 0.95
+
+
+def test_mysteries_ship_without_labels():
+    for name in X.MYSTERY_NAMES:
+        model, meta = load_checkpoint(X.MYSTERY_DIR / f"mystery_{name}.pt")
+        assert meta["command"] == "python -m helpers.experiments mysteries"
+        assert set(meta) == {"command", "questions"}, "a mystery carries what it reads, not what it does"
+        assert all(v.dtype == torch.float16 for v in torch.load(X.MYSTERY_DIR / f"mystery_{name}.pt",
+                                                                  weights_only=True)["state_dict"].values()
+                   if v.is_floating_point())
+    with pytest.raises(ValueError, match="name='E' is not one of"):
+        X.load_mystery("E")

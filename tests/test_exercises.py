@@ -352,3 +352,64 @@ def test_largest_hops_solved(capsys):
     assert E.check_largest_hops_solved(stub) is None
     for acc in ({1: 0.99, 2: 0.2, 3: 0.99}, {}, {1: 0.96}):
         assert E.solution_largest_hops_solved(acc) == X.largest_hops_solved(acc)
+
+
+# ---- 08 · chain-of-thought against the depth bound ----
+def test_cot_depth_prediction(capsys):
+    truth = E.cot_depth_outcomes()
+    assert E.check_cot_depth_prediction(dict(truth)) is True
+    assert E.check_cot_depth_prediction({**truth, (2, True): 1}) is False          # "CoT cannot beat L - 1"
+    assert "(2, True): 1 vs 6" in capsys.readouterr().out
+    assert E.check_cot_depth_prediction({(2, True): 6}) is False
+    assert E.check_cot_depth_prediction({cell: None for cell in truth}) is None
+
+
+def test_reshuffle_pairs(capsys):
+    assert E.check_reshuffle_pairs(E.solution_reshuffle_pairs) is True
+
+    def token_shuffle(inputs, n_pairs, g):                  # moves tokens, splitting pairs
+        out = inputs.clone()
+        perm = torch.argsort(torch.rand(len(inputs), 2 * n_pairs, generator=g), dim=1)
+        out[:, :2 * n_pairs] = torch.gather(inputs[:, :2 * n_pairs], 1, perm)
+        return out
+
+    assert E.check_reshuffle_pairs(token_shuffle) is False
+    assert "pairs were split" in capsys.readouterr().out
+
+    def whole_row(inputs, n_pairs, g):                       # also moves the question
+        return inputs[:, torch.randperm(inputs.shape[1], generator=g)]
+
+    assert E.check_reshuffle_pairs(whole_row) is False
+    assert "question" in capsys.readouterr().out
+    assert E.check_reshuffle_pairs(lambda inputs, n_pairs, g: inputs.clone()) is False
+    assert "nothing moved" in capsys.readouterr().out
+    assert E.check_reshuffle_pairs(stub) is None
+
+
+def test_intervention_prediction(capsys):
+    content = {"acc_pairs_reshuffled": 0.99, "follows_new_token": 0.98, "keeps_old_path": 0.0}
+    right = {"reshuffled_pairs_still_solved": True, "follows_redirected_token": True}
+    assert E.check_intervention_prediction(right, content) is True
+    assert E.check_intervention_prediction({**right, "follows_redirected_token": False}, content) is False
+    positional = {"acc_pairs_reshuffled": 0.2, "follows_new_token": 0.1, "keeps_old_path": 0.8}
+    assert E.check_intervention_prediction(right, positional) is False
+    assert E.check_intervention_prediction({"reshuffled_pairs_still_solved": None,
+                                            "follows_redirected_token": None}, content) is None
+
+
+def test_mystery_checker(capsys):
+    key = {"A": "residue shortcut", "B": "iteration head", "C": "broken layer", "D": "content matching"}
+    assert E.check_mystery(key) is True
+    assert E.check_mystery({**key, "A": "content matching"}) is False
+    out = capsys.readouterr().out
+    assert "mystery A" in out and "obey the training residue rule" in out and "mystery B" not in out
+    assert E.check_mystery({**key, "C": "dead"}) is False
+    assert E.check_mystery({name: None for name in key}) is None
+
+
+@pytest.mark.parametrize("name", ["A", "B", "C", "D"])
+def test_each_mystery_is_diagnosable_by_measurement(name):
+    """The intended diagnosis is the one the course's measurements give, on fresh questions."""
+    model, questions = X.load_mystery(name)
+    fingerprint = E.mystery_fingerprint(model, questions)
+    assert E.solution_diagnose(fingerprint) == E._MYSTERY_KEY[name], fingerprint

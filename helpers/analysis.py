@@ -101,6 +101,8 @@ def with_ood_embeddings_rescaled(model: Transformer, ood_tokens: torch.Tensor,
 
 def pair_token_count(data: SeqData) -> int:
     """How many leading positions of a chain question hold the shuffled pairs."""
+    if "n_pairs" in data.info:
+        return 2 * int(data.info["n_pairs"])
     n_chains, n_nodes = data.info["chains"].shape[1:]
     return 2 * n_chains * (n_nodes - 1)
 

@@ -30,16 +30,17 @@ OOD_TOKENS = (101, 199)         # inclusive range of out-of-distribution tokens
 OOD_SHIFT = 100
 RESIDUES = {"train": (0, 1, 4), "test_id": (2, 3), "test_ood": (0, 1, 4)}
 CHAIN_SPLITS = tuple(RESIDUES)
-CHAIN_VARIANTS = ("single", "double", "with_order")
+CHAIN_VARIANTS = ("single", "double", "with_order", "noised_double", "with_order_after")
 HOP_TOKEN_BASE = 200            # [ours] with_order: hop count k is token 200 + k
 MAX_HOP_TOKEN = 6
 DEFAULT_NODES = 7
+HOP_TOKEN_VARIANTS = ("with_order", "with_order_after")
 
 
 def chain_vocab_size(variant: str = "single") -> int:
     """201 for the paper's datasets; the with-order variant adds one token per hop count."""
     _check_choice("variant", variant, CHAIN_VARIANTS)
-    return CHAIN_VOCAB_SIZE + (MAX_HOP_TOKEN if variant == "with_order" else 0)
+    return CHAIN_VOCAB_SIZE + (MAX_HOP_TOKEN if variant in HOP_TOKEN_VARIANTS else 0)
 
 
 @dataclass
@@ -77,9 +78,16 @@ def make_chain_data(n: int, hops: int | Sequence[int] = 1, split: str = "train",
     hops: an int, or several ints to mix (each sequence draws one uniformly).
     split: "train" (pair residues {0,1,4}), "test_id" (residues {2,3}: unseen pairs of seen
         tokens) or "test_ood" (chain from 101..199; the answer and its parent shifted to ID).
-    variant: "single" (the paper's dataset), "double" (two chains, pairs shuffled together) or
-        "with_order" (a hop-count token before the start token). The last two are our
-        reconstruction of datasets the paper describes without a public format.
+    variant: "single" (the paper's dataset, `task_single_chain` in the authors' `data.py`);
+        "noised_double" (the group's `task_noised_double_chain`: two chains, each with one
+        distractor pair [noise, c_j] pointing into an interior node c_j, all pairs shuffled
+        together, the question [c_{L-k}] of one chain, so the answer is always a chain's end;
+        train / test_id only); "with_order_after" (the group's `task_single_chain_with_order`:
+        the hop count k as a token *after* the start token). Our earlier reconstructions stay as
+        named variants: "double" (two chains, no distractors, any start) and "with_order" (the
+        hop token *before* the start token; notebooks 05 and 08 use it). Hop tokens are ids
+        200 + k [ours]: the group's code writes k as a plain number, which collides with our
+        token ids 1..99.
     cot: [ours] chain-of-thought (notebook 08): after the start token the sequence goes on with
         the whole path x_{i+1} .. x_{i+k}; inputs are the sequence minus its last token, targets
         the sequence shifted by one, and the mask covers the k path predictions (teacher forced;
@@ -93,9 +101,13 @@ def make_chain_data(n: int, hops: int | Sequence[int] = 1, split: str = "train",
         raise ValueError(f"n={n} must be at least 1")
     if cot and variant != "single":
         raise ValueError(f"cot=True needs variant='single', got variant={variant!r}")
-    if variant == "with_order" and max(hop_set) > MAX_HOP_TOKEN:
-        raise ValueError(f"hops={max(hop_set)} has no hop token; with_order allows 1..{MAX_HOP_TOKEN}")
-    n_chains = 2 if variant == "double" else 1
+    if variant in HOP_TOKEN_VARIANTS and max(hop_set) > MAX_HOP_TOKEN:
+        raise ValueError(f"hops={max(hop_set)} has no hop token; {variant} allows 1..{MAX_HOP_TOKEN}")
+    if variant == "noised_double" and split == "test_ood":
+        raise ValueError("split='test_ood' is not defined for variant='noised_double'; allowed: ['train', 'test_id']")
+    if variant == "noised_double" and n_nodes < 3:
+        raise ValueError(f"n_nodes={n_nodes}: variant='noised_double' needs an interior node; allowed n_nodes >= 3")
+    n_chains = 2 if variant in ("double", "noised_double") else 1
     low, high = OOD_TOKENS if split == "test_ood" else ID_TOKENS
     if n_chains * n_nodes > (high - low + 1) // 3:
         raise ValueError(f"n_nodes={n_nodes} is too long for {high - low + 1} tokens; "
@@ -107,21 +119,32 @@ def make_chain_data(n: int, hops: int | Sequence[int] = 1, split: str = "train",
     asked = rng.integers(0, n_chains, size=n)
     start = (rng.random(n) * (n_nodes - k)).astype(np.int64)   # uniform in 0..n_nodes-1-k
     rows = np.arange(n)
+    if variant == "noised_double":   # the question ends at the chain's last node
+        start = n_nodes - 1 - k
 
     if split == "test_ood":  # answer a and its parent b become ID tokens wherever they occur
         for offset in (0, -1):
             chains[rows, asked, start + k + offset] -= OOD_SHIFT
 
     pairs = np.stack([chains[:, :, :-1], chains[:, :, 1:]], axis=-1).reshape(n, -1, 2)
+    extra = {}
+    if variant == "noised_double":
+        noise, into = _sample_distractors(rng, chains, low, high, RESIDUES[split])
+        distractors = np.stack([noise, chains[rows[:, None], np.arange(n_chains)[None, :], into]], axis=-1)
+        pairs = np.concatenate([pairs, distractors], axis=1)
+        extra = {"noise": torch.from_numpy(noise), "noise_into": torch.from_numpy(into)}
     order = np.argsort(rng.random(pairs.shape[:2]), axis=1)
     pairs = np.take_along_axis(pairs, order[:, :, None], axis=1).reshape(n, -1)
     question = [chains[rows, asked, start][:, None]]
     if variant == "with_order":
         question.insert(0, (HOP_TOKEN_BASE + k)[:, None])
+    if variant == "with_order_after":
+        question.append((HOP_TOKEN_BASE + k)[:, None])
     tokens = torch.from_numpy(np.concatenate([pairs] + question, axis=1))
     labels = torch.from_numpy(chains[rows, asked, start + k])
     info = {"hops": torch.from_numpy(k), "start": torch.from_numpy(start),
-            "chain": torch.from_numpy(chains[rows, asked]), "chains": torch.from_numpy(chains)}
+            "chain": torch.from_numpy(chains[rows, asked]), "chains": torch.from_numpy(chains),
+            "n_pairs": pairs.shape[1] // 2, **extra}
     if cot:
         return _with_chain_of_thought(tokens, chains[rows, asked], start, k, int(max(hop_set)), info)
 
@@ -164,9 +187,29 @@ def _sample_chains(rng, n, n_chains, n_nodes, low, high, residues) -> np.ndarray
     return flat.reshape(n, n_chains, n_nodes)
 
 
+def _sample_distractors(rng, chains, low, high, residues):
+    """One distractor per chain (the group's `task_noised_double_chain`): a fresh token `noise`
+    and an interior node index j in 1..n_nodes-2 such that the pair [noise, c_j] has an allowed
+    residue. Returns (noise [n, n_chains], j [n, n_chains])."""
+    n, n_chains, n_nodes = chains.shape
+    into = rng.integers(1, n_nodes - 1, size=(n, n_chains))
+    noise = np.zeros((n, n_chains), dtype=np.int64)
+    taken = chains.reshape(n, -1)
+    for c in range(n_chains):
+        target = chains[np.arange(n), c, into[:, c]]
+        pending = np.arange(n)
+        while pending.size:
+            cand = rng.integers(low, high + 1, size=pending.size)
+            ok = ~(taken[pending] == cand[:, None]).any(axis=1) & ~(noise[pending, :c] == cand[:, None]).any(axis=1)
+            ok &= np.isin((target[pending] - cand) % 5, residues)
+            noise[pending[ok], c] = cand[ok]
+            pending = pending[~ok]
+    return noise, into
+
+
 def pair_residues(data: SeqData) -> torch.Tensor:
     """(child - parent) mod 5 of every pair in the inputs, [n, n_pairs]."""
-    n_pairs = int(data.info["chains"].shape[1] * (data.info["chains"].shape[2] - 1))
+    n_pairs = int(data.info.get("n_pairs", data.info["chains"].shape[1] * (data.info["chains"].shape[2] - 1)))
     pairs = data.inputs[:, : 2 * n_pairs].reshape(len(data), n_pairs, 2)
     return (pairs[..., 1] - pairs[..., 0]) % 5
 
@@ -311,10 +354,11 @@ def iteration_token_labels(tokens: Sequence[int]) -> list[str]:
 def decode_chain(tokens: Sequence[int], label: int | None = None) -> str:
     """'pairs: 12->17 40->41 ... | question: 12, 2 hops | answer: 23' for one sequence."""
     tokens = [int(t) for t in tokens]
-    hop_token = tokens[-2] if len(tokens) % 2 == 0 and tokens[-2] > HOP_TOKEN_BASE else None
+    hop_at = next((i for i in (-1, -2) if len(tokens) % 2 == 0 and tokens[i] > HOP_TOKEN_BASE), None)
+    hop_token = tokens[hop_at] if hop_at else None
     n_pair_tokens = len(tokens) - (2 if hop_token else 1)
     pairs = " ".join(f"{a}->{b}" for a, b in zip(tokens[0:n_pair_tokens:2], tokens[1:n_pair_tokens:2]))
-    question = f"question: {tokens[-1]}"
+    question = f"question: {tokens[-2] if hop_at == -1 else tokens[-1]}"
     if hop_token:
         question += f", {hop_token - HOP_TOKEN_BASE} hops"
     answer = "" if label is None else f" | answer: {int(label)}"

@@ -317,6 +317,10 @@ assert chain.d_model < 400 and iteration.d_model <= 128, "the course runs scaled
 #   attention maps and checked causally; parity with and without CoT.
 # - [07 · transfer](07_transfer.ipynb): a model pretrained on polynomial iteration learns parity
 #   in tens of steps; which pretraining helps.
+# - [08 · CoT against the depth bound](08_cot_vs_depth.ipynb) [ours]: the two papers' question
+#   that neither asks: does chain-of-thought break paper A's depth bound, and does each step use
+#   paper A's matching or paper B's positional head? Then four mystery models to diagnose with
+#   everything the course taught (the capstone).
 #
 # ## 7. The reproduction scorecard
 #

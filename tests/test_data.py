@@ -222,3 +222,45 @@ def test_pairs_reordered_keep_pairs_and_answers(order):
         assert torch.equal(moved.inputs[:, 0:12:2], chain[:, :-1]) and torch.equal(moved.inputs[:, 1:12:2], chain[:, 1:])
     with pytest.raises(ValueError, match="order='sorted' is not one of"):
         with_pairs_reordered(data, "sorted")
+
+
+# ---------------------------------------------------------------------------------------------
+# The group's harder datasets, as their generators build them
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("split,allowed", [("train", {0, 1, 4}), ("test_id", {2, 3})])
+def test_noised_double_chain_rules(split, allowed):
+    data = make_chain_data(400, [1, 2, 3], split, seed=6, variant="noised_double")
+    chains, noise, into = data.info["chains"], data.info["noise"], data.info["noise_into"]
+    n_nodes = chains.shape[2]
+    assert data.inputs.shape[1] == 4 * (n_nodes - 1) + 5                 # 2L + 2 pairs, then the start
+    assert set(pair_residues(data).unique().tolist()) <= allowed
+    for i in range(len(data)):
+        pairs = data.inputs[i, :-1].reshape(-1, 2).tolist()
+        expected = [[int(c[j]), int(c[j + 1])] for c in chains[i] for j in range(n_nodes - 1)]
+        expected += [[int(noise[i, c]), int(chains[i, c, into[i, c]])] for c in range(2)]
+        assert sorted(pairs) == sorted(expected)                          # chains + one distractor each
+        assert all(1 <= int(j) <= n_nodes - 2 for j in into[i])           # into an interior node
+        tokens = data.inputs[i, :-1].tolist()
+        assert len(set(tokens) - set(chains[i].flatten().tolist())) == 2  # two fresh noise tokens
+        k, start = int(data.info["hops"][i]), int(data.inputs[i, -1])
+        assert int(data.labels[i]) == int(data.info["chain"][i, -1])     # the answer is a chain's end
+        assert follow_chain(tokens, start, k) == int(data.labels[i])
+    with pytest.raises(ValueError, match="test_ood' is not defined for variant='noised_double'"):
+        make_chain_data(10, 1, "test_ood", variant="noised_double")
+
+
+def test_with_order_after_puts_the_hop_token_last():
+    data = make_chain_data(300, [1, 2, 3, 4], "train", seed=2, variant="with_order_after")
+    before = make_chain_data(300, [1, 2, 3, 4], "train", seed=2, variant="with_order")
+    k = data.info["hops"]
+    assert torch.equal(data.inputs[:, -1], 200 + k) and torch.equal(data.inputs[:, -2], before.inputs[:, -1])
+    assert torch.equal(data.labels, before.labels)
+    for i in range(len(data)):
+        assert follow_chain(data.inputs[i, :12].tolist(), int(data.inputs[i, -2]), int(k[i])) == int(data.labels[i])
+    assert decode_chain(data.inputs[0].tolist()).endswith(f"question: {int(data.inputs[0, -2])}, {int(k[0])} hops")
+
+
+def test_mixed_hops_cover_every_hop_count():
+    for variant in ("noised_double", "with_order_after"):
+        data = make_chain_data(600, [1, 2, 3], "train", seed=1, variant=variant)
+        assert set(data.info["hops"].tolist()) == {1, 2, 3}

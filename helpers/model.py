@@ -47,6 +47,7 @@ class ModelConfig:
     noise_std: float = 0.0       # [ours] orthogonal noise sigma: frozen Xi_l on W_vo(l) and W_qk(l+1)
     noise_target: str = "both"   # where Xi_l goes: "both", "qk" (W_qk of l+1 only) or "vo" (W_vo of l only)
     noise_seed: int = 0
+    noise_layer: int | None = None  # [ours] only layer l gets Xi_l (on W_vo(l) and W_qk(l+1)); None: every layer
 
     def __post_init__(self):
         if self.d_head is None:
@@ -65,6 +66,8 @@ class ModelConfig:
             (self.noise_std >= 0, f"noise_std={self.noise_std} must be >= 0"),
             (self.noise_target in NOISE_TARGETS,
              f"noise_target={self.noise_target!r} is not one of {list(NOISE_TARGETS)}"),
+            (self.noise_layer is None or 0 <= self.noise_layer < self.n_layers - 1,
+             f"noise_layer={self.noise_layer} is outside the allowed range 0..{self.n_layers - 2} (or None: every layer)"),
         ]
         for name in ("vocab_size", "seq_len", "n_layers", "n_heads", "d_model", "d_head", "d_ff"):
             checks.append((getattr(self, name) >= 1, f"{name}={getattr(self, name)} must be >= 1"))
@@ -215,6 +218,8 @@ class Transformer(nn.Module):
         g = torch.Generator().manual_seed(cfg.noise_seed)
         for layer in range(cfg.n_layers - 1):
             xi = torch.randn(cfg.d_model, cfg.d_model, generator=g) * cfg.noise_std / math.sqrt(cfg.d_model)
+            if cfg.noise_layer is not None and layer != cfg.noise_layer:
+                continue   # drawn anyway, so that layer l's Xi is the same with or without the others
             if cfg.noise_target in ("both", "vo"):
                 self.blocks[layer].attn.noise_vo = xi
             if cfg.noise_target in ("both", "qk"):

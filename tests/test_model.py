@@ -124,3 +124,14 @@ def test_orthogonal_noise_is_frozen_and_plants_the_identity():
         small_config(noise_target="ov")
     with pytest.raises(ValueError, match="noise_std=-1 must be >= 0"):
         small_config(noise_std=-1)
+
+
+def test_noise_on_one_layer_only():
+    """noise_layer=l plants Xi_l on W_vo(l) and W_qk(l+1) only, the same Xi_l as with every layer."""
+    one = Transformer(ModelConfig(n_layers=5, noise_std=1.0, noise_layer=1))
+    every = Transformer(ModelConfig(n_layers=5, noise_std=1.0))
+    assert [b.attn.noise_vo is not None for b in one.blocks] == [False, True, False, False, False]
+    assert [b.attn.noise_qk is not None for b in one.blocks] == [False, False, True, False, False]
+    assert torch.equal(one.blocks[1].attn.noise_vo, every.blocks[1].attn.noise_vo)
+    with pytest.raises(ValueError, match="noise_layer=4 is outside the allowed range 0..3"):
+        ModelConfig(n_layers=5, noise_layer=4)

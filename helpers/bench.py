@@ -1,6 +1,7 @@
 """A performance benchmark of the course on this machine (a benchmark, not a test).
 
     python -m helpers.bench [--threads N] [--skip-notebooks] [--out data/bench.json]
+    python -m helpers.bench --notebook 08_cot_vs_depth   # re-time one notebook in the shipped report
 
 prints and writes:
 - the machine's matmul peak (GFLOP/s of a large fp32 product on the same threads);
@@ -183,9 +184,12 @@ def slider_seconds(repeats: int = 2) -> dict:
     return times
 
 
-def notebook_seconds() -> dict:
+def notebook_seconds(stems=None) -> dict:
+    """Wall time of each notebook (or only those in `stems`) under nbval, and whether it passed."""
     times = {}
     for path in sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+        if stems and path.stem not in stems:
+            continue
         start = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
                                 cwd=ROOT_DIR, capture_output=True, text=True)
@@ -201,9 +205,21 @@ def main() -> None:
     parser.add_argument("--skip-notebooks", action="store_true", help="do not time the notebooks under nbval")
     parser.add_argument("--sliders-only", action="store_true",
                         help="only re-time the sliders and update slider_seconds in the existing report")
+    parser.add_argument("--notebook", action="append", default=[], metavar="STEM",
+                        help="only re-time this notebook (repeatable) and update the existing report")
     parser.add_argument("--out", type=Path, default=DATA_DIR / "bench.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.notebook:
+        report = json.loads(args.out.read_text())
+        unknown = set(args.notebook) - {p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")}
+        if unknown:
+            raise ValueError(f"--notebook {sorted(unknown)}: no such notebook in {NOTEBOOKS_DIR}")
+        report["notebooks"].update(notebook_seconds(args.notebook))
+        report["notebooks_total_seconds"] = sum(t["seconds"] for t in report["notebooks"].values())
+        args.out.write_text(json.dumps(report, indent=1))
+        print(f"updated {args.notebook} in {args.out}; whole course {report['notebooks_total_seconds'] / 60:.1f} min")
+        return
     if args.sliders_only:
         report = json.loads(args.out.read_text())
         report["slider_seconds"] = slider_seconds()

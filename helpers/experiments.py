@@ -45,6 +45,20 @@ CHAIN_2HOP_MODEL = replace(CHAIN_1HOP_MODEL, d_model=32, d_head=32, d_ff=96)
 CHAIN_2HOP_TRAIN = TrainConfig(steps=16_000, batch_size=128, lr=3e-3, warmup_steps=100,
                                schedule="constant", eval_every=250, stop_at={"test_id": 0.99})
 
+# Paper A's reference run, as its public files fix it (`result_example/config.json`, `train.py`,
+# `model.py` of xuzhiqin1990/understanding_dl): 2 hops, 3 layers x 1 head, d_model 400, d_k = d_v
+# 64, FFN 1200 ReLU, post-LN, no biases, init rate 1 with the position embedding's fan_in = 13,
+# AdamW with weight decay 0.01 on every parameter, clip 1, batch 1000, 270,000 training sequences
+# (270 steps per epoch), 100 epochs, lr 5e-5 warmed up x4 over 10 epochs then a cosine toward
+# 2e-5, the output layer with a bias. [ours]: that bias starts at 0 (theirs: PyTorch's default
+# uniform init); evaluation every epoch on 2,000 sequences per split (theirs: 15,000 every 5).
+# About 3 s per step on a laptop core (27,000 steps: a GPU job; not shipped yet).
+AUTHORS_CHAIN_MODEL = replace(CHAIN_1HOP_MODEL, d_model=400, d_head=64, d_ff=1200, pos_init_scale="seq_len")
+AUTHORS_CHAIN_TRAIN = TrainConfig(steps=27_000, batch_size=1000, lr=5e-5, warmup_steps=0,
+                                  schedule="epoch_warmup_cosine", steps_per_epoch=270, warmup_epochs=10,
+                                  warmup_multiplier=4.0, cosine_epochs=100, min_lr=2e-5,
+                                  weight_decay=0.01, decay_all=True, grad_clip=1.0, eval_every=270)
+
 SWEEP_GAMMAS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0, 1.2)   # dense: notebook 03's slider reads it
 SWEEP_NORMS = ("pre", "post")
 SWEEP_SEEDS = (0, 1, 2)

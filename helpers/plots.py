@@ -219,6 +219,8 @@ def plot_cot_depth_table(runs: Sequence[dict], max_hops: int, ax=None, title: st
     for cot, color, shift in ((True, "tab:green", 0.08), (False, "tab:blue", -0.08)):
         for i, depth in enumerate(depths):
             values = [r["largest_solved"] for r in runs if r["n_layers"] == depth and r["cot"] == cot]
+            if not values:
+                continue
             jitter = np.linspace(-0.04, 0.04, len(values)) if len(values) > 1 else [0.0]
             ax.scatter(depth + shift + np.asarray(jitter), values, color=color, s=45, zorder=3,
                        label=f"{'with' if cot else 'without'} CoT (one dot per seed)" if i == 0 else None)

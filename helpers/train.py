@@ -23,7 +23,7 @@ from .data import SeqData
 from .model import ModelConfig, Transformer
 
 OPTIMIZERS = ("adamw", "adam")
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "epoch_warmup_cosine")
 
 
 @dataclass
@@ -32,14 +32,22 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 1e-3
     warmup_steps: int = 50
-    schedule: str = "cosine"        # after warm-up: "cosine" decay to 0, or "constant"
+    schedule: str = "cosine"        # after warm-up: "cosine" decay to 0, or "constant"; or
+                                    # "epoch_warmup_cosine": paper A's schedule (see `lr_at`)
     optimizer: str = "adamw"
     weight_decay: float = 0.01
+    decay_all: bool = False         # weight decay on every parameter (paper A's AdamW), not only matrices
     grad_clip: float | None = 1.0
     eval_every: int = 50
     eval_size: int = 2000           # sequences per evaluation split (the first ones)
     stop_at: dict | None = None     # e.g. {"test_id": 0.99}: stop once every split reaches it
     seed: int = 0
+    # only for schedule="epoch_warmup_cosine" (paper A's code): the lr changes once per epoch
+    steps_per_epoch: int = 1
+    warmup_epochs: int = 10
+    warmup_multiplier: float = 4.0  # lr rises from `lr` to `lr * warmup_multiplier`
+    cosine_epochs: int = 100        # T_max of the cosine that follows
+    min_lr: float = 0.0             # eta_min of that cosine
 
     def __post_init__(self):
         checks = [
@@ -50,6 +58,10 @@ class TrainConfig:
             (self.eval_every >= 1, f"eval_every={self.eval_every} must be >= 1"),
             (self.schedule in SCHEDULES, f"schedule={self.schedule!r} is not one of {list(SCHEDULES)}"),
             (self.optimizer in OPTIMIZERS, f"optimizer={self.optimizer!r} is not one of {list(OPTIMIZERS)}"),
+            (self.steps_per_epoch >= 1, f"steps_per_epoch={self.steps_per_epoch} must be >= 1"),
+            (self.warmup_epochs >= 1, f"warmup_epochs={self.warmup_epochs} must be >= 1"),
+            (self.cosine_epochs >= 1, f"cosine_epochs={self.cosine_epochs} must be >= 1"),
+            (self.min_lr >= 0, f"min_lr={self.min_lr} must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -105,7 +117,19 @@ def make_model(cfg: ModelConfig, seed: int = 0, device=None) -> Transformer:
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to cfg.lr, then constant or cosine decay to 0 at cfg.steps."""
+    """Linear warm-up to cfg.lr, then constant or cosine decay to 0 at cfg.steps.
+
+    "epoch_warmup_cosine" is paper A's schedule as we read its code (`train.py` of
+    xuzhiqin1990/understanding_dl, `GradualWarmupScheduler` then `CosineAnnealingLR`, stepped once
+    per epoch): in epoch e (= step // steps_per_epoch) the lr is lr * (1 + (m - 1) e / W) for
+    e <= W, then min_lr + (lr * m - min_lr) (1 + cos(pi (e - W) / T)) / 2, with m the warm-up
+    multiplier, W the warm-up epochs and T the cosine's epochs.
+    """
+    if cfg.schedule == "epoch_warmup_cosine":
+        epoch, W, peak = step // cfg.steps_per_epoch, cfg.warmup_epochs, cfg.lr * cfg.warmup_multiplier
+        if epoch <= W:
+            return cfg.lr * (1 + (cfg.warmup_multiplier - 1) * epoch / W)
+        return cfg.min_lr + (peak - cfg.min_lr) * 0.5 * (1 + math.cos(math.pi * (epoch - W) / cfg.cosine_epochs))
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant":
@@ -173,6 +197,8 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
     data = train_data.to(device)
     eval_data = {name: d[: cfg.eval_size].to(device) for name, d in eval_data.items()}
     decay, no_decay = _param_groups(model)
+    if cfg.decay_all:
+        decay, no_decay = decay + no_decay, []
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     wd = cfg.weight_decay if cfg.optimizer == "adamw" else 0.0
     opt = opt_cls([{"params": decay, "weight_decay": wd},

@@ -11,6 +11,17 @@ from helpers.train import (TrainConfig, accuracy_by, evaluate, load_checkpoint, 
 TINY = ModelConfig(vocab_size=201, seq_len=13, n_layers=2, d_model=32, d_ff=64)
 
 
+def test_authors_epoch_schedule():
+    """Paper A's reference run: 5e-5 -> 2e-4 over 10 epochs, then a cosine toward 2e-5 (T 100)."""
+    from helpers.experiments import AUTHORS_CHAIN_TRAIN as cfg
+    per_epoch = [lr_at(e * cfg.steps_per_epoch, cfg) for e in range(100)]
+    assert per_epoch[0] == pytest.approx(5e-5) and per_epoch[10] == pytest.approx(2e-4)
+    assert per_epoch[5] == pytest.approx(1.25e-4)
+    assert lr_at(cfg.steps_per_epoch - 1, cfg) == per_epoch[0], "constant within an epoch"
+    assert all(a > b for a, b in zip(per_epoch[10:], per_epoch[11:])) and 2e-5 < per_epoch[-1] < 3e-5
+    assert cfg.steps == 100 * 270 and cfg.batch_size == 1000 and cfg.decay_all
+
+
 def test_lr_schedule():
     cfg = TrainConfig(steps=110, lr=1.0, warmup_steps=10)
     assert lr_at(0, cfg) == pytest.approx(0.1)

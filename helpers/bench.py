@@ -15,6 +15,7 @@ FLOPs are counted analytically (2 per multiply-add; a training step = 3 x the fo
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .course import DATA_DIR, NOTEBOOKS_DIR, ROOT_DIR
 from .data import make_chain_data, make_iteration_data
@@ -111,6 +113,90 @@ def time_training(model: nn.Module, data, batch_size: int, steps: int = 30, warm
             step()
         best = min(best, (time.perf_counter() - start) / steps)
     return best
+
+
+# ----------------------------------------------------------------------------------------------
+# Several seeds at once: one vmapped model against a process pool
+# ----------------------------------------------------------------------------------------------
+VMAP_WIDTHS = (32, 64, 128)
+VMAP_SEEDS = 2          # models trained side by side (the machine's 2 cores)
+
+
+def _vmapped_step_fn(models: list, batch_size: int):
+    """(step, stacked parameters): one AdamW step on `len(models)` models stacked into one
+    vmapped forward/backward. (No gradient clipping: it would need a per-model norm.)"""
+    from torch.func import functional_call, stack_module_state
+
+    params, buffers = stack_module_state(models)
+    params = {k: v.detach().requires_grad_() for k, v in params.items()}
+    base = copy.deepcopy(models[0]).to("meta")
+    opt = torch.optim.AdamW(params.values(), lr=1e-3)
+
+    def loss_one(p, b, inputs, targets, mask):
+        logits = functional_call(base, (p, b), (inputs,))
+        return F.cross_entropy(logits[mask], targets[mask])
+
+    batched = torch.func.vmap(loss_one, in_dims=(0, 0, 0, 0, None))
+
+    def step(inputs, targets, mask):
+        loss = batched(params, buffers, inputs, targets, mask).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step, params
+
+
+def time_vmap(cfg, data, batch_size: int, n_models: int, steps: int = 20, warmup: int = 3) -> float:
+    """Seconds per step of `n_models` models trained together (one process)."""
+    models = [make_model(cfg, seed=s, device="cpu") for s in range(n_models)]
+    step, _ = _vmapped_step_fn(models, batch_size)
+    g = torch.Generator().manual_seed(0)
+    # every model sees the same positions' mask (the chain task scores the last position only)
+    mask = data.mask[0]
+
+    def one():
+        idx = torch.randint(0, len(data), (n_models, batch_size), generator=g)
+        step(data.inputs[idx], data.targets[idx], mask[None, :].expand(batch_size, -1))
+
+    for _ in range(warmup):
+        one()
+    start = time.perf_counter()
+    for _ in range(steps):
+        one()
+    return (time.perf_counter() - start) / steps
+
+
+def _pool_worker(args) -> float:
+    cfg, batch_size, steps = args
+    torch.set_num_threads(1)
+    data = make_chain_data(4096, 1, "train", seed=0)
+    return time_training(make_model(cfg, seed=0, device="cpu"), data, batch_size, steps=steps, trials=1)
+
+
+def vmap_vs_pool(batch_size: int = 128, steps: int = 20) -> list[dict]:
+    """Throughput (model-steps per second) of VMAP_SEEDS models: a pool of that many one-thread
+    processes against one vmapped process on as many threads, per width (1-hop chain, 3 layers)."""
+    from multiprocessing import get_context
+
+    from . import experiments as X
+    rows = []
+    data = make_chain_data(4096, 1, "train", seed=0)
+    for d in VMAP_WIDTHS:
+        cfg = replace(X.CHAIN_1HOP_MODEL, d_model=d, d_head=min(d, 64), d_ff=4 * d)
+        start = time.perf_counter()
+        with get_context("spawn").Pool(VMAP_SEEDS) as pool:
+            per_step = pool.map(_pool_worker, [(cfg, batch_size, steps)] * VMAP_SEEDS)
+        pool_rate = VMAP_SEEDS / max(per_step)          # the slower worker sets the pace
+        threads = torch.get_num_threads()
+        torch.set_num_threads(VMAP_SEEDS)
+        vmap_rate = VMAP_SEEDS / time_vmap(cfg, data, batch_size, VMAP_SEEDS, steps)
+        torch.set_num_threads(threads)
+        rows.append({"d_model": d, "batch_size": batch_size, "models": VMAP_SEEDS,
+                     "pool_model_steps_per_s": pool_rate, "vmap_model_steps_per_s": vmap_rate,
+                     "vmap_over_pool": vmap_rate / pool_rate, "pool_wall_s": time.perf_counter() - start})
+        print(f"d_model {d:4d}: pool {pool_rate:6.1f} model-steps/s, vmap {vmap_rate:6.1f} "
+              f"({vmap_rate / pool_rate:.2f}x)")
+    return rows
 
 
 def notebook_configs() -> dict:
@@ -205,11 +291,19 @@ def main() -> None:
     parser.add_argument("--skip-notebooks", action="store_true", help="do not time the notebooks under nbval")
     parser.add_argument("--sliders-only", action="store_true",
                         help="only re-time the sliders and update slider_seconds in the existing report")
+    parser.add_argument("--vmap-only", action="store_true",
+                        help="only measure vmap against a process pool and update vmap_vs_pool in the report")
     parser.add_argument("--notebook", action="append", default=[], metavar="STEM",
                         help="only re-time this notebook (repeatable) and update the existing report")
     parser.add_argument("--out", type=Path, default=DATA_DIR / "bench.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.vmap_only:
+        report = json.loads(args.out.read_text())
+        report["vmap_vs_pool"] = vmap_vs_pool()
+        args.out.write_text(json.dumps(report, indent=1))
+        print(f"updated vmap_vs_pool in {args.out}")
+        return
     if args.notebook:
         report = json.loads(args.out.read_text())
         unknown = set(args.notebook) - {p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")}
@@ -232,7 +326,7 @@ def main() -> None:
                                               "cpus": os.cpu_count(), "torch": torch.__version__,
                                               "threads": args.threads},
               "matmul_peak_gflops": peak, "training": bench_training(peak),
-              "slider_seconds": slider_seconds()}
+              "slider_seconds": slider_seconds(), "vmap_vs_pool": vmap_vs_pool()}
     if not args.skip_notebooks:
         report["notebooks"] = notebook_seconds()
         report["notebooks_total_seconds"] = sum(t["seconds"] for t in report["notebooks"].values())

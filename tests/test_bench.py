@@ -40,3 +40,22 @@ def test_shipped_bench_report():
     assert all(0 < s < 1 for s in report["slider_seconds"].values()), report["slider_seconds"]
     stems = {p.stem for p in (DATA_DIR.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert set(report["notebooks"]) == stems and all(t["passed"] for t in report["notebooks"].values())
+
+
+def test_vmapped_models_train_like_separate_ones():
+    """One vmapped AdamW step on two stacked models moves each exactly as its own step would."""
+    from dataclasses import replace
+    from helpers.data import make_chain_data
+    from helpers.train import masked_loss
+
+    cfg = replace(X.CHAIN_1HOP_MODEL, d_model=16, d_head=16, d_ff=32)
+    data = make_chain_data(64, 1, "train", seed=0)
+    models = [make_model(cfg, seed=s, device="cpu") for s in range(2)]
+    step, params = B._vmapped_step_fn(models, 64)
+    step(torch.stack([data.inputs] * 2), torch.stack([data.targets] * 2), data.mask[0].expand(64, -1))
+    for i, model in enumerate(models):
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        loss = masked_loss(model(data.inputs), data)
+        loss.backward()
+        opt.step()
+        assert torch.allclose(params["embed.weight"][i], model.embed.weight, atol=1e-6)

@@ -16,7 +16,8 @@ import torch
 
 from .analysis import iteration_head_targets, top_key_chain_offsets
 from .course import DATA_DIR
-from .data import EOI, input_alphabet, iterate_states, make_chain_data, make_iteration_data
+from .data import (EOI, input_alphabet, iterate_states, make_chain_data, make_iteration_data,
+                   with_pairs_reordered)
 from .experiments import EVAL_SEED, ITER_MODEL, PARALLEL_NODES, largest_hops_solved, load_sweep
 from .sliders import noise_steps_to_solve
 from .train import History, make_model
@@ -1053,32 +1054,47 @@ def _reshuffle_problem(inputs: torch.Tensor, got, n_pairs: int) -> str | None:
     return None
 
 
+def _pair_order(inputs: torch.Tensor, n_pairs: int) -> torch.Tensor:
+    """[n, n_pairs]: each row's pairs as ranks of their parent token (the row's own order)."""
+    return torch.argsort(torch.argsort(inputs[:, 0:2 * n_pairs:2], dim=1), dim=1)
+
+
 def check_reshuffle_pairs(fn: Callable, trials: int = 4, seed: int | None = None) -> bool | None:
-    """fn(inputs [n, T], n_pairs, generator) -> the inputs with the pairs in a new random order."""
+    """fn(inputs [n, T], n_pairs, generator) -> the inputs with the pairs in a new random order:
+    pairs whole, the rest in place, each row its own permutation, drawn from `generator`."""
     seed = _fresh_seed() if seed is None else seed
     for trial in range(trials):
         data = make_chain_data(200, [1, 2, 3], "test_id", seed=seed + trial, cot=bool(trial % 2))
         n_pairs = data.info["chains"].shape[2] - 1
-        done, got = _attempt(fn, data.inputs.clone(), n_pairs, torch.Generator().manual_seed(seed + trial))
+        sorted_rows = with_pairs_reordered(data, "chain").inputs      # every row starts in chain order
+        done, got = _attempt(fn, sorted_rows.clone(), n_pairs, torch.Generator().manual_seed(seed + trial))
         if not done:
             return None
-        problem = _reshuffle_problem(data.inputs, got, n_pairs)
+        problem = _reshuffle_problem(sorted_rows, got, n_pairs)
         if problem:
             return _verdict(False, "", problem)
-    return _verdict(True, f"pairs move, stay whole, and the question stays put on {trials} random batches", "")
+        moved = got[:, 0:2 * n_pairs:2] != sorted_rows[:, 0:2 * n_pairs:2]   # where each row's parents moved
+        if (moved == moved[0]).all():
+            return _verdict(False, "", "every row got the same permutation: draw one per row")
+        _, again = _attempt(fn, sorted_rows.clone(), n_pairs, torch.Generator().manual_seed(seed + trial))
+        if not torch.equal(got, again):
+            return _verdict(False, "", "the same generator seed gave a different shuffle: draw from `generator`")
+    return _verdict(True, f"pairs move, stay whole, one permutation per row from the generator, and the "
+                          f"question stays put, on {trials} random batches", "")
 
 
 def check_intervention_prediction(answer: dict | None, measured: dict) -> bool | None:
-    """answer: {"reshuffled_pairs_still_solved": bool, "follows_redirected_token": bool};
-    measured: the notebook's live numbers (accuracy after reshuffling; fraction that follows)."""
+    """answer: {"chain_order_still_solved": bool, "follows_redirected_token": bool};
+    measured: the notebook's live numbers (accuracy with the pairs in chain order; fraction of
+    redirected steps that write child(w))."""
     if _unanswered(answer):
         return None
-    truth = {"reshuffled_pairs_still_solved": measured["acc_pairs_reshuffled"] >= 0.95,
+    truth = {"chain_order_still_solved": measured["acc_pairs_in_chain_order"] >= 0.95,
              "follows_redirected_token": measured["follows_new_token"] >= 0.5}
     wrong = [k for k in truth if bool(answer.get(k)) != truth[k]]
     return _verdict(not wrong, "both predictions match the measurement",
-                    f"these differ from the measurement: {wrong} (measured: reshuffled accuracy "
-                    f"{measured['acc_pairs_reshuffled']:.2f}, follows the new token {measured['follows_new_token']:.2f})")
+                    f"these differ from the measurement: {wrong} (measured: accuracy in chain order "
+                    f"{measured['acc_pairs_in_chain_order']:.2f}, follows the new token {measured['follows_new_token']:.2f})")
 
 
 MYSTERY_DIAGNOSES = ("content matching", "iteration head", "residue shortcut", "broken layer")

@@ -495,6 +495,7 @@ COT_NODES = PARALLEL_NODES
 COT_TRAIN = TrainConfig(steps=4_000, batch_size=256, lr=2e-3, warmup_steps=200, schedule="constant",
                         eval_every=250, stop_at={"test_id": 0.99})
 COT_CHECKPOINT_DEPTH = 2          # the chain-of-thought runs of this depth keep their weights
+COT_CONTROL_DEPTH = 1             # control: one layer cannot pair and match, even with CoT
 
 
 def chain_cot_model_config(n_layers: int, cot: bool, n_nodes: int = COT_NODES,
@@ -548,9 +549,11 @@ def cot_mechanism_metrics(model, data) -> dict:
 
 
 def chain_cot_cells() -> list[dict]:
-    """Chain-of-thought runs first (minutes), then the runs without it, seed by seed."""
+    """Chain-of-thought runs first (minutes), then the runs without it, seed by seed, then the
+    one-layer control with chain-of-thought."""
     return ([{"task": "chain", "cot": True, "n_layers": L, "seed": s} for s in COT_SEEDS for L in COT_DEPTHS]
-            + [{"task": "chain", "cot": False, "n_layers": L, "seed": s} for s in COT_SEEDS for L in COT_DEPTHS])
+            + [{"task": "chain", "cot": False, "n_layers": L, "seed": s} for s in COT_SEEDS for L in COT_DEPTHS]
+            + [{"task": "chain", "cot": True, "n_layers": COT_CONTROL_DEPTH, "seed": s} for s in COT_SEEDS])
 
 
 def _chain_cot_run(cell: dict) -> dict:
@@ -558,7 +561,7 @@ def _chain_cot_run(cell: dict) -> dict:
     acc = {split: accuracy_by(model, d, "hops") for split, d in evals.items()}
     record = {"history": history.to_dict(), "acc_by_hop": acc["test_id"], "acc_by_hop_ood": acc["test_ood"],
               "largest_solved": largest_hops_solved(acc["test_id"]), "seconds": history.seconds}
-    if cell["cot"]:
+    if cell["cot"] and cell["n_layers"] >= 2:    # one layer has no matching layer to measure
         record["mechanism"] = cot_mechanism_metrics(model, evals["test_id"])
         if cell["n_layers"] == COT_CHECKPOINT_DEPTH:
             save_checkpoint(RUNS_DIR / "chain_cot_sweep" / f"{cell_key(cell)}.pt", model, fp16=True,
@@ -570,13 +573,15 @@ def _chain_cot_run(cell: dict) -> dict:
 
 
 def make_chain_cot_sweep(path: Path = DATA_DIR / "chain_cot_sweep.json", workers: int = 2, **_) -> Path:
-    """Depth x with/without CoT x seeds; resumable (data/runs/chain_cot_sweep/)."""
+    """Depth x with/without CoT x seeds, and the 1-layer CoT control; resumable
+    (data/runs/chain_cot_sweep/)."""
     runs = run_sweep(_chain_cot_run, chain_cot_cells(), RUNS_DIR / "chain_cot_sweep", workers, desc="CoT depth table")
     blob = {"command": "python -m helpers.experiments chain_cot_sweep",
             "model_config": {"cot": chain_cot_model_config(COT_DEPTHS[0], True).to_dict(),
                              "no_cot": chain_cot_model_config(COT_DEPTHS[0], False).to_dict()},
-            "train_config": COT_TRAIN.to_dict(), "depths": COT_DEPTHS, "seeds": COT_SEEDS, "hops": COT_HOPS,
-            "n_nodes": COT_NODES, "n_train": N_TRAIN, "solved_threshold": SOLVED, "runs": runs}
+            "train_config": COT_TRAIN.to_dict(), "depths": COT_DEPTHS, "control_depth": COT_CONTROL_DEPTH,
+            "seeds": COT_SEEDS, "hops": COT_HOPS, "n_nodes": COT_NODES, "n_train": N_TRAIN,
+            "solved_threshold": SOLVED, "runs": runs}
     path.write_text(json.dumps(blob))
     return path
 

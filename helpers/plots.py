@@ -217,14 +217,15 @@ def plot_cot_depth_table(runs: Sequence[dict], max_hops: int, ax=None, title: st
     ax.plot(L, L - 1, "k--", label="serial budget without CoT: L - 1 hops")
     ax.axhline(max_hops, color="grey", ls=":", label=f"longest path the chain allows: {max_hops} hops")
     for cot, color, shift in ((True, "tab:green", 0.08), (False, "tab:blue", -0.08)):
-        for i, depth in enumerate(depths):
+        label = f"{'with' if cot else 'without'} CoT (one dot per seed)"
+        for depth in depths:
             values = [r["largest_solved"] for r in runs if r["n_layers"] == depth and r["cot"] == cot]
             if not values:
                 continue
             jitter = np.linspace(-0.04, 0.04, len(values)) if len(values) > 1 else [0.0]
-            ax.scatter(depth + shift + np.asarray(jitter), values, color=color, s=45, zorder=3,
-                       label=f"{'with' if cot else 'without'} CoT (one dot per seed)" if i == 0 else None)
+            ax.scatter(depth + shift + np.asarray(jitter), values, color=color, s=45, zorder=3, label=label)
+            label = None
     ax.set(xlabel="depth L (attention layers)", ylabel="largest k solved (>= 95 % test-ID)",
-           xticks=depths, ylim=(-0.3, max_hops + 1.5), title=title)
+           xticks=depths, ylim=(-0.3, max_hops + 4), title=title)
     ax.legend(fontsize="small", loc="upper left")
     return ax

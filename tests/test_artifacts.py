@@ -130,7 +130,7 @@ def test_chain_cot_sweep():
         assert sorted(map(int, run["acc_by_hop"])) == list(X.COT_HOPS)
         assert run["largest_solved"] == X.largest_hops_solved(run["acc_by_hop"])
         assert run["history"].steps[-1] <= sweep["train_config"]["steps"]
-        assert ("mechanism" in run) == run["cot"]
+        assert ("mechanism" in run) == (run["cot"] and run["n_layers"] >= 2)
 
 
 @pytest.mark.parametrize("seed", X.COT_SEEDS)

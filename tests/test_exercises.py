@@ -383,17 +383,27 @@ def test_reshuffle_pairs(capsys):
     assert "question" in capsys.readouterr().out
     assert E.check_reshuffle_pairs(lambda inputs, n_pairs, g: inputs.clone()) is False
     assert "nothing moved" in capsys.readouterr().out
+
+    def one_permutation(inputs, n_pairs, g):                 # the same order for every row
+        perm = torch.randperm(n_pairs, generator=g)
+        pairs = inputs[:, :2 * n_pairs].reshape(len(inputs), n_pairs, 2)[:, perm]
+        return torch.cat([pairs.reshape(len(inputs), -1), inputs[:, 2 * n_pairs:]], dim=1)
+
+    assert E.check_reshuffle_pairs(one_permutation) is False
+    assert "same permutation" in capsys.readouterr().out
+    assert E.check_reshuffle_pairs(lambda inputs, n_pairs, g: E.solution_reshuffle_pairs(inputs, n_pairs, None)) is False
+    assert "draw from `generator`" in capsys.readouterr().out
     assert E.check_reshuffle_pairs(stub) is None
 
 
 def test_intervention_prediction(capsys):
-    content = {"acc_pairs_reshuffled": 0.99, "follows_new_token": 0.98, "keeps_old_path": 0.0}
-    right = {"reshuffled_pairs_still_solved": True, "follows_redirected_token": True}
+    content = {"acc_pairs_in_chain_order": 0.99, "follows_new_token": 0.98, "keeps_old_path": 0.0}
+    right = {"chain_order_still_solved": True, "follows_redirected_token": True}
     assert E.check_intervention_prediction(right, content) is True
     assert E.check_intervention_prediction({**right, "follows_redirected_token": False}, content) is False
-    positional = {"acc_pairs_reshuffled": 0.2, "follows_new_token": 0.1, "keeps_old_path": 0.8}
+    positional = {"acc_pairs_in_chain_order": 0.2, "follows_new_token": 0.1, "keeps_old_path": 0.8}
     assert E.check_intervention_prediction(right, positional) is False
-    assert E.check_intervention_prediction({"reshuffled_pairs_still_solved": None,
+    assert E.check_intervention_prediction({"chain_order_still_solved": None,
                                             "follows_redirected_token": None}, content) is None
 
 

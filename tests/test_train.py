@@ -113,3 +113,15 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
         load_checkpoint(path, expected=other)
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(hops=[1, 7]), r"hops=\[1, 7\] must lie in the allowed range 1..6"),
+    (dict(hops=[]), "must lie in the allowed range"),
+    (dict(n_layers=0), "n_layers=0 must be >= 1"),
+])
+def test_chain_cot_bad_input_fails_before_training(kwargs, message):
+    from helpers.experiments import train_chain_cot
+    args = {"n_layers": 2, "cot": True, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        train_chain_cot(args.pop("n_layers"), progress=False, **args)

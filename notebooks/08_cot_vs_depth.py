@@ -335,7 +335,7 @@ assert summary["content"] >= 0.95 and summary["fixed_offset"] < 0.3
 
 example = test[test.info["hops"] == 4][:1]
 labels = chain_token_labels(example.inputs[0].tolist())
-labels = labels[:q] + [f"start {labels[q]}"] + [f"→{t}" for t in labels[q + 1:]]   # pairs | start | written path
+labels = labels[:q] + [f"start {labels[q]}"] + [f"→{t}" if t != "0" else "pad" for t in labels[q + 1:]]  # pairs | start | path
 _, cache = cot_model.run_with_cache(example.inputs)
 print("chain:", " -> ".join(map(str, example.info["chain"][0].tolist())),
       "| start", int(example.inputs[0, q]), "| path", example.targets[0, q:q + 4].tolist())

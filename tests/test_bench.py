@@ -38,6 +38,8 @@ def test_shipped_bench_report():
             assert row[impl]["sequences_per_s"] > 0 and 0 < row[impl]["share_of_peak"] < 1
     assert set(report["slider_seconds"]) == set(B.slider_settings()), "run `python -m helpers.bench --sliders-only`"
     assert all(0 < s < 1 for s in report["slider_seconds"].values()), report["slider_seconds"]
+    assert [row["d_model"] for row in report["vmap_vs_pool"]] == list(B.VMAP_WIDTHS), "run `python -m helpers.bench --vmap-only`"
+    assert all(row["vmap_over_pool"] > 0 for row in report["vmap_vs_pool"])
     stems = {p.stem for p in (DATA_DIR.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert set(report["notebooks"]) == stems and all(t["passed"] for t in report["notebooks"].values())
 

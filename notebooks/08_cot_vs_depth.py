@@ -19,11 +19,11 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/08_cot_vs_depth.ipynb)
 #
-# **Run time on a laptop CPU: about 1.5 minutes on a slow 2-core laptop.** *Instant path:* a
+# **Run time on a laptop CPU: about 1 minute on a slow 2-core laptop.** *Instant path:* a
 # shipped sweep (`python -m helpers.experiments chain_cot_sweep`, 21 runs, ~1.5 h on 2 cores) and
-# four shipped mystery models (`python -m helpers.experiments mysteries`, ~3 min). *Train it
-# yourself:* section 3 trains a 2-layer chain-of-thought model live (about 40 s) and a button
-# trains any depth, with or without chain-of-thought.
+# four shipped mystery models (`python -m helpers.experiments mysteries`, ~3 min).
+# *Train it yourself:* section 3 trains a 2-layer chain-of-thought model live (about 35 s) and a
+# button trains any depth, with or without chain-of-thought.
 #
 # The two papers of this course meet at a question neither asks. Paper A (notebooks 02-05)
 # finds that a transformer **without** chain-of-thought advances at most one hop per layer: the

@@ -1054,11 +1054,6 @@ def _reshuffle_problem(inputs: torch.Tensor, got, n_pairs: int) -> str | None:
     return None
 
 
-def _pair_order(inputs: torch.Tensor, n_pairs: int) -> torch.Tensor:
-    """[n, n_pairs]: each row's pairs as ranks of their parent token (the row's own order)."""
-    return torch.argsort(torch.argsort(inputs[:, 0:2 * n_pairs:2], dim=1), dim=1)
-
-
 def check_reshuffle_pairs(fn: Callable, trials: int = 4, seed: int | None = None) -> bool | None:
     """fn(inputs [n, T], n_pairs, generator) -> the inputs with the pairs in a new random order:
     pairs whole, the rest in place, each row its own permutation, drawn from `generator`."""
@@ -1076,6 +1071,8 @@ def check_reshuffle_pairs(fn: Callable, trials: int = 4, seed: int | None = None
         moved = got[:, 0:2 * n_pairs:2] != sorted_rows[:, 0:2 * n_pairs:2]   # where each row's parents moved
         if (moved == moved[0]).all():
             return _verdict(False, "", "every row got the same permutation: draw one per row")
+        if moved.any(dim=1).float().mean() < 0.9:
+            return _verdict(False, "", f"only {moved.any(dim=1).float().mean():.0%} of the rows changed: shuffle every row")
         _, again = _attempt(fn, sorted_rows.clone(), n_pairs, torch.Generator().manual_seed(seed + trial))
         if not torch.equal(got, again):
             return _verdict(False, "", "the same generator seed gave a different shuffle: draw from `generator`")
@@ -1147,9 +1144,9 @@ def _mystery_evidence(name: str, fp: dict) -> str:
     if "shortcut_rate" in fp:
         parts.append(f"{fp['shortcut_rate']:.0%} of its answers obey the training residue rule")
     if "peakiness" in fp:
-        parts.append(f"peakiness layer 1 {fp['peakiness'][0]:.2f}, layer 2 {fp['peakiness'][1]:.2f}")
+        parts.append(f"peakiness {fp['peakiness'][0]:.2f} in the first layer, {fp['peakiness'][1]:.2f} in the second")
     if fp["dead_attention_layers"]:
-        parts.append(f"attention output of layer(s) {fp['dead_attention_layers']} is exactly zero")
+        parts.append(f"attention output of layer(s) {fp['dead_attention_layers']} (counted from 0) is exactly zero")
     return f"mystery {name}: " + "; ".join(parts)
 
 

@@ -117,8 +117,9 @@ assert cot_data.targets[0, q + 2] == plain.labels[0]          # the last step is
 # control. For each cell, predict the **median over seeds of the largest $k$ solved** (every hop
 # count $1..k$ at ≥ 95 % test-ID; notebook 05's rule). Notebook 05 is your evidence for the cells
 # without CoT, but mind the budget: 4,000 steps of batch 256 is an **eighth** of notebook 05's
-# 16,000 steps of batch 512, and notebook 05's depth-3 runs needed 1,500-2,500 of those steps
-# (of batch 512) to solve even 1 hop.
+# 16,000 steps of batch 512. To solve even 1 hop, notebook 05's depth-3 runs needed 1,500 and
+# 2,000 of those steps (as many sequences as 3,000 and 4,000 of ours), its depth-4 runs 2,000
+# and 9,500: this budget is borderline for 1 hop.
 #
 # <details><summary>Hint</summary>
 #
@@ -174,10 +175,11 @@ for (depth, cot), ks in sorted(solved.items(), key=lambda item: (not item[0][1],
           f"steps trained {steps[depth, cot]}")
 
 # %% [markdown]
-# Without CoT, 6 hops score far above 1 hop: a 6-hop question on a 7-node chain always asks
-# for the chain's last node, the one node that is never the first of a pair (notebook 05's
-# shortcut). The rule "every hop count $1..k$" keeps it from counting as 6 hops solved. The
-# figure places every run against the serial budget $L-1$ of notebook 05.
+# Without CoT, 6 hops score above 2-5 hops in every run (0.46-0.90): a 6-hop question on a
+# 7-node chain always asks for the chain's last node, the one node that is never the first of a
+# pair (notebook 05's shortcut; there, depth 2 reached 0.97 on 6 hops, and the rule "every hop
+# count $1..k$" kept it from counting as 6 hops solved). The figure places every run against the
+# serial budget $L-1$ of notebook 05.
 
 # %%
 plot_cot_depth_table(runs, max(hops), title="With CoT, 2 layers solve every path; without it, no run passes L-1")
@@ -192,7 +194,8 @@ assert all(r["largest_solved"] == 0 for r in control_runs), "one layer cannot do
 assert all(r["largest_solved"] <= r["n_layers"] - 1 for r in no_cot_runs), "no CoT: never beyond L - 1"
 assert max(r["history"].steps[-1] for r in cot_runs) <= 1_000 < min(r["history"].steps[-1] for r in no_cot_runs)
 print("1-layer control with CoT, final test-ID accuracy on 1 hop per seed:",
-      [round(r["acc_by_hop"]["1"], 3) for r in control_runs])
+      [round(r["acc_by_hop"]["1"], 3) for r in control_runs],
+      "| train accuracy (whole paths)", [round(r["history"].final("train"), 3) for r in control_runs])
 for depth in sorted({r["n_layers"] for r in no_cot_runs}):
     print(f"without CoT, depth {depth}: final test-ID accuracy on 1 hop per seed",
           [round(r["acc_by_hop"]["1"], 3) for r in no_cot_runs if r["n_layers"] == depth],
@@ -204,9 +207,11 @@ for depth in sorted({r["n_layers"] for r in no_cot_runs}):
 # steps; so do depths 3 and 4. The runs without CoT use all 4,000 steps and stay at or below
 # $L-1$; the cell above prints how far they got on 1 hop. With an eighth of notebook 05's budget
 # they are a lower bound; notebook 05's longer runs reached $L-1$ at most. The **1-layer
-# control** with CoT solves nothing, on train or test: that is what paper A's mechanism predicts
-# (a 1-hop lookup takes two layers: pair, then match), though we have not dissected what the
-# 1-layer model does instead.
+# control** with CoT solves nothing (train accuracy 0.07-0.08, test-ID 0): that is what paper
+# A's mechanism predicts (a 1-hop lookup takes two layers: pair, then match), though we have not
+# dissected what the 1-layer model does instead. A test-ID accuracy of exactly 0, below guessing,
+# hints at notebook 03's residue shortcut (answers that obey the training residues); not
+# measured here.
 #
 # Two honest caveats:
 #
@@ -232,16 +237,18 @@ assert all(ood["no CoT, 2-4 layers"][k] > ood["CoT, 2-4 layers"][k] for k in hop
 # %% [markdown]
 # Read this table with notebook 01's warning: a 1-hop OOD question holds exactly two ID tokens,
 # the start and the answer, so "write the other ID token" solves it without any lookup, and even
-# the 1-layer control scores about 0.9 there. 1-hop OOD says nothing about matching. From 2 hops
-# on, CoT models drop (about 0.4 at 2 hops, 0 from 3 hops), while models without CoT score
-# *higher* OOD than test-ID (notebook 05 met the same shortcut: the ID tokens give the answer
-# away). Our hypothesis, not measured here: from 3 hops on a CoT model must *write* unseen
-# tokens, which were never a training target. OOD is not where CoT helps.
+# the 1-layer control scores about 0.9 there. 1-hop OOD says nothing about matching. At 2 hops
+# the path to write is again the two ID tokens, and the control (0.61) beats the real CoT models
+# (0.41): still a shortcut test. Only from 3 hops on does OOD speak to the mechanism: CoT models
+# score 0 there, while models without CoT score about 0.5, above their own test-ID accuracy at
+# 3-5 hops (notebook 05 met the same shortcut: the ID tokens give the answer away). Our
+# hypothesis, not measured here: from 3 hops on a CoT model must *write* unseen tokens, which
+# were never a training target. OOD is not where CoT helps.
 #
 # ## 3. Train one yourself
 #
-# A 2-layer model with CoT, seed 0, the sweep's recipe with batch 128 instead of 256 (to be
-# quick), stopped once test-ID reaches 99 % (usually after 300-500 steps; at most 1,500). The bar
+# A 2-layer model with CoT, seed 0, the sweep's recipe with batch 128 instead of 256 and 60,000
+# training questions instead of 270,000 (to be quick), stopped once test-ID reaches 99 % (usually after 300-500 steps; at most 1,500). The bar
 # prints its progress; the curves are per hop count.
 
 # %%
@@ -461,7 +468,7 @@ assert all(r["mechanism"]["redirect"]["follows_new_token"] >= 0.95 and r["mechan
 # | diagnosis | what it means | course tools that show it |
 # |---|---|---|
 # | `"content matching"` | paper A's mechanism, working | accuracy, effective matching score (02, section 4 above) |
-# | `"iteration head"` | paper B's positional head | peakiness of both layers on the iteration format (06): layer 2's query at step $t$ puts > 0.5 of its weight on $x_{t+1}$ |
+# | `"iteration head"` | paper B's positional head | peakiness of both layers on the iteration format (06): the second layer's query at step $t$ (layer 1 in code) puts > 0.5 of its weight on $x_{t+1}$ |
 # | `"residue shortcut"` | the failure mode of notebook 03 | test-ID far below train; answers obeying the training residues (`E.solution_shortcut_rate`, 03) |
 # | `"broken layer"` | one layer does nothing at all | the attention output of each layer (`run_with_cache`, `A.ablation_accuracy`) |
 #
@@ -487,8 +494,8 @@ for name in X.MYSTERY_NAMES:
 #
 # Start with train and test accuracy on fresh questions (`evaluate`). A model that solves its
 # test set is "working": ask *how* with the matching score or peakiness. A model that fails: is
-# it below chance on test-ID while fine on train (a shortcut), or does some layer write nothing
-# (`cache["attn_out", layer].abs().max()`)?
+# it far better on train than on test-ID, with answers that obey the training residues (a
+# shortcut), or does some layer write nothing (`cache["attn_out", layer].abs().max()`)?
 # </details>
 
 # %%
@@ -511,10 +518,10 @@ E.check_mystery(my_diagnoses)
 # - **A** is notebook 03's pre-LN model at $\gamma = 1$: train accuracy about 0.27, test-ID 0.00,
 #   matching score about 0.01, and nearly 100 % of its answers obey the training residue rule.
 # - **B** is notebook 07's polynomial-iteration model: train and test 1.00, peakiness about 0.47
-#   in layer 1 and 1.00 in layer 2 (the course's metric; notebook 06 shows where layer 1's weight
-#   goes instead, while the head works).
+#   in the first layer and 1.00 in the second (the course's metric; notebook 06 shows where the
+#   first layer's weight goes instead, while the head works).
 # - **C** is a 2-layer CoT model whose layer-0 attention output was set to zero: its attention
-#   output in layer 0 is exactly 0, nothing pairs the tokens, layer 1 cannot match (score about
+#   output in layer 0 (the first layer) is exactly 0, nothing pairs the tokens, layer 1 cannot match (score about
 #   0.01), and accuracy collapses on train and test alike (about 0.04).
 # - **D** is a 2-layer CoT model from the sweep (seed 1): train and test 1.00, matching score
 #   1.00.
@@ -545,10 +552,10 @@ E.check_mystery(my_diagnoses)
 #   seed, within 1,000 steps, and so do 3 and 4 layers; 1 layer solves nothing. Without it, no run
 #   of depth 2-4 passes $L-1$ in 4,000 steps, and notebook 05's eight-times-longer runs stay at or
 #   below $L-1$ too.
-# - Each CoT step is **paper A's matching by content** (an induction-head circuit): the effective
-#   matching score is ≥ 0.95 in every CoT run, layer 1's strongest key is the child's slot, a
-#   never-seen layout of the pairs costs nothing, and a redirected step follows the token it is
-#   given.
+# - Each CoT step is **paper A's matching by content** (an induction-head circuit): in every CoT
+#   run the effective matching score is ≥ 0.95 and a redirected step follows the token it is
+#   given; in the dissected model, layer 1's strongest key is the child's slot and a never-seen
+#   layout of the pairs costs nothing.
 # - CoT trades depth for **length**: one lookup per written token. It does not help on OOD chains:
 #   CoT models fail there from 2 hops on, where models without CoT exploit a shortcut.
 # - An intervention that changes what one mechanism uses and not the other decides between them;

@@ -391,6 +391,14 @@ def test_reshuffle_pairs(capsys):
 
     assert E.check_reshuffle_pairs(one_permutation) is False
     assert "same permutation" in capsys.readouterr().out
+
+    def half_the_rows(inputs, n_pairs, g):                   # leaves every other row untouched
+        out = E.solution_reshuffle_pairs(inputs, n_pairs, g)
+        out[::2] = inputs[::2]
+        return out
+
+    assert E.check_reshuffle_pairs(half_the_rows) is False
+    assert "of the rows changed" in capsys.readouterr().out
     assert E.check_reshuffle_pairs(lambda inputs, n_pairs, g: E.solution_reshuffle_pairs(inputs, n_pairs, None)) is False
     assert "draw from `generator`" in capsys.readouterr().out
     assert E.check_reshuffle_pairs(stub) is None

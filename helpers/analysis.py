@@ -44,11 +44,17 @@ def effective_matching_matrix(model: Transformer, data: SeqData, layer: int, hop
     _, cache = model.run_with_cache(data.inputs.to(model.device),
                                     names_filter=lambda n: n.endswith(("hook_q", "hook_k")))
     q = cache["q", layer][:, -1, head].cpu()                    # [batch, d_head]
+    rows = torch.arange(len(data))
+    looked_for = data.info["chain"][rows, data.info["start"] + (hop or layer) - 1]
+    return _matching_by_parent(q, looked_for, cache, data, layer, head)
+
+
+def _matching_by_parent(q, looked_for, cache, data, layer, head):
+    """(M, tokens): mean query grouped by the node it looks for, against the mean key of `layer`
+    at every second-of-pair slot grouped by that pair's parent."""
     n_pair_tokens = pair_token_count(data)
     k = cache["k", layer][:, 1:n_pair_tokens:2, head].cpu()      # [batch, n_pairs, d_head]
     parents = data.inputs[:, 0:n_pair_tokens:2]
-    rows = torch.arange(len(data))
-    looked_for = data.info["chain"][rows, data.info["start"] + (hop or layer) - 1]
     tokens = torch.tensor(sorted(set(looked_for.tolist()) & set(parents.unique().tolist())))
     q_mean = _group_mean(q, looked_for, tokens)
     k_mean = _group_mean(k.reshape(-1, k.shape[-1]), parents.reshape(-1), tokens)
@@ -291,11 +297,7 @@ def cot_effective_matching_matrix(model: Transformer, data: SeqData, layer: int 
                                     names_filter=lambda n: n.endswith(("hook_q", "hook_k")))
     rows, pos, node = cot_queries(data)
     q = cache["q", layer][:, :, head].cpu()[rows, pos]
-    n_pair_tokens = pair_token_count(data)
-    k = cache["k", layer][:, 1:n_pair_tokens:2, head].cpu()
-    parents = data.inputs[:, 0:n_pair_tokens:2]
-    tokens = torch.tensor(sorted(set(node.tolist()) & set(parents.unique().tolist())))
-    return _group_mean(q, node, tokens) @ _group_mean(k.reshape(-1, k.shape[-1]), parents.reshape(-1), tokens).T, tokens
+    return _matching_by_parent(q, node, cache, data, layer, head)
 
 
 def cot_attention_summary(model: Transformer, data: SeqData, layer: int = 1, head: int = 0) -> dict:

@@ -285,6 +285,14 @@ def notebook_seconds(stems=None) -> dict:
     return times
 
 
+def _update_report(path: Path, **fields) -> None:
+    """Replace `fields` in the shipped report at `path`, keeping everything else."""
+    report = json.loads(path.read_text())
+    report.update(fields)
+    path.write_text(json.dumps(report, indent=1))
+    print(f"updated {', '.join(fields)} in {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (notebooks use 1)")
@@ -299,27 +307,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.vmap_only:
-        report = json.loads(args.out.read_text())
-        report["vmap_vs_pool"] = vmap_vs_pool()
-        args.out.write_text(json.dumps(report, indent=1))
-        print(f"updated vmap_vs_pool in {args.out}")
-        return
+        return _update_report(args.out, vmap_vs_pool=vmap_vs_pool())
     if args.notebook:
-        report = json.loads(args.out.read_text())
         unknown = set(args.notebook) - {p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")}
         if unknown:
             raise ValueError(f"--notebook {sorted(unknown)}: no such notebook in {NOTEBOOKS_DIR}")
-        report["notebooks"].update(notebook_seconds(args.notebook))
-        report["notebooks_total_seconds"] = sum(t["seconds"] for t in report["notebooks"].values())
-        args.out.write_text(json.dumps(report, indent=1))
-        print(f"updated {args.notebook} in {args.out}; whole course {report['notebooks_total_seconds'] / 60:.1f} min")
-        return
+        notebooks = {**json.loads(args.out.read_text())["notebooks"], **notebook_seconds(args.notebook)}
+        return _update_report(args.out, notebooks=notebooks,
+                              notebooks_total_seconds=sum(t["seconds"] for t in notebooks.values()))
     if args.sliders_only:
-        report = json.loads(args.out.read_text())
-        report["slider_seconds"] = slider_seconds()
-        args.out.write_text(json.dumps(report, indent=1))
-        print(f"updated slider_seconds in {args.out}")
-        return
+        return _update_report(args.out, slider_seconds=slider_seconds())
     peak = matmul_peak_gflops()
     print(f"matmul peak on {args.threads} thread(s): {peak:.1f} GFLOP/s")
     report = {"command": COMMAND, "machine": {"platform": platform.platform(), "processor": platform.machine(),

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .analysis import diagonal_score, effective_matching_matrix, peakiness
+from .analysis import (cot_attention_summary, cot_effective_matching_matrix, diagonal_score,
+                       effective_matching_matrix, peakiness, redirected_step_accuracy)
 from .course import DATA_DIR
-from .data import ITER_VOCAB_SIZE, chain_vocab_size, make_chain_data, make_iteration_data
+from .data import ITER_VOCAB_SIZE, chain_vocab_size, make_chain_data, make_iteration_data, with_pairs_reordered
 from .model import ModelConfig
 from .sweep import cell_key, run_sweep
 from .train import (History, TrainConfig, accuracy_by, check_config, evaluate, load_checkpoint, make_model,
@@ -64,31 +65,35 @@ SWEEP_NORMS = ("pre", "post")
 SWEEP_SEEDS = (0, 1, 2)
 
 
-def chain_eval_sets(hops, n_nodes: int = 7, variant: str = "single") -> dict:
+def chain_eval_sets(hops, n_nodes: int = 7, variant: str = "single", cot: bool = False) -> dict:
     """Test-ID and test-OOD questions (test-ID only for the noised double chain, which the
     group's code defines for train and test pairs only)."""
     splits = ("test_id",) if variant == "noised_double" else ("test_id", "test_ood")
-    return {split: make_chain_data(N_EVAL, hops, split, seed=EVAL_SEED, n_nodes=n_nodes, variant=variant)
+    return {split: make_chain_data(N_EVAL, hops, split, seed=EVAL_SEED, n_nodes=n_nodes, variant=variant, cot=cot)
             for split in splits}
 
 
 def train_chain(hops, model_cfg: ModelConfig = CHAIN_1HOP_MODEL, train_cfg: TrainConfig = CHAIN_1HOP_TRAIN,
                 seed: int = 0, n_train: int = N_TRAIN, n_nodes: int = 7, variant: str = "single",
-                progress: bool = True, metrics=None):
+                progress: bool = True, metrics=None, cot: bool = False, per_hop: bool = False,
+                desc: str | None = None):
     """Train one model on k-hop chains; returns (model, history, eval sets).
 
-    Bad arguments (hops beyond the chain, a model too short for the sequence) fail here, before
-    any training starts.
+    cot: answer with the whole path (notebook 08). per_hop: also record test-ID accuracy per hop
+    count at every evaluation (for mixed hops). Bad arguments (hops beyond the chain, a model too
+    short for the sequence) fail here, before any training starts.
     """
-    train_data = make_chain_data(n_train, hops, "train", seed=seed, n_nodes=n_nodes, variant=variant)
+    train_data = make_chain_data(n_train, hops, "train", seed=seed, n_nodes=n_nodes, variant=variant, cot=cot)
     seq_len = train_data.inputs.shape[1]
     if model_cfg.seq_len < seq_len or model_cfg.vocab_size < chain_vocab_size(variant):
         raise ValueError(f"model seq_len={model_cfg.seq_len}, vocab_size={model_cfg.vocab_size} cannot "
                          f"read this data (needs seq_len >= {seq_len}, vocab_size >= {chain_vocab_size(variant)})")
-    evals = chain_eval_sets(hops, n_nodes, variant)
+    evals = chain_eval_sets(hops, n_nodes, variant, cot)
+    if per_hop:
+        metrics = {**(metrics or {}), **hop_accuracy_metrics(evals["test_id"])}
     model = make_model(model_cfg, seed=seed)
-    history = train(model, train_data, evals, replace(train_cfg, seed=seed), metrics=metrics,
-                    progress=progress, desc=f"{hops} hop(s), {model_cfg.norm}-LN, gamma={model_cfg.init_rate}")
+    history = train(model, train_data, evals, replace(train_cfg, seed=seed), metrics=metrics, progress=progress,
+                    desc=desc or f"{hops} hop(s), {model_cfg.norm}-LN, gamma={model_cfg.init_rate}")
     return model, history, evals
 
 
@@ -335,14 +340,9 @@ def train_parallel(depth: int, seed: int = 0, train_cfg: TrainConfig = PARALLEL_
     """
     if max(hops) > n_nodes - 1:
         raise ValueError(f"hops={max(hops)} is outside the allowed range 1..{n_nodes - 1} for n_nodes={n_nodes}")
-    model_cfg = parallel_model_config(depth, n_nodes)
-    train_data = make_chain_data(n_train, hops, "train", seed=seed, n_nodes=n_nodes, variant="with_order")
-    evals = chain_eval_sets(list(hops), n_nodes, "with_order")
-    model = make_model(model_cfg, seed=seed)
-    history = train(model, train_data, evals, replace(train_cfg, seed=seed),
-                    metrics=hop_accuracy_metrics(evals["test_id"]), progress=progress,
-                    desc=f"depth {depth}, hops {min(hops)}..{max(hops)}, seed {seed}")
-    return model, history, evals
+    return train_chain(list(hops), parallel_model_config(depth, n_nodes), train_cfg, seed, n_train, n_nodes,
+                       "with_order", progress, per_hop=True,
+                       desc=f"depth {depth}, hops {min(hops)}..{max(hops)}, seed {seed}")
 
 
 @dataclass(frozen=True)
@@ -463,12 +463,8 @@ def noise5_cells() -> list[dict]:
 
 def _noise5_run(cell: dict, train_cfg: TrainConfig = NOISE5_TRAIN) -> dict:
     model_cfg = noise5_model_config(cell["dataset"], cell["sigma"], cell["target"], cell["layer"], cell["seed"])
-    train_data = make_chain_data(N_TRAIN, list(NOISE5_HOPS), "train", seed=cell["seed"], n_nodes=NOISE5_NODES,
-                                 variant=cell["dataset"])
-    evals = chain_eval_sets(list(NOISE5_HOPS), NOISE5_NODES, cell["dataset"])
-    model = make_model(model_cfg, seed=cell["seed"])
-    history = train(model, train_data, evals, replace(train_cfg, seed=cell["seed"]),
-                    metrics=hop_accuracy_metrics(evals["test_id"]), progress=False)
+    model, history, evals = train_chain(list(NOISE5_HOPS), model_cfg, train_cfg, cell["seed"], n_nodes=NOISE5_NODES,
+                                        variant=cell["dataset"], progress=False, per_hop=True)
     return {"n_layers": model_cfg.n_layers, "noise_std": cell["sigma"], "noise_target": cell["target"],
             "noise_layer": cell["layer"], "history": history.to_dict(),
             "acc_by_hop": accuracy_by(model, evals["test_id"], "hops"), "seconds": history.seconds}
@@ -498,21 +494,23 @@ COT_CHECKPOINT_DEPTH = 2          # the chain-of-thought runs of this depth keep
 COT_CONTROL_DEPTH = 1             # control: one layer cannot pair and match, even with CoT
 
 
+def cot_variant(cot: bool) -> str:
+    """With CoT the path says how far to go; without it a hop token does (notebook 05's format)."""
+    return "single" if cot else "with_order"
+
+
 def chain_cot_model_config(n_layers: int, cot: bool, n_nodes: int = COT_NODES,
                            hops=COT_HOPS) -> ModelConfig:
     """The notebook-05 chain model with `n_layers` layers; with CoT the sequence is longer by
     the path, without it the with-order variant's hop token says how far to go."""
     if n_layers < 1:
         raise ValueError(f"n_layers={n_layers} must be >= 1")
-    variant = "single" if cot else "with_order"
     seq_len = 2 * (n_nodes - 1) + max(hops) if cot else 2 * n_nodes
-    return replace(CHAIN_1HOP_MODEL, n_layers=n_layers, vocab_size=chain_vocab_size(variant), seq_len=seq_len)
+    return replace(CHAIN_1HOP_MODEL, n_layers=n_layers, vocab_size=chain_vocab_size(cot_variant(cot)), seq_len=seq_len)
 
 
 def chain_cot_eval_sets(cot: bool, hops=COT_HOPS, n_nodes: int = COT_NODES) -> dict:
-    variant = "single" if cot else "with_order"
-    return {split: make_chain_data(N_EVAL, list(hops), split, seed=EVAL_SEED, n_nodes=n_nodes,
-                                   variant=variant, cot=cot) for split in ("test_id", "test_ood")}
+    return chain_eval_sets(list(hops), n_nodes, cot_variant(cot), cot)
 
 
 def train_chain_cot(n_layers: int, cot: bool = True, seed: int = 0, train_cfg: TrainConfig = COT_TRAIN,
@@ -525,22 +523,13 @@ def train_chain_cot(n_layers: int, cot: bool = True, seed: int = 0, train_cfg: T
     hop_set = [int(k) for k in np.atleast_1d(hops)]
     if not hop_set or min(hop_set) < 1 or max(hop_set) > n_nodes - 1:
         raise ValueError(f"hops={hop_set} must lie in the allowed range 1..{n_nodes - 1} for n_nodes={n_nodes}")
-    model_cfg = chain_cot_model_config(n_layers, cot, n_nodes, hop_set)
-    variant = "single" if cot else "with_order"
-    train_data = make_chain_data(n_train, hop_set, "train", seed=seed, n_nodes=n_nodes, variant=variant, cot=cot)
-    evals = chain_cot_eval_sets(cot, hop_set, n_nodes)
-    model = make_model(model_cfg, seed=seed)
-    history = train(model, train_data, evals, replace(train_cfg, seed=seed),
-                    metrics=hop_accuracy_metrics(evals["test_id"]), progress=progress,
-                    desc=f"{n_layers} layers, {'with' if cot else 'no'} CoT, seed {seed}")
-    return model, history, evals
+    return train_chain(hop_set, chain_cot_model_config(n_layers, cot, n_nodes, hop_set), train_cfg, seed, n_train,
+                       n_nodes, cot_variant(cot), progress, cot=cot, per_hop=True,
+                       desc=f"{n_layers} layers, {'with' if cot else 'no'} CoT, seed {seed}")
 
 
 def cot_mechanism_metrics(model, data) -> dict:
     """Both papers' lenses on a chain-of-thought model (see notebook 08)."""
-    from .analysis import (cot_attention_summary, cot_effective_matching_matrix,
-                           redirected_step_accuracy)
-    from .data import with_pairs_reordered
     last = model.cfg.n_layers - 1
     return {"matching_score": diagonal_score(cot_effective_matching_matrix(model, data, last)[0]),
             "attention": cot_attention_summary(model, data, last),

@@ -87,22 +87,46 @@ def embedding_norms(model: Transformer, tokens: torch.Tensor) -> torch.Tensor:
     return model.embed.weight[tokens.to(model.device)].norm(dim=-1).detach().cpu()
 
 
-def with_ood_embeddings_rescaled(model: Transformer, ood_tokens: torch.Tensor,
-                                 id_tokens: torch.Tensor) -> Transformer:
-    """A copy of `model` whose OOD token embeddings are rescaled to the mean ID norm.
+def with_ood_embeddings_rescaled(model: Transformer, ood_tokens: torch.Tensor, id_tokens: torch.Tensor,
+                                 ratio: float = 1.0, random_directions: bool = False, seed: int = 0) -> Transformer:
+    """A copy of `model` whose OOD token embeddings have norm `ratio` x the mean ID norm.
 
     OOD tokens never occur in training, so their embeddings stay at init size while ID ones
-    grow; this asks whether the matching circuit would handle them if only they were visible.
-    No weight is trained.
+    grow; this asks whether the matching circuit would handle them if only they were visible
+    (ratio 1), or would lose them if they were as faint as a narrow model's (ratio < 1).
+    random_directions=True also replaces each OOD row's direction with a fresh Gaussian one
+    (generator `seed`): if OOD works because an untrained row is *some* random code, a new random
+    code of the same norm works as well. No weight is trained.
     """
     import copy
 
+    if ratio <= 0:
+        raise ValueError(f"ratio={ratio} must be > 0")
     fixed = copy.deepcopy(model)
+    rows = ood_tokens.to(model.device)
     with torch.no_grad():
-        target = embedding_norms(model, id_tokens).mean()
-        emb = fixed.embed.weight[ood_tokens.to(model.device)]
-        fixed.embed.weight[ood_tokens.to(model.device)] = emb * (target / emb.norm(dim=-1, keepdim=True))
+        target = embedding_norms(model, id_tokens).mean() * ratio
+        emb = fixed.embed.weight[rows]
+        if random_directions:
+            g = torch.Generator().manual_seed(seed)
+            emb = torch.randn(emb.shape, generator=g).to(emb)
+        fixed.embed.weight[rows] = emb * (target.to(emb) / emb.norm(dim=-1, keepdim=True))
     return fixed
+
+
+def embedding_geometry(model: Transformer, id_tokens: torch.Tensor, ood_tokens: torch.Tensor) -> dict:
+    """How the token embeddings sit: {"ood_id_norm_ratio": mean OOD row norm / mean ID row norm,
+    "id_abs_cos": mean |cosine| between two different ID rows, "id_ood_abs_cos": mean |cosine|
+    between an ID row and an OOD row}. Random rows in d dimensions give |cos| ~ 0.8 / sqrt(d)."""
+    emb = model.embed.weight.detach().cpu()
+    id_rows, ood_rows = emb[id_tokens], emb[ood_tokens]
+    unit_id = id_rows / id_rows.norm(dim=-1, keepdim=True)
+    unit_ood = ood_rows / ood_rows.norm(dim=-1, keepdim=True)
+    cos_id = (unit_id @ unit_id.T).abs()
+    n = len(id_tokens)
+    return {"ood_id_norm_ratio": (ood_rows.norm(dim=-1).mean() / id_rows.norm(dim=-1).mean()).item(),
+            "id_abs_cos": ((cos_id.sum() - cos_id.diagonal().sum()) / (n * (n - 1))).item(),
+            "id_ood_abs_cos": (unit_id @ unit_ood.T).abs().mean().item()}
 
 
 def pair_token_count(data: SeqData) -> int:

@@ -28,7 +28,9 @@ PAD = 0
 ID_TOKENS = (1, 99)             # inclusive range of in-distribution tokens
 OOD_TOKENS = (101, 199)         # inclusive range of out-of-distribution tokens
 OOD_SHIFT = 100
-RESIDUES = {"train": (0, 1, 4), "test_id": (2, 3), "test_ood": (0, 1, 4)}
+# test_ood draws its chains with every residue, as the authors' `data.py` (`task_single_chain`, mode
+# "OOD", xuzhiqin1990/understanding_dl) does: the OOD tokens were never seen, so no pair rule applies.
+RESIDUES = {"train": (0, 1, 4), "test_id": (2, 3), "test_ood": (0, 1, 2, 3, 4)}
 CHAIN_SPLITS = tuple(RESIDUES)
 CHAIN_VARIANTS = ("single", "double", "with_order", "noised_double", "with_order_after")
 HOP_TOKEN_BASE = 200            # [ours] with_order: hop count k is token 200 + k
@@ -77,7 +79,9 @@ def make_chain_data(n: int, hops: int | Sequence[int] = 1, split: str = "train",
 
     hops: an int, or several ints to mix (each sequence draws one uniformly).
     split: "train" (pair residues {0,1,4}), "test_id" (residues {2,3}: unseen pairs of seen
-        tokens) or "test_ood" (chain from 101..199; the answer and its parent shifted to ID).
+        tokens) or "test_ood" (chain from 101..199 with every residue 0..4, then the answer and its
+        parent shifted down by 100 to ID tokens, as `task_single_chain` mode "OOD" in the authors'
+        `data.py`).
     variant: "single" (the paper's dataset, `task_single_chain` in the authors' `data.py`);
         "noised_double" (the group's `task_noised_double_chain`: two chains, each with one
         distractor pair [noise, c_j] pointing into an interior node c_j, all pairs shuffled

@@ -23,11 +23,12 @@ import numpy as np
 import torch
 
 from .analysis import (cot_attention_summary, cot_effective_matching_matrix, diagonal_score,
-                       effective_matching_matrix, peakiness, redirected_step_accuracy)
+                       effective_matching_matrix, embedding_geometry, peakiness, redirected_step_accuracy,
+                       with_ood_embeddings_rescaled)
 from .course import DATA_DIR
-from .data import ITER_VOCAB_SIZE, chain_vocab_size, make_chain_data, make_iteration_data, with_pairs_reordered
+from .data import ID_TOKENS, ITER_VOCAB_SIZE, OOD_TOKENS, RESIDUES, chain_vocab_size, make_chain_data, make_iteration_data, with_pairs_reordered
 from .model import ModelConfig
-from .sweep import cell_key, run_sweep
+from .sweep import cell_key, partial_path, run_path, run_sweep
 from .train import (History, TrainConfig, accuracy_by, check_config, evaluate, load_checkpoint, make_model,
                     save_checkpoint, train)
 
@@ -35,6 +36,9 @@ RUNS_DIR = DATA_DIR / "runs"   # one JSON file per finished run of every sweep (
 N_TRAIN = 270_000   # the authors' 300,000 sequences, 90 % for training
 N_EVAL = 2_000
 EVAL_SEED = 1_000   # eval sets use their own seed; each split also draws its own numbers
+# Every chain artifact records the residues its test-OOD chains were drawn with: the course drew
+# them with {0, 1, 4} until 2026-11 and now follows the authors' rule, every residue 0..4.
+OOD_RULE = {"test_ood_residues": list(RESIDUES["test_ood"])}
 
 # 1 hop: the live demo of notebook 02 and the init x LayerNorm grid of notebook 03.
 CHAIN_1HOP_MODEL = ModelConfig(vocab_size=201, seq_len=13, n_layers=3, n_heads=1, d_model=64,
@@ -107,6 +111,166 @@ def matching_scores(model, evals: dict, hop: int = 1) -> dict[int, float]:
 
 
 # ----------------------------------------------------------------------------------------------
+# The width ladder: why does a never-seen token work? (issue 15) [ours]
+# ----------------------------------------------------------------------------------------------
+# 2 hops, the authors' model at five widths: 3 layers x 1 head, post-LN, no biases, gamma 1,
+# d_k = d_v 64, FFN 3 d ReLU, AdamW with weight decay 0.01 on every parameter, clip 1. What we
+# changed for a 2-core CPU [ours]: batch 128 (theirs 1000), 200 warm-up steps then a constant lr
+# that falls with width (theirs: 5e-5 -> 2e-4 -> 2e-5 by epoch), the position embedding's fan_in
+# 201 as every other chain model of the course (theirs 13), evaluation every 250 steps on 2,000
+# questions per split; a run stops 3,000 steps after test-ID first reaches 0.99 (OOD keeps rising
+# after the jump, as in the authors' log), or at 24,000 steps.
+LADDER_WIDTHS = (32, 64, 128, 256, 400)
+LADDER_SEEDS = (0, 1)
+LADDER_LR = {32: 3e-3, 64: 2e-3, 128: 1e-3, 256: 5e-4, 400: 3e-4}
+LADDER_TRAIN = TrainConfig(steps=24_000, batch_size=128, lr=1e-3, warmup_steps=200, schedule="constant",
+                           weight_decay=0.01, decay_all=True, grad_clip=1.0, eval_every=250,
+                           stop_at={"test_id": 0.99}, steps_after_stop=3_000)
+LADDER_RATIOS = (0.05, 0.1, 0.2, 0.5, 1.0)   # intervention: OOD row norm / mean ID row norm
+LADDER_DIR = RUNS_DIR / "width_ladder"
+ID_ROWS = torch.arange(ID_TOKENS[0], ID_TOKENS[1] + 1)
+OOD_ROWS = torch.arange(OOD_TOKENS[0], OOD_TOKENS[1] + 1)
+
+
+def ladder_model_config(d_model: int) -> ModelConfig:
+    if d_model < 8:
+        raise ValueError(f"d_model={d_model} must be >= 8")
+    return replace(AUTHORS_CHAIN_MODEL, d_model=d_model, d_ff=3 * d_model, pos_init_scale="vocab")
+
+
+def ladder_train_config(d_model: int) -> TrainConfig:
+    """The ladder's recipe at width `d_model` (the lr of the nearest listed width)."""
+    nearest = min(LADDER_LR, key=lambda d: abs(d - d_model))
+    return replace(LADDER_TRAIN, lr=LADDER_LR[nearest])
+
+
+def ood_geometry_metrics(ood_data) -> dict:
+    """Measured at every evaluation of a ladder run: the embedding geometry and how well layers 1
+    and 2 match on test-OOD questions (layer 1 looks for the never-seen start token)."""
+    def matching(layer):
+        return lambda m: diagonal_score(effective_matching_matrix(m, ood_data, layer)[0])
+
+    def geometry(name):
+        return lambda m: embedding_geometry(m, ID_ROWS, OOD_ROWS)[name]
+
+    return {"ood_id_norm_ratio": geometry("ood_id_norm_ratio"), "id_abs_cos": geometry("id_abs_cos"),
+            "id_ood_abs_cos": geometry("id_ood_abs_cos"),
+            "ood_matching_layer1": matching(1), "ood_matching_layer2": matching(2)}
+
+
+def ood_interventions(model, ood_data, seeds=(0, 1, 2)) -> dict:
+    """Test-OOD accuracy when only the OOD rows of the token embedding change (no training):
+    "by_ratio": rows keep their direction, norm set to ratio x mean ID norm (LADDER_RATIOS);
+    "random_codes_as_trained": fresh random directions at the OOD rows' own mean norm;
+    "random_codes_at_id_norm": fresh random directions at the mean ID norm (mean over seeds)."""
+    def acc(m):
+        return evaluate(m, ood_data)["acc"]
+
+    natural = embedding_geometry(model, ID_ROWS, OOD_ROWS)["ood_id_norm_ratio"]
+    rescaled = partial(with_ood_embeddings_rescaled, model, OOD_ROWS, ID_ROWS)
+    return {"as_trained": acc(model), "natural_ratio": natural,
+            "by_ratio": {str(r): acc(rescaled(ratio=r)) for r in LADDER_RATIOS},
+            "random_codes_as_trained": float(np.mean([acc(rescaled(ratio=natural, random_directions=True, seed=s))
+                                                      for s in seeds])),
+            "random_codes_at_id_norm": float(np.mean([acc(rescaled(ratio=1.0, random_directions=True, seed=s))
+                                                      for s in seeds]))}
+
+
+def ladder_cells() -> list[dict]:
+    """Every (width, seed); the first d_model 256 run goes first, so that on 2 workers one trains
+    it (about 2 hours on a core) while the other goes up the ladder from d_model 32."""
+    cells = [{"d_model": d, "seed": seed} for d in LADDER_WIDTHS for seed in LADDER_SEEDS]
+    first = {"d_model": 256, "seed": LADDER_SEEDS[0]}
+    return [first] + [c for c in cells if c != first]
+
+
+def _ladder_run(cell: dict, run_dir: Path = LADDER_DIR) -> dict:
+    d, seed = cell["d_model"], cell["seed"]
+    model_cfg, train_cfg = ladder_model_config(d), replace(ladder_train_config(d), seed=seed)
+    train_data = make_chain_data(N_TRAIN, 2, "train", seed=seed)
+    evals = chain_eval_sets(2)
+    model = make_model(model_cfg, seed=seed)
+    ckpt = partial_path(run_dir, cell)
+    history = train(model, train_data, evals, train_cfg, metrics=ood_geometry_metrics(evals["test_ood"][:1000]),
+                    progress=False, checkpoint=ckpt)
+    save_checkpoint(Path(run_dir) / f"{cell_key(cell)}.pt", model, fp16=True,
+                    task={"family": "chain", "hops": 2, "n_nodes": 7, "variant": "single", "n_train": N_TRAIN,
+                          "seed": seed, **OOD_RULE}, train_config=train_cfg.to_dict(), results={s: history.final(s) for s in history.acc},
+                    command="python -m helpers.experiments width_ladder")
+    record = {"model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(), "history": history.to_dict(),
+              "final": {s: history.final(s) for s in history.acc}, "transition_step": history.steps_to("test_id", 0.5),
+              "stop_step": history.stop_step, "interventions": ood_interventions(model, evals["test_ood"]),
+              "seconds": history.seconds}
+    return record   # run_sweep deletes the partial checkpoint once this record is on disk
+
+
+def make_width_ladder(path: Path = DATA_DIR / "width_ladder.json", workers: int = 2, collect: bool = False,
+                      **_) -> Path:
+    """2-hop chains at d_model 32..400 x 2 seeds; resumable run by run and inside a run
+    (data/runs/width_ladder/: one JSON per finished run, a partial checkpoint per running one).
+    collect=True trains nothing: it writes the aggregate from the runs finished so far and lists
+    the others under "pending" (a sweep that outlasts one sitting ships what it has)."""
+    cells = ladder_cells()
+    if collect:
+        done = [c for c in cells if run_path(LADDER_DIR, c).exists()]
+        runs = [json.loads(run_path(LADDER_DIR, c).read_text()) for c in done]
+    else:
+        runs = run_sweep(_ladder_run, cells, LADDER_DIR, workers, desc="width ladder")
+    pending = [c for c in cells if c not in [{"d_model": r["d_model"], "seed": r["seed"]} for r in runs]]
+    runs = sorted(runs, key=lambda r: (r["d_model"], r["seed"]))
+    blob = {"command": "python -m helpers.experiments width_ladder", **OOD_RULE, "hops": 2, "n_train": N_TRAIN,
+            "widths": LADDER_WIDTHS, "seeds": LADDER_SEEDS, "lr_by_width": LADDER_LR,
+            "train_config": LADDER_TRAIN.to_dict(), "ratios": LADDER_RATIOS, "runs": runs, "pending": pending}
+    path.write_text(json.dumps(blob))
+    return path
+
+
+# The shipped wide 2-hop model: the cheapest ladder run that reaches test-ID >= 0.99 and test-OOD
+# >= 0.85 on the authors'-rule questions.
+WIDE_CELL = {"d_model": 256, "seed": 0}
+
+
+def make_chain_2hop_wide(path: Path = DATA_DIR / "chain_2hop_wide.pt", **_) -> Path:
+    """Copy the ladder run `WIDE_CELL` into data/ (training it first, resumably, if it is missing)."""
+    weights = LADDER_DIR / f"{cell_key(WIDE_CELL)}.pt"
+    if not (weights.exists() and run_path(LADDER_DIR, WIDE_CELL).exists()):
+        run_sweep(_ladder_run, [WIDE_CELL], LADDER_DIR, workers=1, desc="wide 2-hop model")
+    record = json.loads(run_path(LADDER_DIR, WIDE_CELL).read_text())
+    blob = torch.load(weights, map_location="cpu", weights_only=True)   # fp16 weights, as trained
+    blob["meta"].update(command="python -m helpers.experiments chain_2hop_wide", ladder_cell=WIDE_CELL,
+                        history=record["history"], interventions=record["interventions"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(blob, path)
+    return path
+
+
+def load_chain_2hop_wide(path: Path = DATA_DIR / "chain_2hop_wide.pt"):
+    """(model, meta) of the shipped wide 2-hop checkpoint (fp16 on disk, float32 here)."""
+    return load_checkpoint(path, expected=ladder_model_config(WIDE_CELL["d_model"]))
+
+
+def ladder_summary(runs: list[dict]) -> list[dict]:
+    """One row per ladder run: width, seed, steps, accuracies, the plateau, the geometry at the end
+    and the interventions. The plateau is every evaluation before test-ID first reaches 0.5 (the
+    transition step); `ood_at_stop` is test-OOD when test-ID first reached 0.99."""
+    rows = []
+    for run in runs:
+        h, t = run["history"], run["transition_step"]
+        before = h.steps.index(t) if t is not None else len(h.steps)
+        plateau = h.acc["test_ood"][:before] or [float("nan")]
+        stop = h.steps.index(run["stop_step"]) if run["stop_step"] is not None else None
+        rows.append({"d_model": run["d_model"], "seed": run["seed"], "lr": run["train_config"]["lr"],
+                     "transition_step": t, "stop_step": run["stop_step"], "steps": h.steps[-1],
+                     "final": run["final"], "plateau_ood": (min(plateau), max(plateau)),
+                     "ood_at_stop": h.acc["test_ood"][stop] if stop is not None else None,
+                     "ratio_start": h.metrics["ood_id_norm_ratio"][0], "ratio_end": h.metrics["ood_id_norm_ratio"][-1],
+                     "id_abs_cos_end": h.metrics["id_abs_cos"][-1],
+                     "ood_matching_layer1_end": h.metrics["ood_matching_layer1"][-1],
+                     "minutes": run["seconds"] / 60, **run["interventions"]})
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
 # Paper B: iteration tasks
 # ----------------------------------------------------------------------------------------------
 N_LEN = 8
@@ -164,7 +328,7 @@ def make_chain_2hop(path: Path = DATA_DIR / "chain_2hop.pt", seed: int = 0, **_)
     model, history, evals = train_chain(2, CHAIN_2HOP_MODEL, CHAIN_2HOP_TRAIN, seed=seed)
     results = {split: history.final(split) for split in history.acc}
     return save_checkpoint(path, model, task={"family": "chain", "hops": 2, "n_nodes": 7,
-                                              "variant": "single", "n_train": N_TRAIN, "seed": seed},
+                                              "variant": "single", "n_train": N_TRAIN, "seed": seed, **OOD_RULE},
                            train_config=replace(CHAIN_2HOP_TRAIN, seed=seed).to_dict(),
                            history=history.to_dict(), results=results,
                            command="python -m helpers.experiments chain_2hop")
@@ -187,7 +351,7 @@ def make_init_ln_sweep(path: Path = DATA_DIR / "init_ln_sweep.json", workers: in
     cells = [{"norm": norm, "gamma": gamma, "seed": seed}
              for norm in SWEEP_NORMS for gamma in SWEEP_GAMMAS for seed in SWEEP_SEEDS]
     runs = run_sweep(_init_ln_run, cells, RUNS_DIR / "init_ln_sweep", workers, desc="init x LN sweep")
-    blob = {"command": "python -m helpers.experiments init_ln_sweep", "hops": 1,
+    blob = {"command": "python -m helpers.experiments init_ln_sweep", **OOD_RULE, "hops": 1,
             "model_config": CHAIN_1HOP_MODEL.to_dict(), "train_config": CHAIN_1HOP_TRAIN.to_dict(),
             "n_train": N_TRAIN, "grid": {"norm": SWEEP_NORMS, "gamma": SWEEP_GAMMAS, "seed": SWEEP_SEEDS},
             "runs": runs}
@@ -288,7 +452,7 @@ def _noise_run(cell: dict) -> dict:
 def make_noise_sweep(path: Path = DATA_DIR / "noise_sweep.json", workers: int = 2, **_) -> Path:
     """Orthogonal noise [ours]: see `noise_cells`; resumable (data/runs/noise_sweep/)."""
     runs = run_sweep(_noise_run, noise_cells(), RUNS_DIR / "noise_sweep", workers, desc="noise sweep")
-    blob = {"command": "python -m helpers.experiments noise_sweep",
+    blob = {"command": "python -m helpers.experiments noise_sweep", **OOD_RULE,
             "model_config": {"1": CHAIN_1HOP_MODEL.to_dict(), "2": CHAIN_2HOP_MODEL.to_dict()},
             "train_config": {"1": CHAIN_1HOP_TRAIN.to_dict(), "2": NOISE_2HOP_TRAIN.to_dict()},
             "sigmas": NOISE_SIGMAS, "targets": NOISE_TARGETS, "seeds": NOISE_SEEDS, "runs": runs}
@@ -406,7 +570,7 @@ def make_parallel_sweep(path: Path | None = None, workers: int = 2, log: str = "
                     results=best["acc_by_hop"], largest_solved=best["largest_solved"], command=command)
     for run in runs:
         del run["state_dict"]
-    blob = {"command": command, "model_config": spec.model_config(spec.depths[0]).to_dict(),
+    blob = {"command": command, **OOD_RULE, "model_config": spec.model_config(spec.depths[0]).to_dict(),
             "depths": spec.depths, "seeds": spec.seeds, "hops": spec.hops, "n_nodes": spec.n_nodes,
             "train_config": spec.train_cfg.to_dict(), "n_train": N_TRAIN, "solved_threshold": SOLVED,
             "runs": runs}
@@ -565,7 +729,7 @@ def make_chain_cot_sweep(path: Path = DATA_DIR / "chain_cot_sweep.json", workers
     """Depth x with/without CoT x seeds, and the 1-layer CoT control; resumable
     (data/runs/chain_cot_sweep/)."""
     runs = run_sweep(_chain_cot_run, chain_cot_cells(), RUNS_DIR / "chain_cot_sweep", workers, desc="CoT depth table")
-    blob = {"command": "python -m helpers.experiments chain_cot_sweep",
+    blob = {"command": "python -m helpers.experiments chain_cot_sweep", **OOD_RULE,
             "model_config": {"cot": chain_cot_model_config(COT_DEPTHS[0], True).to_dict(),
                              "no_cot": chain_cot_model_config(COT_DEPTHS[0], False).to_dict()},
             "train_config": COT_TRAIN.to_dict(), "depths": COT_DEPTHS, "control_depth": COT_CONTROL_DEPTH,
@@ -640,10 +804,11 @@ ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "iteration_polynomial": make_polynomial_checkpoint, "iteration_sweep": make_iteration_sweep,
              "noise_sweep": make_noise_sweep, "chain_cot_sweep": make_chain_cot_sweep,
              "mysteries": make_mysteries, "noise5_sweep": make_noise5_sweep,
+             "width_ladder": make_width_ladder, "chain_2hop_wide": make_chain_2hop_wide,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
 
 
-CHECKPOINTS = ("chain_2hop", "iteration_polynomial")   # --out writes NAME.pt; mysteries write a folder
+CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "iteration_polynomial")   # --out writes NAME.pt; mysteries write a folder
 
 
 def main() -> None:
@@ -653,12 +818,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="write here instead of data/")
     parser.add_argument("--log", default="", help="append each finished run to this file")
+    parser.add_argument("--collect", action="store_true",
+                        help="width_ladder: write the aggregate from the runs finished so far, train nothing")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
     suffix = ".pt" if args.name in CHECKPOINTS else "" if args.name == "mysteries" else ".json"
     where = {"path": args.out / f"{args.name}{suffix}"} if args.out else {}
-    path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed, log=args.log, **where)
+    path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed, log=args.log, collect=args.collect, **where)
     print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
 
 

@@ -229,3 +229,46 @@ def plot_cot_depth_table(runs: Sequence[dict], max_hops: int, ax=None, title: st
            xticks=depths, ylim=(-0.3, max_hops + 4), title=title)
     ax.legend(fontsize="small", loc="upper left")
     return ax
+
+
+def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str = ""):
+    """The width ladder (notebook 02): final test-OOD per width next to the plateau's, the OOD /
+    ID embedding-norm ratio over training, and test-OOD when only the OOD rows' norm is changed.
+
+    summary: rows of `experiments.ladder_summary`; runs: the ladder's run records (same order)."""
+    widths = sorted({row["d_model"] for row in summary})
+    colors = dict(zip(widths, sns.color_palette("viridis", len(widths))))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    ax = axes[0]
+    for row in summary:
+        ax.scatter(row["d_model"], row["final"]["test_ood"], color=colors[row["d_model"]], zorder=3)
+        ax.plot([row["d_model"]] * 2, row["plateau_ood"], color="grey", lw=6, alpha=0.35, solid_capstyle="butt")
+    ax.scatter([400], [0.944], marker="*", s=160, color="black", label="authors' run (d 400, batch 1000)")
+    ax.plot([], [], color="grey", lw=6, alpha=0.35, label="OOD range on the plateau")
+    ax.set(xscale="log", xticks=widths, xticklabels=widths, ylim=(-0.03, 1.03), xlabel="d_model",
+           ylabel="test-OOD accuracy at the end", title="OOD rises with width")
+    ax.minorticks_off()
+    ax.legend(fontsize="small", loc="upper left")
+    ax = axes[1]
+    for row, run in zip(summary, runs):
+        h = run["history"]
+        ax.plot(h.steps, h.metrics["ood_id_norm_ratio"], color=colors[row["d_model"]],
+                label=f"d {row['d_model']}" if row["seed"] == summary[0]["seed"] else None)
+    ax.set(yscale="log", xlabel="step", ylabel="mean |OOD row| / mean |ID row|",
+           title="never-seen rows fall behind as ID rows grow")
+    ax.legend(fontsize="small")
+    ax = axes[2]
+    for d in widths:
+        rows = [r for r in summary if r["d_model"] == d]
+        ratios = sorted(float(x) for x in rows[0]["by_ratio"])
+        ax.plot(ratios, [np.mean([r["by_ratio"][str(x)] for r in rows]) for x in ratios], "o-", color=colors[d],
+                label=f"d {d}")
+        ax.scatter([r["natural_ratio"] for r in rows], [r["final"]["test_ood"] for r in rows], marker="x",
+                   color=colors[d], s=60)
+    ax.set(xscale="log", ylim=(-0.03, 1.03), xlabel="OOD row norm set to (x mean ID norm)",
+           ylabel="test-OOD accuracy", title="set the OOD norm, OOD accuracy follows\n(x: as trained)")
+    ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

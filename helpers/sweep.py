@@ -39,6 +39,12 @@ def run_path(run_dir: Path, cell: dict) -> Path:
     return Path(run_dir) / f"{cell_key(cell)}.json"
 
 
+def partial_path(run_dir: Path, cell: dict) -> Path:
+    """Where a long run keeps its mid-run checkpoint (see `train(..., checkpoint=...)`); the run
+    function deletes it once the run's result file is written."""
+    return Path(run_dir) / f"{cell_key(cell)}.partial.pt"
+
+
 def _run_and_save(run_fn: Callable[[dict], dict], run_dir: Path, cell: dict) -> str:
     torch.set_num_threads(1)
     start = time.perf_counter()
@@ -48,6 +54,7 @@ def _run_and_save(run_fn: Callable[[dict], dict], run_dir: Path, cell: dict) -> 
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record))
     tmp.replace(path)   # atomic: a killed run leaves no half-written result
+    partial_path(run_dir, cell).unlink(missing_ok=True)
     return path.name
 
 

@@ -41,6 +41,8 @@ class TrainConfig:
     eval_every: int = 50
     eval_size: int = 2000           # sequences per evaluation split (the first ones)
     stop_at: dict | None = None     # e.g. {"test_id": 0.99}: stop once every split reaches it
+    steps_after_stop: int = 0       # keep training this many steps after stop_at is first met
+                                    # (2-hop test-OOD keeps rising after test-ID has jumped)
     seed: int = 0
     # only for schedule="epoch_warmup_cosine" (paper A's code): the lr changes once per epoch
     steps_per_epoch: int = 1
@@ -62,6 +64,7 @@ class TrainConfig:
             (self.warmup_epochs >= 1, f"warmup_epochs={self.warmup_epochs} must be >= 1"),
             (self.cosine_epochs >= 1, f"cosine_epochs={self.cosine_epochs} must be >= 1"),
             (self.min_lr >= 0, f"min_lr={self.min_lr} must be >= 0"),
+            (self.steps_after_stop >= 0, f"steps_after_stop={self.steps_after_stop} must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -81,6 +84,7 @@ class History:
     loss: dict = field(default_factory=dict)         # split -> [loss per eval]
     metrics: dict = field(default_factory=dict)      # name -> [value per eval]
     seconds: float = 0.0
+    stop_step: int | None = None                     # first step at which cfg.stop_at was met
 
     def final(self, split: str) -> float:
         return self.acc[split][-1]
@@ -179,12 +183,17 @@ def accuracy_by(model: Transformer, data: SeqData, key: str) -> dict[int, float]
 
 def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData] | None = None,
           cfg: TrainConfig | None = None, metrics: dict[str, Callable] | None = None,
-          progress: bool = True, desc: str = "training") -> History:
+          progress: bool = True, desc: str = "training", checkpoint: str | Path | None = None,
+          checkpoint_every_s: float = 240.0) -> History:
     """Train `model` in place on `train_data`; evaluate every `cfg.eval_every` steps.
 
     eval_data: named splits to score (the training split is scored on its first
         `cfg.eval_size` sequences as "train"). metrics: name -> fn(model) -> float, recorded
         at each evaluation (e.g. a peakiness score).
+    checkpoint: a file for long runs. At an evaluation step, once `checkpoint_every_s` seconds
+        have passed since the last save, the model, optimizer, data order, random state and history
+        are written there; if the file exists when `train` starts, the run resumes from it and
+        continues exactly as the uninterrupted run would have. The caller deletes it when done.
     """
     cfg = cfg or TrainConfig()
     eval_data = {"train": train_data, **(eval_data or {})}
@@ -208,11 +217,15 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
     history = History(acc={n: [] for n in eval_data}, loss={n: [] for n in eval_data},
                       metrics={n: [] for n in metrics})
     start = time.perf_counter()
-    perm, cursor, running = torch.randperm(len(data), generator=order), 0, []
-    bar = tqdm(total=cfg.steps, desc=desc, disable=not progress, mininterval=1.0, file=sys.stdout,
+    perm, cursor, running, first = torch.randperm(len(data), generator=order), 0, [], 1
+    if checkpoint is not None and Path(checkpoint).exists():
+        history, perm, cursor, first = _resume(checkpoint, model, opt, order)
+        start -= history.seconds
+    last_save = time.perf_counter()
+    bar = tqdm(total=cfg.steps, initial=first - 1, desc=desc, disable=not progress, mininterval=1.0, file=sys.stdout,
                bar_format="{desc}: {percentage:3.0f}% of {total_fmt} steps [{elapsed}<{remaining}{postfix}]")
     model.train()
-    for step in range(1, cfg.steps + 1):
+    for step in range(first, cfg.steps + 1):
         if cursor + cfg.batch_size > len(data):
             perm, cursor = torch.randperm(len(data), generator=order), 0
         batch = data[perm[cursor:cursor + cfg.batch_size].to(device)]
@@ -226,9 +239,17 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
             _record(history, model, eval_data, metrics, step, running)
             running = []
             bar.set_postfix({n: f"{a[-1]:.2f}" for n, a in history.acc.items()}, refresh=False)
-            if cfg.stop_at and all(history.acc[s][-1] >= t for s, t in cfg.stop_at.items()):
-                bar.set_postfix_str(f"{bar.postfix}, stopped at step {step}: {cfg.stop_at} reached", refresh=True)
+            if (history.stop_step is None and cfg.stop_at
+                    and all(history.acc[s][-1] >= t for s, t in cfg.stop_at.items())):
+                history.stop_step = step
+            if history.stop_step is not None and step >= history.stop_step + cfg.steps_after_stop:
+                bar.set_postfix_str(f"{bar.postfix}, stopped at step {step}: {cfg.stop_at} reached"
+                                    + (f" at step {history.stop_step}" if cfg.steps_after_stop else ""), refresh=True)
                 break
+            if checkpoint is not None and time.perf_counter() - last_save >= checkpoint_every_s:
+                history.seconds = time.perf_counter() - start
+                _save_partial(checkpoint, model, opt, order, history, perm, cursor, step)
+                last_save = time.perf_counter()
     bar.close()
     model.eval()
     history.seconds = time.perf_counter() - start
@@ -261,6 +282,29 @@ def _record(history, model, eval_data, metrics, step, running):
         for name, fn in metrics.items():
             history.metrics[name].append(float(fn(model)))
     model.train()
+
+
+def _save_partial(path, model, opt, order, history, perm, cursor, step):
+    """Everything `train` needs to continue a run after `step` as if it had never stopped."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = {"model": model.state_dict(), "opt": opt.state_dict(), "order": order.get_state(),
+            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(), "python_rng": random.getstate(),
+            "history": history.to_dict(), "perm": perm.cpu(), "cursor": cursor, "step": step}
+    tmp = path.with_suffix(".tmp")
+    torch.save(blob, tmp)
+    tmp.replace(path)
+
+
+def _resume(path, model, opt, order):
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(blob["model"])
+    opt.load_state_dict(blob["opt"])
+    order.set_state(blob["order"])
+    torch.set_rng_state(blob["torch_rng"])
+    np.random.set_state(blob["numpy_rng"])
+    random.setstate(blob["python_rng"])
+    return History.from_dict(blob["history"]), blob["perm"], blob["cursor"], blob["step"] + 1
 
 
 def _param_groups(model):

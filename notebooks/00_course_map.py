@@ -101,9 +101,9 @@ torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 threa
 #   *pair* is new while every *token* is known: a memorised table fails, a matching rule works.
 # - **The OOD shift.** `test_ood` draws the chain from 101..199, then shifts the answer $a$ and its
 #   parent $b$ (the pair $[b][a]$) down by 100 wherever they occur: the model can write the answer
-#   with a trained output row, but for 2 hops or more the start token is one it never saw. The
-#   authors' code draws OOD chains with every residue; the cell below prints the residue sets the
-#   course uses.
+#   with a trained output row, but for 2 hops or more the start token is one it never saw. As in
+#   the authors' code, OOD chains are drawn with every residue 0..4; the cell below prints the
+#   residue sets.
 #
 # Every question can be checked by brute force: follow the pairs $k$ times.
 
@@ -115,6 +115,7 @@ for split in ("train", "test_id", "test_ood"):
     assert answer == int(q.labels[0]), "the label is what following the pairs twice gives"
 print("allowed residues (x' - x) mod 5 per split:", D.RESIDUES)
 assert set(D.RESIDUES["train"]).isdisjoint(D.RESIDUES["test_id"])
+assert set(D.RESIDUES["test_ood"]) == {0, 1, 2, 3, 4}, "the authors' OOD rule: every residue"
 
 # %% [markdown]
 # Two harder variants are **[ours]**: the paper describes them, but their exact formats are not

@@ -113,7 +113,7 @@ plt.show()
 # |---|---|---|---|
 # | `train` | 1..99 | {0, 1, 4} | |
 # | `test_id` | 1..99 | {2, 3} | every **pair** is new, every **token** is known: a memorised lookup table fails, a matching rule succeeds |
-# | `test_ood` | 101..199, answer and its parent shifted to 1..99 | {0, 1, 4} | tokens the model has never seen: can it match a token it has no knowledge of? |
+# | `test_ood` | 101..199, answer and its parent shifted to 1..99 | {0, 1, 2, 3, 4} | tokens the model has never seen: can it match a token it has no knowledge of? |
 #
 # In `test_ood`, the answer $a$ and its parent $b$ (the pair $[b][a]$) are shifted down by 100
 # wherever they occur, so the model can still *write* the answer with a trained output row
@@ -171,14 +171,15 @@ for split in D.CHAIN_SPLITS:
         print(f"{split:9s}", D.decode_chain(d.inputs[i], d.labels[i]))
 
 # %% [markdown]
-# The authors' generator draws the OOD chain with *every* residue, 0 to 4; ours keeps the
-# training residues {0, 1, 4}, so that `test_ood` changes the tokens and nothing else **[ours]**.
-# A shift by 100 never changes a residue mod 5.
+# As in the authors' generator (`task_single_chain`, mode OOD, in their `data.py`), the OOD chain
+# is drawn with *every* residue, 0 to 4: its tokens were never seen, so there is no pair rule to
+# keep apart. A shift by 100 never changes a residue mod 5. One consequence: the pair $[b][a]$
+# is made of two ID tokens and may have residue 2 or 3, a pair training never shows.
 #
 # ### Checking the splits by brute force
 #
-# Trust, but verify. On a few thousand sequences of each split we check the residue rule (the
-# shift by 100 keeps `test_ood` pairs in {0, 1, 4}), that a `test_ood` question holds exactly two
+# Trust, but verify. On a few thousand sequences of each split we check the residue rule (every
+# residue occurs in `test_ood`, and the shift by 100 keeps each pair's residue), that a `test_ood` question holds exactly two
 # ID tokens (your prediction above), that OOD start tokens never occur anywhere in training data,
 # and that every label equals the answer found by following the pairs one by one
 # (`D.follow_chain`, a plain Python loop).
@@ -191,7 +192,7 @@ test_ood = D.make_chain_data(2000, hops=2, split="test_ood", seed=2)
 residues = {name: set(D.pair_residues(d).unique().tolist())
             for name, d in [("train", train), ("test_id", test_id), ("test_ood", test_ood)]}
 print("pair residues mod 5:", residues)
-assert residues == {"train": {0, 1, 4}, "test_id": {2, 3}, "test_ood": {0, 1, 4}}
+assert residues == {"train": {0, 1, 4}, "test_id": {2, 3}, "test_ood": {0, 1, 2, 3, 4}}
 
 id_tokens = {len({t for t in row if t <= 99}) for row in test_ood.inputs.tolist()}
 print("distinct ID tokens in a test_ood question:", id_tokens)

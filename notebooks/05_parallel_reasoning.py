@@ -239,7 +239,9 @@ assert min(final[2]) >= X.SOLVED and max(final[3]) < 0.25
 # Three hops stay near 0.15-0.17 for 20,000 more steps after two hops are solved: at this scale,
 # more training does not open the parallel route. On OOD chains, 3 and 4 hops score *higher*
 # than on ID chains: in an OOD question the only in-distribution tokens are the answer and its
-# parent, a second shortcut.
+# parent, a second shortcut. (The sweep drew its OOD chains with the course's earlier rule,
+# residues {0, 1, 4}, as its `test_ood_residues` field says; the course now draws them with every
+# residue, as the authors do.)
 
 # %%
 ood = {k: [r["acc_by_hop"]["test_ood"][str(k)] for r in deep["runs"]] for k in (3, 4)}

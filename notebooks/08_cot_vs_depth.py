@@ -220,13 +220,16 @@ for depth in sorted({r["n_layers"] for r in no_cot_runs}):
 #   not "same information".
 # - On **OOD** chains (notebook 01: a chain of unseen tokens whose answer and its parent are
 #   shifted into the ID range), CoT models fail from 2 hops on. The next cell compares all three
-#   kinds of run.
+#   kinds of run. These OOD questions were drawn with the course's earlier rule (OOD chains keep
+#   the training residues {0, 1, 4}; the file says so in `test_ood_residues`); the course now
+#   follows the authors' rule (every residue), and regenerating the sweep would use it.
 
 # %%
 def mean_ood(selected):
     return {k: round(float(np.mean([r["acc_by_hop_ood"][str(k)] for r in selected])), 3) for k in hops}
 
 
+print("test-OOD residues of the shipped sweep:", sweep["test_ood_residues"])
 ood = {"CoT, 2-4 layers": mean_ood(cot_runs), "CoT, 1 layer": mean_ood(control_runs), "no CoT, 2-4 layers": mean_ood(no_cot_runs)}
 for name, by_hop in ood.items():
     print(f"{name:>20}: mean test-OOD accuracy per hop count {by_hop}")

@@ -62,6 +62,37 @@ def test_ood_rescaling_copies_and_only_touches_ood_rows():
     assert not torch.allclose(A.embedding_norms(model, OOD), A.embedding_norms(fixed, OOD))
 
 
+def test_ood_rows_set_to_a_ratio_or_to_fresh_random_codes():
+    model = make_model(ModelConfig(d_model=32, d_ff=64), seed=0)
+    ID, OOD = torch.arange(1, 100), torch.arange(101, 200)
+    id_norm = A.embedding_norms(model, ID).mean()
+    shrunk = A.with_ood_embeddings_rescaled(model, OOD, ID, ratio=0.1)
+    assert torch.allclose(A.embedding_norms(shrunk, OOD), (0.1 * id_norm).expand(99), rtol=1e-4)
+    cos = torch.nn.functional.cosine_similarity(shrunk.embed.weight[OOD], model.embed.weight[OOD], dim=-1)
+    assert torch.allclose(cos, torch.ones(99), atol=1e-5), "directions kept"
+    fresh = A.with_ood_embeddings_rescaled(model, OOD, ID, random_directions=True, seed=1)
+    cos = torch.nn.functional.cosine_similarity(fresh.embed.weight[OOD], model.embed.weight[OOD], dim=-1)
+    assert cos.abs().mean() < 0.3, "new directions, unrelated to the old ones"
+    assert torch.equal(fresh.embed.weight[ID], model.embed.weight[ID])
+    with pytest.raises(ValueError, match="ratio=0 must be > 0"):
+        A.with_ood_embeddings_rescaled(model, OOD, ID, ratio=0)
+
+
+def test_embedding_geometry_of_random_rows():
+    """At init every row is random: the OOD/ID norm ratio is ~1 and |cos| shrinks like 1/sqrt(d)."""
+    ID, OOD = torch.arange(1, 100), torch.arange(101, 200)
+    small = A.embedding_geometry(make_model(ModelConfig(d_model=16, d_ff=32), seed=0), ID, OOD)
+    large = A.embedding_geometry(make_model(ModelConfig(d_model=256, d_ff=32), seed=0), ID, OOD)
+    for g in (small, large):
+        assert g["ood_id_norm_ratio"] == pytest.approx(1.0, abs=0.1)
+        assert g["id_abs_cos"] == pytest.approx(g["id_ood_abs_cos"], rel=0.1)
+    assert large["id_abs_cos"] < small["id_abs_cos"] / 3
+    model = make_model(ModelConfig(d_model=16, d_ff=32), seed=0)
+    with torch.no_grad():
+        model.embed.weight[ID] *= 4
+    assert A.embedding_geometry(model, ID, OOD)["ood_id_norm_ratio"] == pytest.approx(small["ood_id_norm_ratio"] / 4)
+
+
 def test_iteration_head_targets_and_peakiness_range():
     data = make_iteration_data("parity", n_len=3, n_per_length=1, seed=0)  # lengths 1, 2, 3
     rows, queries, eoi, xs = A.iteration_head_targets(data)

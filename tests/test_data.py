@@ -18,7 +18,7 @@ def test_chain_shapes(variant, length):
     assert (d.inputs != 0).all(), "padding id 0 never occurs"
 
 
-@pytest.mark.parametrize("split,allowed", [("train", {0, 1, 4}), ("test_id", {2, 3})])
+@pytest.mark.parametrize("split,allowed", [("train", {0, 1, 4}), ("test_id", {2, 3}), ("test_ood", {0, 1, 2, 3, 4})])
 def test_pair_residues_follow_split(split, allowed):
     d = make_chain_data(2000, hops=2, split=split)
     assert set(pair_residues(d).unique().tolist()) == allowed
@@ -54,6 +54,22 @@ def test_ood_start_is_unseen_and_answer_is_shifted():
     n_id_tokens = (ood.inputs[:, :12] <= 99).sum(1)
     answer_has_child = (ood.info["start"] + 2) < 6
     assert torch.equal(n_id_tokens, 3 + answer_has_child.long()), "only a and b are ID tokens"
+
+
+def test_ood_rule_rederived_from_generated_chains():
+    """Authors' rule: OOD chains over 101..199 with every residue, then a and b shifted by -100."""
+    ood = make_chain_data(3000, hops=[1, 2, 3], split="test_ood", seed=5)
+    chain, start, k = ood.info["chain"].clone(), ood.info["start"], ood.info["hops"]
+    rows = torch.arange(len(ood))
+    answer_pos, parent_pos = start + k, start + k - 1
+    assert (chain[rows, answer_pos] <= 99).all() and (chain[rows, parent_pos] <= 99).all()
+    chain[rows, answer_pos] += 100
+    chain[rows, parent_pos] += 100       # undo the shift: the whole chain is OOD again
+    assert chain.min() >= 101 and chain.max() <= 199
+    steps = (chain[:, 1:] - chain[:, :-1]) % 5
+    assert set(steps.unique().tolist()) == {0, 1, 2, 3, 4}
+    share = torch.bincount(steps.flatten(), minlength=5).float() / steps.numel()
+    assert share.min() > 0.15, f"every residue about equally likely, got {share.tolist()}"
 
 
 def test_hops_mixture_and_start_range():

@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -125,3 +126,31 @@ def test_chain_cot_bad_input_fails_before_training(kwargs, message):
     args = {"n_layers": 2, "cot": True, **kwargs}
     with pytest.raises(ValueError, match=message):
         train_chain_cot(args.pop("n_layers"), progress=False, **args)
+
+
+def test_interrupted_run_resumes_exactly(tmp_path):
+    """A run stopped at step 30 and resumed from its checkpoint ends where a straight run ends."""
+    data = make_chain_data(2000, seed=3)
+    cfg = TrainConfig(steps=60, batch_size=64, eval_every=10, eval_size=200, schedule="constant", warmup_steps=5)
+    cfg_model = ModelConfig(d_model=16, d_ff=32, n_layers=2)
+    straight = make_model(cfg_model, seed=1)
+    h_straight = train(straight, data, cfg=cfg, progress=False)
+    ckpt = tmp_path / "run.partial.pt"
+    first = make_model(cfg_model, seed=1)
+    train(first, data, cfg=replace(cfg, steps=30), progress=False, checkpoint=ckpt, checkpoint_every_s=0)
+    assert ckpt.exists()
+    resumed = make_model(cfg_model, seed=99)          # other weights: they must come from the file
+    h_resumed = train(resumed, data, cfg=cfg, progress=False, checkpoint=ckpt, checkpoint_every_s=0)
+    assert h_resumed.steps == h_straight.steps
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_steps_after_stop_keeps_training():
+    data = make_chain_data(2000, seed=3)
+    cfg = TrainConfig(steps=200, batch_size=64, eval_every=10, eval_size=100, stop_at={"train": 0.0},
+                      steps_after_stop=30)
+    history = train(make_model(ModelConfig(d_model=16, d_ff=32, n_layers=2)), data, cfg=cfg, progress=False)
+    assert history.stop_step == 10 and history.steps[-1] == 40
+    with pytest.raises(ValueError, match="steps_after_stop=-1 must be >= 0"):
+        TrainConfig(steps_after_stop=-1)

@@ -366,3 +366,23 @@ def redirected_step_accuracy(model: Transformer, data: SeqData, seed: int = 0) -
         pred = model(inputs.to(model.device))[:, pos].argmax(-1).cpu()
     return {"follows_new_token": (pred == chain[rows, index + 1]).float().mean().item(),
             "keeps_old_path": (pred == chain[rows, start + 2]).float().mean().item()}
+
+
+def answer_kinds(model: Transformer, data: SeqData) -> dict[str, float]:
+    """What a chain model answers, as shares of the questions: "right"; "one_hop_short" (the node
+    one hop before the answer, e.g. the middle node of a 2-hop question); "start" (the start token
+    itself); "other_context" (another token of the question); "outside" (a token not in it).
+    A model that fails by stopping a hop early, or by guessing among the pairs, shows it here."""
+    from .train import predict_tokens
+
+    answer = predict_tokens(model, data)
+    rows = torch.arange(len(data))
+    chain, start, hops = data.info["chain"], data.info["start"], data.info["hops"]
+    right = answer == data.labels
+    short = ~right & (answer == chain[rows, start + hops - 1]) & (hops > 1)
+    at_start = ~right & ~short & (answer == data.inputs[:, -1])
+    in_context = (data.inputs[:, :-1] == answer[:, None]).any(1)
+    other = ~right & ~short & ~at_start & in_context
+    kinds = {"right": right, "one_hop_short": short, "start": at_start, "other_context": other,
+             "outside": ~(right | short | at_start | other)}
+    return {name: mask.float().mean().item() for name, mask in kinds.items()}

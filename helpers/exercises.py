@@ -113,7 +113,7 @@ def check_ood_tokens_prediction(answer: dict | None) -> bool | None:
     wrong = [key for key in OOD_TOKEN_KEYS if answer[key] != truth[key]]
     return _verdict(not wrong, f"right on fresh data: {truth}. Only two tokens of an OOD question are ID: "
                                "a coin flip between them scores 50 %; a model on the plateau stays below "
-                               "that (23-46 % in notebook 02's shipped run).",
+                               "that (20-43 % in notebook 02's shipped run).",
                     "; ".join(f"{key}: you said {answer[key]!r}, the data says {truth[key]!r} ({why[key]})"
                               for key in wrong))
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .analysis import (cot_attention_summary, cot_effective_matching_matrix, diagonal_score,
-                       effective_matching_matrix, embedding_geometry, peakiness, redirected_step_accuracy,
+                       answer_kinds, effective_matching_matrix, embedding_geometry, peakiness, redirected_step_accuracy,
                        with_ood_embeddings_rescaled)
 from .course import DATA_DIR
 from .data import ID_TOKENS, ITER_VOCAB_SIZE, OOD_TOKENS, RESIDUES, chain_vocab_size, make_chain_data, make_iteration_data, with_pairs_reordered
@@ -268,6 +268,59 @@ def ladder_summary(runs: list[dict]) -> list[dict]:
                      "ood_matching_layer1_end": h.metrics["ood_matching_layer1"][-1],
                      "minutes": run["seconds"] / 60, **run["interventions"]})
     return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# Init rate x LayerNorm on 2 hops (issue 15, item 6) [ours: width and recipe for a CPU]
+# ----------------------------------------------------------------------------------------------
+# The paper's init/LN figures are 2-hop, 3 layers x 1 head (`loss_of_sigle_chain_2order_3L1H_diff_ini_
+# {pre,post}_LN`). We run them with the width ladder's recipe at INIT_LN_2HOP_WIDTH, capped at
+# INIT_LN_2HOP_STEPS: a cell that has not jumped by then counts as failed at that budget, and
+# `answer_kinds` says what it answers instead.
+INIT_LN_2HOP_GAMMAS = (0.3, 0.5, 0.75, 1.0)
+INIT_LN_2HOP_WIDTH = 32
+INIT_LN_2HOP_STEPS = 12_000
+INIT_LN_2HOP_DIR = RUNS_DIR / "init_ln_2hop"
+
+
+def init_ln_2hop_cells() -> list[dict]:
+    return [{"norm": norm, "gamma": g, "seed": seed}
+            for seed in SWEEP_SEEDS for norm in SWEEP_NORMS for g in INIT_LN_2HOP_GAMMAS]
+
+
+def init_ln_2hop_configs(norm: str, gamma: float, d_model: int = INIT_LN_2HOP_WIDTH) -> tuple[ModelConfig, TrainConfig]:
+    model_cfg = replace(ladder_model_config(d_model), norm=norm, init_rate=gamma, final_norm=None)
+    return model_cfg, replace(ladder_train_config(d_model), steps=INIT_LN_2HOP_STEPS)
+
+
+def _init_ln_2hop_run(cell: dict, run_dir: Path = INIT_LN_2HOP_DIR) -> dict:
+    model_cfg, train_cfg = init_ln_2hop_configs(cell["norm"], cell["gamma"])
+    model, history, evals = train_chain(2, model_cfg, train_cfg, seed=cell["seed"], progress=False)
+    return {"model_config": model_cfg.to_dict(), "train_config": replace(train_cfg, seed=cell["seed"]).to_dict(),
+            "history": history.to_dict(), "final": {split: history.final(split) for split in history.acc},
+            "transition_step": history.steps_to("test_id", 0.5), "stop_step": history.stop_step,
+            "matching_scores": matching_scores(model, evals, hop=None),
+            "answer_kinds": {split: answer_kinds(model, d) for split, d in evals.items()},
+            "seconds": history.seconds}
+
+
+def make_init_ln_2hop_sweep(path: Path = DATA_DIR / "init_ln_2hop_sweep.json", workers: int = 2,
+                            collect: bool = False, **_) -> Path:
+    """gamma x LayerNorm placement x 3 seeds on 2 hops; resumable (data/runs/init_ln_2hop/).
+    collect=True writes what is finished and lists the rest under "pending"."""
+    cells = init_ln_2hop_cells()
+    if collect:
+        runs = [json.loads(run_path(INIT_LN_2HOP_DIR, c).read_text()) for c in cells
+                if run_path(INIT_LN_2HOP_DIR, c).exists()]
+    else:
+        runs = run_sweep(_init_ln_2hop_run, cells, INIT_LN_2HOP_DIR, workers, desc="2-hop init x LN")
+    done = [{k: r[k] for k in ("norm", "gamma", "seed")} for r in runs]
+    blob = {"command": "python -m helpers.experiments init_ln_2hop_sweep", **OOD_RULE, "hops": 2,
+            "d_model": INIT_LN_2HOP_WIDTH, "grid": {"norm": SWEEP_NORMS, "gamma": INIT_LN_2HOP_GAMMAS, "seed": SWEEP_SEEDS},
+            "train_config": init_ln_2hop_configs("post", 1.0)[1].to_dict(), "n_train": N_TRAIN,
+            "runs": runs, "pending": [c for c in cells if c not in done]}
+    path.write_text(json.dumps(blob))
+    return path
 
 
 # ----------------------------------------------------------------------------------------------
@@ -805,6 +858,7 @@ ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "noise_sweep": make_noise_sweep, "chain_cot_sweep": make_chain_cot_sweep,
              "mysteries": make_mysteries, "noise5_sweep": make_noise5_sweep,
              "width_ladder": make_width_ladder, "chain_2hop_wide": make_chain_2hop_wide,
+             "init_ln_2hop_sweep": make_init_ln_2hop_sweep,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
 
 

@@ -168,6 +168,17 @@ def predict(model: Transformer, data: SeqData, batch_size: int = 4096) -> tuple[
     return torch.stack(losses).sum() / data.mask.sum(), torch.cat(correct)
 
 
+@torch.no_grad()
+def predict_tokens(model: Transformer, data: SeqData, batch_size: int = 4096) -> torch.Tensor:
+    """[n] the token each sequence's last position predicts (the chain task's answer), eval mode."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(data.inputs[i:i + batch_size].to(model.device))[:, -1].argmax(-1).cpu()
+                     for i in range(0, len(data), batch_size)])
+    model.train(was_training)
+    return out
+
+
 def evaluate(model: Transformer, data: SeqData, batch_size: int = 4096) -> dict:
     """{"loss": mean masked loss, "acc": fraction of sequences entirely right}."""
     loss, correct = predict(model, data, batch_size)

@@ -157,7 +157,7 @@ E.check_ood_tokens_prediction(my_prediction)
 # token stays OOD: a 2-hop `test_ood` question asks the model to match a token it has never
 # seen. Either way exactly two distinct tokens of the question are ID. A coin flip between those
 # two scores 50 %. A model stuck on the plateau, which has not learned matching, stays below
-# that: 23-46 % OOD in notebook 02's shipped 2-hop run (the authors' training log,
+# that: 20-43 % OOD in notebook 02's shipped 2-hop run (the authors' training log,
 # code/multi-step_reasoning_code/result_example/train_log.log in their repository, shows
 # 36-52 % OOD during its plateau).
 #
@@ -525,7 +525,7 @@ E.check_iteration_sequence(my_iteration_sequence)
 #   start token among them from 2 hops on: they separate a lookup table from a matching rule, and
 #   a rule from token knowledge.
 # - A `test_ood` question holds exactly two ID tokens (the answer and its parent): a coin flip
-#   between them scores 50 %; a model on the plateau stays below that (23-46 % in notebook 02's
+#   between them scores 50 %; a model on the plateau stays below that (20-43 % in notebook 02's
 #   shipped run).
 # - Iteration tasks write their states after EoI (CoT) or only the last one (no CoT); the loss
 #   and the accuracy read every position after EoI, teacher forced.

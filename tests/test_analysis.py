@@ -182,3 +182,11 @@ def test_redirect_needs_two_hops():
     model, _ = load_chain_cot_model(0)
     with pytest.raises(ValueError, match="at least 2 hops"):
         A.redirected_step_accuracy(model, make_chain_data(20, 1, "test_id", cot=True))
+
+
+def test_answer_kinds_tell_a_short_hop_from_a_right_answer(hand2):
+    data = make_chain_data(300, 2, "test_id", seed=4)
+    assert A.answer_kinds(hand2, data)["right"] == 1.0
+    one_hop = matching_model(1, d_token=48)          # follows one pair: the middle node of a 2-hop question
+    kinds = A.answer_kinds(one_hop, data)
+    assert kinds["one_hop_short"] == 1.0 and sum(kinds.values()) == pytest.approx(1.0)

@@ -114,7 +114,7 @@ def test_parallel_sweeps(name):
     assert X.largest_hops_solved(measured) == meta["largest_solved"]
 
 
-@pytest.mark.parametrize("name", ["init_ln_sweep", "noise_sweep", "chain_cot_sweep"])
+@pytest.mark.parametrize("name", ["init_ln_sweep", "noise_sweep", "chain_cot_sweep", "width_ladder"])
 def test_resumable_sweep_is_assembled_from_its_run_files(name):
     """data/runs/NAME/ holds one file per run, and the aggregate holds exactly those runs: a
     teacher who re-runs the command after an interruption trains nothing that is already there."""
@@ -124,7 +124,8 @@ def test_resumable_sweep_is_assembled_from_its_run_files(name):
     files = sorted((X.RUNS_DIR / name).glob("*.json"))
     assert len(files) == len(sweep["runs"])
     by_file = {p.name: json.loads(p.read_text()) for p in files}
-    keys = [k for k in sweep["runs"][0] if k in ("hops", "sigma", "target", "norm", "gamma", "seed", "task", "cot", "n_layers")]
+    keys = [k for k in sweep["runs"][0] if k in ("hops", "sigma", "target", "norm", "gamma", "seed", "task", "cot",
+                                                 "n_layers", "d_model")]
     from helpers.sweep import run_path
     for run in sweep["runs"]:
         assert by_file[run_path(X.RUNS_DIR / name, {k: run[k] for k in keys}).name] == run
@@ -164,3 +165,27 @@ def test_mysteries_ship_without_labels():
                    if v.is_floating_point())
     with pytest.raises(ValueError, match="name='E' is not one of"):
         X.load_mystery("E")
+
+
+def test_width_ladder():
+    """Every finished ladder run carries its config, curves, geometry and interventions, and the
+    runs still to do are listed; the OOD questions follow the authors' rule."""
+    sweep = X.load_sweep(DATA_DIR / "width_ladder.json")
+    assert sweep["command"] == "python -m helpers.experiments width_ladder"
+    assert sweep["test_ood_residues"] == [0, 1, 2, 3, 4]
+    done = [{"d_model": r["d_model"], "seed": r["seed"]} for r in sweep["runs"]]
+    assert sorted(map(str, done + sweep["pending"])) == sorted(map(str, X.ladder_cells()))
+    for run, row in zip(sweep["runs"], X.ladder_summary(sweep["runs"])):
+        h = run["history"]
+        assert ModelConfig.from_dict(run["model_config"]) == X.ladder_model_config(run["d_model"])
+        assert run["train_config"]["lr"] == X.ladder_train_config(run["d_model"]).lr
+        assert all(h.final(split) == value for split, value in run["final"].items())
+        assert set(h.metrics) == {"ood_id_norm_ratio", "id_abs_cos", "id_ood_abs_cos", "ood_matching_layer1",
+                                  "ood_matching_layer2"}
+        assert all(len(v) == len(h.steps) for v in h.metrics.values())
+        assert run["interventions"]["as_trained"] == pytest.approx(run["final"]["test_ood"], abs=1e-6)
+        assert set(run["interventions"]["by_ratio"]) == {str(r) for r in X.LADDER_RATIOS}
+        if run["stop_step"] is not None:   # kept training after the jump, as the recipe says
+            assert h.steps[-1] == min(run["stop_step"] + sweep["train_config"]["steps_after_stop"],
+                                      sweep["train_config"]["steps"])
+        assert row["plateau_ood"][0] <= row["plateau_ood"][1]

@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -263,7 +261,7 @@ def ladder_summary(runs: list[dict]) -> list[dict]:
                      "transition_step": t, "stop_step": run["stop_step"], "steps": h.steps[-1],
                      "final": run["final"], "plateau_ood": (min(plateau), max(plateau)),
                      "ood_at_stop": h.acc["test_ood"][stop] if stop is not None else None,
-                     "ratio_start": h.metrics["ood_id_norm_ratio"][0], "ratio_end": h.metrics["ood_id_norm_ratio"][-1],
+                     "ratio_end": h.metrics["ood_id_norm_ratio"][-1],
                      "id_abs_cos_end": h.metrics["id_abs_cos"][-1],
                      "ood_matching_layer1_end": h.metrics["ood_matching_layer1"][-1],
                      "minutes": run["seconds"] / 60, **run["interventions"]})
@@ -431,43 +429,48 @@ FINETUNE_TRAIN = replace(ITER_TRAIN, steps=1_000, eval_every=10, stop_at={"test"
 SCRATCH_TRAIN = replace(ITER_TRAIN, stop_at={"test": 0.99})
 
 
-def _iteration_cell(args) -> dict:
-    """One run of the iteration sweep: ("scratch", task, cot, seed) or ("finetune", pre, mode, seed)."""
-    kind, a, b, seed, pretrained_path = args
-    torch.set_num_threads(1)
-    if kind == "scratch":
-        task, cot = a, b
-        model, history, evals = train_iteration(task, cot=cot, seed=seed, progress=False, train_cfg=SCRATCH_TRAIN)
-        by_length = accuracy_by(model, make_iteration_data(task, "test", n_len=N_LEN, cot=cot, seed=seed), "lengths")
-        return {"kind": kind, "task": task, "cot": cot, "seed": seed, "history": history.to_dict(),
-                "acc_by_length": by_length}
-    pretrain, mode = a, b
-    model, _ = load_checkpoint(pretrained_path, expected=ITER_MODEL, device="cpu")
+def iteration_cells() -> list[dict]:
+    """Polynomial from 5 seeds and parity with and without CoT (from scratch), then parity
+    fine-tuned after polynomial or copy pretraining, the whole model or layer 2's MLP only."""
+    return ([{"kind": "scratch", "task": "polynomial", "cot": True, "seed": s} for s in ITER_SEEDS]
+            + [{"kind": "scratch", "task": "parity", "cot": cot, "seed": s} for cot in (True, False) for s in TRANSFER_SEEDS]
+            + [{"kind": "finetune", "pretrain": pre, "mode": mode, "seed": s} for pre in ("polynomial", "copy")
+               for mode in ("all", "layer2_mlp") for s in TRANSFER_SEEDS])
+
+
+ITERATION_DIR = RUNS_DIR / "iteration_sweep"
+PRETRAINED = {"polynomial": DATA_DIR / "iteration_polynomial.pt", "copy": ITERATION_DIR / "copy_pretrained.pt"}
+
+
+def _iteration_run(cell: dict) -> dict:
+    """One run of the iteration sweep (see `iteration_cells`)."""
+    if cell["kind"] == "scratch":
+        task, cot = cell["task"], cell["cot"]
+        model, history, evals = train_iteration(task, cot=cot, seed=cell["seed"], progress=False, train_cfg=SCRATCH_TRAIN)
+        by_length = accuracy_by(model, make_iteration_data(task, "test", n_len=N_LEN, cot=cot, seed=cell["seed"]), "lengths")
+        return {"history": history.to_dict(), "acc_by_length": by_length}
+    model, _ = load_checkpoint(PRETRAINED[cell["pretrain"]], expected=ITER_MODEL, device="cpu")
     model.train()
-    _, history, _ = train_iteration("parity", seed=seed, model=model, trainable=mode,
+    _, history, _ = train_iteration("parity", seed=cell["seed"], model=model, trainable=cell["mode"],
                                     train_cfg=FINETUNE_TRAIN, progress=False)
-    return {"kind": kind, "pretrain": pretrain, "mode": mode, "seed": seed, "history": history.to_dict()}
+    return {"history": history.to_dict()}
 
 
 def make_iteration_sweep(path: Path = DATA_DIR / "iteration_sweep.json", workers: int = 2, **_) -> Path:
-    """Polynomial and parity from scratch (CoT and not), and parity fine-tuned after pretraining."""
-    if not (DATA_DIR / "iteration_polynomial.pt").exists():
+    """Every cell of `iteration_cells`, resumable (data/runs/iteration_sweep/); the copy model that
+    one fine-tuning family starts from is trained first (seed 0) and kept there."""
+    if not PRETRAINED["polynomial"].exists():
         raise FileNotFoundError("run `python -m helpers.experiments iteration_polynomial` first")
-    with tempfile.TemporaryDirectory() as tmp:
+    if not PRETRAINED["copy"].exists():
         copy_model, copy_history, _ = train_iteration("copy", seed=0, progress=False, train_cfg=SCRATCH_TRAIN)
-        pretrained = {"polynomial": DATA_DIR / "iteration_polynomial.pt",
-                      "copy": save_checkpoint(Path(tmp) / "copy.pt", copy_model)}
-        cells = ([("scratch", "polynomial", True, s, None) for s in ITER_SEEDS]
-                 + [("scratch", "parity", cot, s, None) for cot in (True, False) for s in TRANSFER_SEEDS]
-                 + [("finetune", pre, mode, s, str(pretrained[pre])) for pre in ("polynomial", "copy")
-                    for mode in ("all", "layer2_mlp") for s in TRANSFER_SEEDS])
-        with get_context("spawn").Pool(workers) as pool:
-            runs = pool.map(_iteration_cell, cells)
+        save_checkpoint(PRETRAINED["copy"], copy_model, history=copy_history.to_dict())
+    _, copy_meta = load_checkpoint(PRETRAINED["copy"], expected=ITER_MODEL, device="cpu")
+    copy_history = History.from_dict(copy_meta["history"])
+    runs = run_sweep(_iteration_run, iteration_cells(), ITERATION_DIR, workers, desc="iteration sweep")
     blob = {"command": "python -m helpers.experiments iteration_sweep", "n_len": N_LEN,
             "model_config": ITER_MODEL.to_dict(), "train_config": ITER_TRAIN.to_dict(),
             "finetune_config": FINETUNE_TRAIN.to_dict(), "scratch_config": SCRATCH_TRAIN.to_dict(),
-            "copy_pretraining": {"seed": 0, "test": copy_history.final("test"),
-                                 "steps": copy_history.steps[-1]},
+            "copy_pretraining": {"seed": 0, "test": copy_history.final("test"), "steps": copy_history.steps[-1]},
             "runs": runs}
     path.write_text(json.dumps(blob))
     return path
@@ -586,43 +589,33 @@ PARALLEL_SWEEPS = {
 }
 
 
-def _parallel_cell(args) -> dict:
-    sweep_name, depth, seed, log_path = args
-    torch.set_num_threads(1)
-    sweep = PARALLEL_SWEEPS[sweep_name]
-    model, history, evals = train_parallel(depth, seed, sweep.train_cfg, sweep.hops, sweep.n_nodes,
-                                           progress=False)
+def _parallel_run(cell: dict, sweep: str = "parallel_sweep") -> dict:
+    """One depth x seed of `PARALLEL_SWEEPS[sweep]`; its fp32 weights go next to its record."""
+    spec, depth, seed = PARALLEL_SWEEPS[sweep], cell["depth"], cell["seed"]
+    model, history, evals = train_parallel(depth, seed, spec.train_cfg, spec.hops, spec.n_nodes, progress=False)
     acc = {split: accuracy_by(model, d, "hops") for split, d in evals.items()}
-    run = {"depth": depth, "seed": seed, "history": history.to_dict(), "acc_by_hop": acc,
-           "largest_solved": largest_hops_solved(acc["test_id"]), "device": str(model.device),
-           "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}}
-    if log_path:
-        with open(log_path, "a") as f:
-            f.write(json.dumps({k: v for k, v in run.items() if k != "state_dict"}) + "\n")
-    return run
+    save_checkpoint(RUNS_DIR / sweep / f"{cell_key(cell)}.pt", model)
+    return {"history": history.to_dict(), "acc_by_hop": acc, "largest_solved": largest_hops_solved(acc["test_id"]),
+            "device": str(model.device)}
 
 
-def make_parallel_sweep(path: Path | None = None, workers: int = 2, log: str = "",
-                        sweep: str = "parallel_sweep", **_) -> Path:
-    """Every depth x seed of `PARALLEL_SWEEPS[sweep]`. Writes the sweep and, next to it
-    (NAME_best.pt), the checkpoint of the run that beats the serial budget (depth - 1 hops) by
-    the most."""
+def make_parallel_sweep(path: Path | None = None, workers: int = 2, sweep: str = "parallel_sweep", **_) -> Path:
+    """Every depth x seed of `PARALLEL_SWEEPS[sweep]`, resumable (data/runs/NAME/: a record and the
+    weights of every run). Writes the sweep and, next to it (NAME_best.pt), the checkpoint of the
+    run that beats the serial budget (depth - 1 hops) by the most."""
     spec = PARALLEL_SWEEPS[sweep]
     path = Path(path or DATA_DIR / f"{sweep}.json")
-    cells = [(sweep, depth, seed, log) for depth in spec.depths for seed in spec.seeds]
-    with get_context("spawn").Pool(workers) as pool:
-        runs = pool.map(_parallel_cell, cells)
+    cells = [{"depth": depth, "seed": seed} for depth in spec.depths for seed in spec.seeds]
+    runs = run_sweep(partial(_parallel_run, sweep=sweep), cells, RUNS_DIR / sweep, workers, desc=sweep)
     best = max(runs, key=lambda r: (r["largest_solved"] - (r["depth"] - 1), -r["depth"]))
-    model = make_model(spec.model_config(best["depth"]), device="cpu")
-    model.load_state_dict(best["state_dict"])
+    model, _ = load_checkpoint(RUNS_DIR / sweep / f"{cell_key({'depth': best['depth'], 'seed': best['seed']})}.pt",
+                               expected=spec.model_config(best["depth"]), device="cpu")
     command = f"python -m helpers.experiments {sweep}"
     save_checkpoint(path.with_name(f"{sweep}_best.pt"), model,
                     task={"family": "chain", "hops": list(spec.hops), "n_nodes": spec.n_nodes,
-                          "variant": "with_order", "n_train": N_TRAIN, "seed": best["seed"]},
+                          "variant": "with_order", "n_train": N_TRAIN, "seed": best["seed"], **OOD_RULE},
                     train_config=replace(spec.train_cfg, seed=best["seed"]).to_dict(),
                     results=best["acc_by_hop"], largest_solved=best["largest_solved"], command=command)
-    for run in runs:
-        del run["state_dict"]
     blob = {"command": command, **OOD_RULE, "model_config": spec.model_config(spec.depths[0]).to_dict(),
             "depths": spec.depths, "seeds": spec.seeds, "hops": spec.hops, "n_nodes": spec.n_nodes,
             "train_config": spec.train_cfg.to_dict(), "n_train": N_TRAIN, "solved_threshold": SOLVED,
@@ -871,7 +864,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="write here instead of data/")
-    parser.add_argument("--log", default="", help="append each finished run to this file")
     parser.add_argument("--collect", action="store_true",
                         help="width_ladder: write the aggregate from the runs finished so far, train nothing")
     args = parser.parse_args()
@@ -879,7 +871,7 @@ def main() -> None:
     start = time.perf_counter()
     suffix = ".pt" if args.name in CHECKPOINTS else "" if args.name == "mysteries" else ".json"
     where = {"path": args.out / f"{args.name}{suffix}"} if args.out else {}
-    path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed, log=args.log, collect=args.collect, **where)
+    path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed, collect=args.collect, **where)
     print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
 
 

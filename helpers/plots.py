@@ -242,10 +242,11 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
     ax = axes[0]
     for row in summary:
         ax.scatter(row["d_model"], row["final"]["test_ood"], color=colors[row["d_model"]], zorder=3)
-        ax.plot([row["d_model"]] * 2, row["plateau_ood"], color="grey", lw=6, alpha=0.35, solid_capstyle="butt")
+        ax.scatter(row["d_model"], row["plateau_ood"][1], marker="_", s=300, color="grey", zorder=2)
     ax.scatter([400], [0.944], marker="*", s=160, color="black", label="authors' run (d 400, batch 1000)")
-    ax.plot([], [], color="grey", lw=6, alpha=0.35, label="OOD range on the plateau")
-    ax.set(xscale="log", xticks=widths, xticklabels=widths, ylim=(-0.03, 1.03), xlabel="d_model",
+    ax.scatter([], [], marker="_", s=300, color="grey", label="best OOD before the jump")
+    ticks = sorted(set(widths) | {400})
+    ax.set(xscale="log", xticks=ticks, xticklabels=ticks, ylim=(-0.03, 1.03), xlabel="d_model",
            ylabel="test-OOD accuracy at the end", title="OOD rises with width")
     ax.minorticks_off()
     ax.legend(fontsize="small", loc="upper left")

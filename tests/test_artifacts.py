@@ -10,10 +10,11 @@ from helpers.train import accuracy_by, evaluate, load_checkpoint
 
 
 def shipped_files():
-    """Every file of data/ that git ships (the width ladder's per-run weights and partial
+    """Every file of data/ that git ships (per-run weights of the big sweeps and partial
     checkpoints stay local: see .gitignore)."""
+    local = {"width_ladder", "parallel_sweep", "parallel_depth3", "iteration_sweep"}
     return [p for p in DATA_DIR.rglob("*") if p.is_file() and not p.name.endswith(".partial.pt")
-            and not (p.parent.name == "width_ladder" and p.suffix == ".pt")]
+            and not (p.parent.name in local and p.suffix == ".pt")]
 
 
 def test_data_folder_stays_small():
@@ -189,3 +190,24 @@ def test_width_ladder():
             assert h.steps[-1] == min(run["stop_step"] + sweep["train_config"]["steps_after_stop"],
                                       sweep["train_config"]["steps"])
         assert row["plateau_ood"][0] <= row["plateau_ood"][1]
+
+
+def test_parallel_sweep_runs_through_the_resumable_runner(tmp_path, monkeypatch):
+    """A tiny parallel sweep: one record and one weight file per run, the best run's checkpoint
+    next to the aggregate, and a second call trains nothing."""
+    from dataclasses import replace
+
+    spec = X.ParallelSweep("tiny", (2,), (0, 1), (1, 2), 7, replace(X.PARALLEL_TRAIN, steps=10, eval_every=5))
+    monkeypatch.setitem(X.PARALLEL_SWEEPS, "tiny", spec)
+    monkeypatch.setattr(X, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(X, "N_TRAIN", 2_000)
+    path = X.make_parallel_sweep(tmp_path / "tiny.json", workers=1, sweep="tiny")
+    sweep = X.load_sweep(path)
+    assert [(r["depth"], r["seed"]) for r in sweep["runs"]] == [(2, 0), (2, 1)]
+    assert sorted(p.name for p in (tmp_path / "runs" / "tiny").iterdir()) == [
+        "depth=2_seed=0.json", "depth=2_seed=0.pt", "depth=2_seed=1.json", "depth=2_seed=1.pt"]
+    model, meta = load_checkpoint(tmp_path / "tiny_best.pt", expected=spec.model_config(2))
+    assert meta["command"] == "python -m helpers.experiments tiny" and meta["task"]["seed"] in (0, 1)
+    stamp = (tmp_path / "runs" / "tiny" / "depth=2_seed=0.json").stat().st_mtime_ns
+    X.make_parallel_sweep(tmp_path / "tiny.json", workers=1, sweep="tiny")
+    assert (tmp_path / "runs" / "tiny" / "depth=2_seed=0.json").stat().st_mtime_ns == stamp, "nothing retrained"

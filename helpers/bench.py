@@ -277,12 +277,23 @@ def notebook_seconds(stems=None) -> dict:
         if stems and path.stem not in stems:
             continue
         start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", str(path)],
                                 cwd=ROOT_DIR, capture_output=True, text=True)
         times[path.stem] = {"seconds": time.perf_counter() - start, "passed": result.returncode == 0}
         print(f"{path.stem:32s} {times[path.stem]['seconds']:6.1f} s  "
               f"{'passed' if result.returncode == 0 else 'FAILED'}")
     return times
+
+
+def course_wall_seconds() -> dict:
+    """Wall time of `pytest notebooks/` as the README runs it: every core, whole notebooks per worker."""
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "notebooks"],
+                            cwd=ROOT_DIR, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    print(f"whole course under nbval: {seconds:.0f} s on {os.cpu_count()} cores, "
+          f"{'passed' if result.returncode == 0 else 'FAILED'}")
+    return {"seconds": seconds, "cores": os.cpu_count(), "passed": result.returncode == 0}
 
 
 def _update_report(path: Path, **fields) -> None:
@@ -303,11 +314,15 @@ def main() -> None:
                         help="only measure vmap against a process pool and update vmap_vs_pool in the report")
     parser.add_argument("--notebook", action="append", default=[], metavar="STEM",
                         help="only re-time this notebook (repeatable) and update the existing report")
+    parser.add_argument("--course-wall", action="store_true",
+                        help="only time `pytest notebooks/` on every core and update course_wall in the report")
     parser.add_argument("--out", type=Path, default=DATA_DIR / "bench.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.vmap_only:
         return _update_report(args.out, vmap_vs_pool=vmap_vs_pool())
+    if args.course_wall:
+        return _update_report(args.out, course_wall=course_wall_seconds())
     if args.notebook:
         unknown = set(args.notebook) - {p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")}
         if unknown:

@@ -174,17 +174,26 @@ def ood_interventions(model, ood_data, seeds=(0, 1, 2)) -> dict:
                                                       for s in seeds]))}
 
 
+# Width or learning rate? The ladder lowers the lr as it widens, so one control run trains d_model
+# 128 at d_model 256's lr: if OOD follows the lr rather than the width, this run shows it.
+LADDER_LR_CONTROLS = ({"d_model": 128, "seed": 0, "lr": 5e-4},)
+
+
 def ladder_cells() -> list[dict]:
-    """Every (width, seed); the first d_model 256 run goes first, so that on 2 workers one trains
-    it (about 2 hours on a core) while the other goes up the ladder from d_model 32."""
-    cells = [{"d_model": d, "seed": seed} for d in LADDER_WIDTHS for seed in LADDER_SEEDS]
-    first = {"d_model": 256, "seed": LADDER_SEEDS[0]}
-    return [first] + [c for c in cells if c != first]
+    """Every (width, seed), then the lr controls. Order [ours], for 2 workers: d_model 256 seed 0
+    first (2-3 hours on a core) while the other worker trains d_model 32, then 128 and the lr
+    control, then the rest."""
+    cells = [{"d_model": d, "seed": seed} for d in LADDER_WIDTHS for seed in LADDER_SEEDS] + list(LADDER_LR_CONTROLS)
+    first = [{"d_model": 256, "seed": 0}, {"d_model": 32, "seed": 0}, {"d_model": 32, "seed": 1},
+             {"d_model": 128, "seed": 0}, *LADDER_LR_CONTROLS]
+    return first + [c for c in cells if c not in first]
 
 
 def _ladder_run(cell: dict, run_dir: Path = LADDER_DIR) -> dict:
     d, seed = cell["d_model"], cell["seed"]
     model_cfg, train_cfg = ladder_model_config(d), replace(ladder_train_config(d), seed=seed)
+    if "lr" in cell:   # an lr control: this width at another width's learning rate
+        train_cfg = replace(train_cfg, lr=cell["lr"])
     train_data = make_chain_data(N_TRAIN, 2, "train", seed=seed)
     evals = chain_eval_sets(2)
     model = make_model(model_cfg, seed=seed)
@@ -214,11 +223,13 @@ def make_width_ladder(path: Path = DATA_DIR / "width_ladder.json", workers: int 
         runs = [json.loads(run_path(LADDER_DIR, c).read_text()) for c in done]
     else:
         runs = run_sweep(_ladder_run, cells, LADDER_DIR, workers, desc="width ladder")
-    pending = [c for c in cells if c not in [{"d_model": r["d_model"], "seed": r["seed"]} for r in runs]]
-    runs = sorted(runs, key=lambda r: (r["d_model"], r["seed"]))
+    done = [{k: r[k] for k in ("d_model", "seed", "lr") if k in r} for r in runs]
+    pending = [c for c in cells if c not in done]
+    runs = sorted(runs, key=lambda r: (r["d_model"], "lr" in r, r["seed"]))
     blob = {"command": "python -m helpers.experiments width_ladder", **OOD_RULE, "hops": 2, "n_train": N_TRAIN,
             "widths": LADDER_WIDTHS, "seeds": LADDER_SEEDS, "lr_by_width": LADDER_LR,
-            "train_config": LADDER_TRAIN.to_dict(), "ratios": LADDER_RATIOS, "runs": runs, "pending": pending}
+            "lr_controls": LADDER_LR_CONTROLS, "train_config": LADDER_TRAIN.to_dict(), "ratios": LADDER_RATIOS,
+            "runs": runs, "pending": pending}
     path.write_text(json.dumps(blob))
     return path
 
@@ -258,6 +269,7 @@ def ladder_summary(runs: list[dict]) -> list[dict]:
         plateau = h.acc["test_ood"][:before] or [float("nan")]
         stop = h.steps.index(run["stop_step"]) if run["stop_step"] is not None else None
         rows.append({"d_model": run["d_model"], "seed": run["seed"], "lr": run["train_config"]["lr"],
+                     "lr_control": "lr" in run,
                      "transition_step": t, "stop_step": run["stop_step"], "steps": h.steps[-1],
                      "final": run["final"], "plateau_ood": (min(plateau), max(plateau)),
                      "ood_at_stop": h.acc["test_ood"][stop] if stop is not None else None,

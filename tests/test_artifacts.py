@@ -125,11 +125,10 @@ def test_resumable_sweep_is_assembled_from_its_run_files(name):
     files = sorted((X.RUNS_DIR / name).glob("*.json"))
     assert len(files) == len(sweep["runs"])
     by_file = {p.name: json.loads(p.read_text()) for p in files}
-    keys = [k for k in sweep["runs"][0] if k in ("hops", "sigma", "target", "norm", "gamma", "seed", "task", "cot",
-                                                 "n_layers", "d_model")]
+    keys = ("hops", "sigma", "target", "norm", "gamma", "seed", "task", "cot", "n_layers", "d_model", "lr")
     from helpers.sweep import run_path
     for run in sweep["runs"]:
-        assert by_file[run_path(X.RUNS_DIR / name, {k: run[k] for k in keys}).name] == run
+        assert by_file[run_path(X.RUNS_DIR / name, {k: run[k] for k in keys if k in run}).name] == run
 
 
 def test_chain_cot_sweep():
@@ -174,12 +173,12 @@ def test_width_ladder():
     sweep = X.load_sweep(DATA_DIR / "width_ladder.json")
     assert sweep["command"] == "python -m helpers.experiments width_ladder"
     assert sweep["test_ood_residues"] == [0, 1, 2, 3, 4]
-    done = [{"d_model": r["d_model"], "seed": r["seed"]} for r in sweep["runs"]]
+    done = [{k: r[k] for k in ("d_model", "seed", "lr") if k in r} for r in sweep["runs"]]
     assert sorted(map(str, done + sweep["pending"])) == sorted(map(str, X.ladder_cells()))
     for run, row in zip(sweep["runs"], X.ladder_summary(sweep["runs"])):
         h = run["history"]
         assert ModelConfig.from_dict(run["model_config"]) == X.ladder_model_config(run["d_model"])
-        assert run["train_config"]["lr"] == X.ladder_train_config(run["d_model"]).lr
+        assert run["train_config"]["lr"] == run.get("lr", X.ladder_train_config(run["d_model"]).lr)
         assert all(h.final(split) == value for split, value in run["final"].items())
         assert set(h.metrics) == {"ood_id_norm_ratio", "id_abs_cos", "id_ood_abs_cos", "ood_matching_layer1",
                                   "ood_matching_layer2"}

@@ -314,6 +314,30 @@ def check_two_hop_ood_prediction(answer: str | None) -> bool | None:
                     "tokens of a question would score 50 %). Section 5 finds out why.")
 
 
+# 02 · predict: shrink a wide model's never-seen rows
+def widest_ladder_run() -> dict:
+    """The shipped ladder's widest finished run of the recipe (seed 0 if there, no lr control)."""
+    from .course import DATA_DIR
+    from .experiments import load_sweep
+    runs = [r for r in load_sweep(DATA_DIR / "width_ladder.json")["runs"] if "lr" not in r]
+    return max(runs, key=lambda r: (r["d_model"], -r["seed"]))
+
+
+def check_shrink_prediction(guess: float | None, tolerance: float = 0.15) -> bool | None:
+    """guess: test-OOD accuracy of the widest ladder model once its OOD rows are shrunk to
+    0.05 x the mean ID norm (the narrow model's ratio), directions kept, nothing retrained."""
+    if _unanswered(guess):
+        return None
+    if not 0 <= guess <= 1:
+        return _verdict(False, "", f"guess={guess}: an accuracy lies in [0, 1]")
+    run = widest_ladder_run()
+    shrunk, as_trained = run["interventions"]["by_ratio"]["0.05"], run["interventions"]["as_trained"]
+    story = (f"the d_model {run['d_model']} model scores {as_trained:.1%} OOD with its own rows and {shrunk:.1%} "
+             f"with them shrunk to 0.05 x the ID norm: the circuit is unchanged, only the rows are fainter.")
+    return _verdict(abs(guess - shrunk) <= tolerance, f"within {tolerance:.2f}: {story}",
+                    f"off by more than {tolerance:.2f}: {story}")
+
+
 # 02 · predict: which layer's ablation hurts most
 def ablation_accuracies(n: int = 1000) -> dict[int, float]:
     """Test-ID accuracy of the shipped 2-hop model with each layer's attention output mean-ablated."""

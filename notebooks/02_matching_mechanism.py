@@ -32,7 +32,9 @@
 #    measured on real hidden states is the sharper test;
 # 4. that the circuit is **causal**: ablate a layer and accuracy collapses; redirect one
 #    attention and the answer follows the new path;
-# 5. that a **hand-built** model with random matrices and no training solves 1 to 6 hops.
+# 5. why a never-seen token fails in a narrow model and works in a wide one: the width ladder
+#    and an intervention on the embeddings (our own finding, beyond the paper);
+# 6. that a **hand-built** model with random matrices and no training solves 1 to 6 hops.
 #
 # Two paths: *instant* (run top to bottom; only section 1 trains) or *train it yourself*
 # (`python -m helpers.experiments chain_2hop`, ~5 min, rebuilds the shipped checkpoint).
@@ -414,6 +416,36 @@ assert measured["test_ood"] < min(plateau_ood) and max(plateau_ood) < 0.5, "belo
 # (the authors' OOD rises after the jump too). Each run records its curves, the embedding geometry
 # at every evaluation, and the interventions at the end.
 
+# %% [markdown]
+# ### Exercise 3 · Predict, then run: shrink a wide model's never-seen rows
+#
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~5 min
+#
+# The widest model of the ladder answers most OOD questions with the OOD rows it was born with.
+# Shrink those rows to 0.05 × the mean ID norm (about the narrow model's ratio after training),
+# keep their directions, retrain nothing. Predict its test-OOD accuracy (a number in [0, 1]; the
+# checker accepts ±0.15). The narrow model's numbers in the cell above are your best clue.
+#
+# <details><summary>Hint</summary>
+#
+# If the explanation is right, the wide model's circuit is not special: it is the same matching
+# circuit, fed a louder start token. What did the narrow model score at that ratio?
+#
+# </details>
+
+# %%
+my_shrunk_ood = None   # a number in [0, 1]
+E.check_shrink_prediction(my_shrunk_ood)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# About as low as the narrow model: the figure's right panel (next cell) plots test-OOD against
+# the norm set for the OOD rows, for every width. With faint rows every width falls back to
+# roughly the same low accuracy; with rows at the ID norm every width answers most OOD questions.
+#
+# </details>
+
 # %%
 ladder = X.load_sweep(DATA_DIR / "width_ladder.json")
 summary = X.ladder_summary(ladder["runs"])
@@ -428,6 +460,21 @@ if ladder["pending"]:
 plot_width_ladder(summary, ladder["runs"],
                   title="Wider models keep never-seen rows visible, and OOD accuracy follows the norm of those rows")
 plt.show()
+
+recipe = [r for r in summary if not r["lr_control"]]
+widths = sorted({r["d_model"] for r in recipe})
+by_width = {d: [r for r in recipe if r["d_model"] == d] for d in widths}
+for d, rows in by_width.items():
+    print(f"d_model {d:>3}: final OOD {[round(r['final']['test_ood'], 3) for r in rows]}, OOD/ID norm "
+          f"{[round(r['ratio_end'], 3) for r in rows]}, OOD with rows at 0.05 / 1.0 x ID norm "
+          f"{[(round(r['by_ratio']['0.05'], 2), round(r['by_ratio']['1.0'], 2)) for r in rows]}")
+narrow, wide = by_width[widths[0]], by_width[widths[-1]]
+assert widths[0] == 32 and widths[-1] >= 128, "the ladder spans narrow to wide"
+for r in summary:   # the intervention, at every width: OOD accuracy follows the OOD rows' norm
+    assert r["by_ratio"]["1.0"] >= r["by_ratio"]["0.05"] + 0.3
+    assert abs(r["random_codes_as_trained"] - r["as_trained"]) < 0.1, "a fresh random row of the same norm does as well"
+assert min(r["final"]["test_ood"] for r in wide) > max(r["final"]["test_ood"] for r in narrow) + 0.3
+assert min(r["ratio_end"] for r in wide) > 2 * max(r["ratio_end"] for r in narrow)
 # %% [markdown]
 # ## 6. A hand-built model: the mechanism is sufficient
 #
@@ -469,10 +516,10 @@ assert A.diagonal_score(A.matching_matrix(hand, 1, torch.arange(1, 200))) == 1.0
 # %% [markdown]
 # ## Exercises
 #
-# Four checked exercises (the first two were the predictions in sections 2 and 4) and an open
-# question. The checkers test your function on fresh random inputs and say what is wrong.
+# Five checked exercises (the first three were the predictions in sections 2, 4 and 5) and an
+# open question. The checkers test your function on fresh random inputs and say what is wrong.
 #
-# ### Exercise 3 · Compute the matching matrix yourself
+# ### Exercise 4 · Compute the matching matrix yourself
 #
 # > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~10 min
 #
@@ -510,7 +557,7 @@ E.check_matching_matrix(my_matching_matrix, shipped.cpu())
 # </details>
 
 # %% [markdown]
-# ### Exercise 4 · How many hops ahead does a layer look?
+# ### Exercise 5 · How many hops ahead does a layer look?
 #
 # > **Difficulty:** 🔴🔴🔴⚪⚪ · **Time:** ~15 min
 #

@@ -431,3 +431,12 @@ def test_each_mystery_is_diagnosable_by_measurement(name):
     model, questions = X.load_mystery(name)
     fingerprint = E.mystery_fingerprint(model, questions)
     assert E.solution_diagnose(fingerprint) == E._MYSTERY_KEY[name], fingerprint
+
+
+def test_shrink_prediction(capsys):
+    run = E.widest_ladder_run()
+    truth = run["interventions"]["by_ratio"]["0.05"]
+    assert E.check_shrink_prediction(truth) is True
+    assert E.check_shrink_prediction(min(1.0, truth + 0.3) if truth < 0.5 else truth - 0.3) is False
+    assert f"d_model {run['d_model']}" in capsys.readouterr().out
+    assert E.check_shrink_prediction(1.5) is False and E.check_shrink_prediction(None) is None

@@ -258,23 +258,29 @@ def load_chain_2hop_wide(path: Path = DATA_DIR / "chain_2hop_wide.pt"):
     return load_checkpoint(path, expected=ladder_model_config(WIDE_CELL["d_model"]))
 
 
+LADDER_LATE_STEPS = 1_000   # test-OOD swings by +-0.1 between evaluations after the jump: average the last ones
+
+
 def ladder_summary(runs: list[dict]) -> list[dict]:
     """One row per ladder run: width, seed, steps, accuracies, the plateau, the geometry at the end
     and the interventions. The plateau is every evaluation before test-ID first reaches 0.5 (the
-    transition step); `ood_at_stop` is test-OOD when test-ID first reached 0.99."""
+    transition step); `ood_at_stop` is test-OOD when test-ID first reached 0.99; `ood_late` the
+    mean test-OOD of the evaluations in the last LADDER_LATE_STEPS steps."""
     rows = []
     for run in runs:
         h, t = run["history"], run["transition_step"]
         before = h.steps.index(t) if t is not None else len(h.steps)
         plateau = h.acc["test_ood"][:before] or [float("nan")]
         stop = h.steps.index(run["stop_step"]) if run["stop_step"] is not None else None
+        late = [a for step, a in zip(h.steps, h.acc["test_ood"]) if step > h.steps[-1] - LADDER_LATE_STEPS]
         rows.append({"d_model": run["d_model"], "seed": run["seed"], "lr": run["train_config"]["lr"],
                      "lr_control": "lr" in run,
                      "transition_step": t, "stop_step": run["stop_step"], "steps": h.steps[-1],
                      "final": run["final"], "plateau_ood": (min(plateau), max(plateau)),
                      "ood_at_stop": h.acc["test_ood"][stop] if stop is not None else None,
+                     "ood_late": float(np.mean(late)),
                      "ratio_end": h.metrics["ood_id_norm_ratio"][-1],
-                     "id_abs_cos_end": h.metrics["id_abs_cos"][-1],
+                     "id_abs_cos_end": h.metrics["id_abs_cos"][-1], "id_ood_abs_cos_end": h.metrics["id_ood_abs_cos"][-1],
                      "ood_matching_layer1_end": h.metrics["ood_matching_layer1"][-1],
                      "minutes": run["seconds"] / 60, **run["interventions"]})
     return rows

@@ -241,33 +241,39 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
     ax = axes[0]
     for row in summary:
-        ax.scatter(row["d_model"], row["final"]["test_ood"], color=colors[row["d_model"]], zorder=3)
+        ax.scatter(row["d_model"], row["ood_late"], color=colors[row["d_model"]], zorder=3,
+                   marker="s" if row.get("lr_control") else "o")
         ax.scatter(row["d_model"], row["plateau_ood"][1], marker="_", s=300, color="grey", zorder=2)
-    ax.scatter([400], [0.944], marker="*", s=160, color="black", label="authors' run (d 400, batch 1000)")
+    ax.scatter([400], [0.944], marker="*", s=160, color="black", label="authors' run: final OOD (d 400, their recipe)")
     ax.scatter([], [], marker="_", s=300, color="grey", label="best OOD before the jump")
     ticks = sorted(set(widths) | {400})
     ax.set(xscale="log", xticks=ticks, xticklabels=ticks, ylim=(-0.03, 1.03), xlabel="d_model",
-           ylabel="test-OOD accuracy at the end", title="OOD rises with width")
+           ylabel="test-OOD, last 1,000 steps (mean)", title="OOD rises along the ladder\n(wider, lower learning rate)")
     ax.minorticks_off()
     ax.legend(fontsize="small", loc="upper left")
     ax = axes[1]
+    labelled = set()
     for row, run in zip(summary, runs):
-        h = run["history"]
-        ax.plot(h.steps, h.metrics["ood_id_norm_ratio"], color=colors[row["d_model"]],
-                label=f"d {row['d_model']}" if row["seed"] == summary[0]["seed"] else None)
+        h, control = run["history"], row.get("lr_control", False)
+        name = f"d {row['d_model']}" + (f", lr {row['lr']:.0e} (control)" if control else "")
+        ax.plot(h.steps, h.metrics["ood_id_norm_ratio"], color=colors[row["d_model"]], ls="--" if control else "-",
+                label=None if name in labelled else name)
+        labelled.add(name)
     ax.set(yscale="log", xlabel="step", ylabel="mean |OOD row| / mean |ID row|",
            title="never-seen rows fall behind as ID rows grow")
     ax.legend(fontsize="small")
     ax = axes[2]
-    for d in widths:
-        rows = [r for r in summary if r["d_model"] == d]
+    groups = {}
+    for r in summary:
+        groups.setdefault((r["d_model"], r.get("lr_control", False)), []).append(r)
+    for (d, control), rows in sorted(groups.items()):
         ratios = sorted(float(x) for x in rows[0]["by_ratio"])
-        ax.plot(ratios, [np.mean([r["by_ratio"][str(x)] for r in rows]) for x in ratios], "o-", color=colors[d],
-                label=f"d {d}")
+        ax.plot(ratios, [np.mean([r["by_ratio"][str(x)] for r in rows]) for x in ratios], "o--" if control else "o-",
+                color=colors[d], label=f"d {d}" + (f", lr {rows[0]['lr']:.0e}" if control else ""))
         ax.scatter([r["natural_ratio"] for r in rows], [r["final"]["test_ood"] for r in rows], marker="x",
                    color=colors[d], s=60)
     ax.set(xscale="log", ylim=(-0.03, 1.03), xlabel="OOD row norm set to (x mean ID norm)",
-           ylabel="test-OOD accuracy", title="set the OOD norm, OOD accuracy follows\n(x: as trained)")
+           ylabel="test-OOD accuracy", title="set the OOD rows' norm, OOD accuracy rises with it\n(x: as trained, final evaluation)")
     ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)

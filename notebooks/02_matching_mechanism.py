@@ -21,7 +21,7 @@
 #
 # **Run time on a laptop CPU: about 3.0 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the 2-hop model dissected here is
 # a shipped checkpoint (`python -m helpers.experiments chain_2hop`, ~5 min). *Train it yourself:*
-# section 1 trains a 1-hop model live (~45 s).
+# section 1 trains a 1-hop model live (~1 min on a slow 2-core laptop).
 #
 # You will learn:
 #
@@ -32,8 +32,8 @@
 #    measured on real hidden states is the sharper test;
 # 4. that the circuit is **causal**: ablate a layer and accuracy collapses; redirect one
 #    attention and the answer follows the new path;
-# 5. why a never-seen token fails in a narrow model and works in a wide one: the width ladder
-#    and an intervention on the embeddings (our own finding, beyond the paper);
+# 5. why a never-seen token fails, and what makes it work: a width ladder and an intervention on
+#    the embeddings (our own finding, beyond the paper);
 # 6. that a **hand-built** model with random matrices and no training solves 1 to 6 hops.
 #
 # Two paths: *instant* (run top to bottom; only section 1 trains) or *train it yourself*
@@ -91,8 +91,9 @@ torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 threa
 # climbs gradually (notebook 01: a 1-hop OOD question holds only two ID tokens, the start and
 # the answer, so a model that favours familiar tokens can score there before it matches
 # anything); then test-ID jumps to ~100 % within a few evaluations, and the run stops as soon as
-# it reaches 99 % (well inside its 800-step budget). The line printed under the plot gives the
-# step at which each split first passes 50 %. We use
+# it reaches 99 % (well inside its 800-step budget). The lines printed under the plot give the
+# step at which each split first passes 50 %, and every split's accuracy at the last evaluation
+# before test-ID does. We use
 # d_model = 64 (the authors use 400) and initialise the position embeddings at the token scale
 # (fan_in = 201, the vocabulary) instead of the authors' rule (fan_in = 13, the sequence length,
 # which at $\gamma = 1$ starts positions about 15 times larger than tokens; in our CPU trials
@@ -111,6 +112,8 @@ plt.show()
 print({split: round(acc, 3) for split, acc in zip(live_history.acc, [live_history.final(s) for s in live_history.acc])},
       f"| {live_history.seconds:.0f} s")
 print("first evaluated step at >= 50 %:", {split: live_history.steps_to(split, 0.5) for split in live_history.acc})
+before = live_history.steps.index(live_history.steps_to("test_id", 0.5)) - 1   # the last evaluation before the jump
+print(f"at step {live_history.steps[before]}:", {split: round(acc[before], 3) for split, acc in live_history.acc.items()})
 assert live_history.final("test_id") >= 0.99, "the live 1-hop model should solve unseen pairs"
 
 # %% [markdown]
@@ -281,7 +284,9 @@ assert scores["hidden M1, random init"] <= 0.1 and scores["hidden M2, random ini
 # The hidden-state matrices are nearly perfectly diagonal for the trained model and not at all
 # for a random one. The weight-only $M_1$ is far less clean: layer 1's matching runs through
 # LayerNorm and the layer-0 FFN, which the weight product leaves out. $M_2$ is cleaner because
-# both of its sides are already attention outputs.
+# both of its sides are already attention outputs. The weight-only scores on OOD tokens (printed
+# above) say little: weight-only $M_1$ is poor even on ID tokens, and a diagonal score ignores
+# how large a token's embedding is. Section 5 tests OOD tokens by what the model answers instead.
 
 # %% [markdown]
 # ## 4. Causal evidence (beyond the paper)
@@ -329,7 +334,7 @@ E.check_ablation_prediction(my_worst_layer)
 # output sees the start token and the middle node, never $c$: accuracy falls to about zero.
 # Ablating layer 0 or 1 derails the path, but layer 2 still copies one of the six second-of-pair
 # tokens to the last position, and that is sometimes the answer: accuracy stays near the 1-in-6
-# (17 %) of a lucky pick (about 15 % and 21 % for layers 1 and 0 in the next cell). Replacing
+# (17 %) of a lucky pick (about 10 % and 20 % for layers 1 and 0 in the next cell). Replacing
 # `mode="mean"` by `mode="zero"` in the next cell
 # gives nearly the same numbers.
 #
@@ -343,6 +348,7 @@ print("accuracy, clean:", round(measured["test_id"], 3))
 for layer, acc in ablated.items():
     print(f"accuracy, layer {layer} attention mean-ablated: {acc:.3f}")
 assert all(acc <= 0.25 for acc in ablated.values())
+assert ablated[2] < 0.02 and ablated[2] < min(ablated[0], ablated[1]), "layer 2 is the only route for the answer"
 
 rows = torch.arange(len(data))
 chain = data.info["chain"]
@@ -353,35 +359,38 @@ print(f"after redirecting layer 1 to another slot, the answer is that node's chi
 assert follows >= 0.9
 
 # %% [markdown]
-# ## 5. Out of distribution: why does a never-seen token work?
+# ## 5. Out of distribution: why does a never-seen token fail, and what makes it work?
 #
 # The shipped model answers only a few percent of 2-hop OOD questions, although a matching rule
-# should not care which token it matches. Look at the token embeddings: OOD tokens never occur in
-# training, so their rows of the embedding get no gradient and stay at their initial size while
-# the ID rows grow. After the first LayerNorm an OOD start token is nearly invisible next to its
-# position embedding. Three checks, no training:
+# should not care which token it matches. Look at the token embeddings. OOD tokens never occur in
+# training, so their rows of the embedding get no gradient; only weight decay touches them,
+# shrinking them a little, while the ID rows grow about fifteen-fold. The first layer reads token
+# plus position: next to a position row of norm about 1, an OOD start token is nearly invisible.
+# Three checks, no training:
 #
 # 1. rescale the OOD rows to the mean ID norm, keeping their directions;
 # 2. replace them by **fresh random vectors** of that same norm: if the circuit only needs *some*
 #    random code of the usual size, this works as well as step 1;
 # 3. compare with the **plateau**: before it learned matching (every evaluation before test-ID
-#    first passed 50 %), the model already answered a quarter to a half of the OOD questions,
+#    first passed 50 %), the model already answered a fifth to two fifths of the OOD questions,
 #    because a question holds only two ID tokens to choose from (a coin flip between them scores
 #    50 %).
 
 # %%
-norms = {"ID": A.embedding_norms(model, ID).mean().item(), "OOD": A.embedding_norms(model, OOD).mean().item()}
+norms = {"ID": A.embedding_norms(model, ID).mean().item(), "OOD": A.embedding_norms(model, OOD).mean().item(),
+         "position": model.pos_embed.weight.norm(dim=-1).mean().item()}
 ood_rescaled = evaluate(A.with_ood_embeddings_rescaled(model, OOD, ID), evals["test_ood"])["acc"]
 ood_random = evaluate(A.with_ood_embeddings_rescaled(model, OOD, ID, random_directions=True, seed=0),
                       evals["test_ood"])["acc"]
 history = History.from_dict(meta["history"])
 plateau = history.steps.index(history.steps_to("test_id", 0.5))   # evaluations before test-ID passes 50 %
 plateau_ood = history.acc["test_ood"][:plateau]
-print(f"mean embedding norm: ID {norms['ID']:.2f}, OOD {norms['OOD']:.3f} (ratio {norms['OOD'] / norms['ID']:.3f})")
+print(f"mean norm: ID token rows {norms['ID']:.2f}, OOD token rows {norms['OOD']:.3f} "
+      f"(ratio {norms['OOD'] / norms['ID']:.3f}), position rows {norms['position']:.2f}")
 print(f"OOD accuracy: as trained {measured['test_ood']:.3f} | OOD rows rescaled to the ID norm {ood_rescaled:.3f} | "
       f"fresh random rows at the ID norm {ood_random:.3f} | "
       f"on the plateau (steps {history.steps[0]}-{history.steps[plateau - 1]}) {min(plateau_ood):.3f}-{max(plateau_ood):.3f}")
-assert norms["OOD"] < norms["ID"] / 5
+assert norms["OOD"] < norms["ID"] / 5 and norms["OOD"] < norms["position"] / 5
 assert ood_rescaled >= 0.6 and ood_rescaled > measured["test_ood"] + 0.4
 assert abs(ood_random - ood_rescaled) < 0.1, "the direction of an OOD row does not matter, its norm does"
 assert measured["test_ood"] < min(plateau_ood) and max(plateau_ood) < 0.5, "below the plateau, which is below a coin flip"
@@ -393,43 +402,49 @@ assert measured["test_ood"] < min(plateau_ood) and max(plateau_ood) < 0.5, "belo
 #
 # ### The width ladder: the authors' width, and a test of the explanation [ours]
 #
-# The authors' reference model is 400 wide and ends at 94.4 % OOD (87 % right after its jump,
-# in its training log). The visibility story says why width could matter: at initialization every
-# row is a random vector of the same size; training moves the ID rows, never the OOD ones; so what
-# decides OOD is how far the ID rows grow **relative to their initial size**. A wide model, trained
-# with the smaller learning rate a wide model needs, moves its rows less relative to that size.
-# Two predictions:
+# The authors' reference model is 400 wide and ends at 94.4 % OOD (87 % right after its jump, in
+# its training log). The visibility story says what should matter: at initialization every row is
+# a random vector of the same size; training grows the ID rows and leaves the OOD rows where they
+# were (weight decay aside); so what decides OOD is how far the ID rows grow **relative to their
+# initial size**. Adam moves every coordinate by about the learning rate per step, whatever the
+# width, so that growth is set mostly by the learning rate and the number of steps; but a wider
+# model is trained with a smaller learning rate (here, and in the authors' run). Three predictions:
 #
-# 1. OOD accuracy rises with width, together with the OOD / ID norm ratio after training;
-# 2. **the intervention**: set only the OOD rows' norm by hand, and OOD accuracy follows it at
-#    every width. Shrink a wide model's OOD rows to a narrow model's ratio and its OOD accuracy
-#    collapses; give them fresh random directions at their own norm and nothing changes.
+# 1. along the ladder (wider, lower learning rate) the OOD / ID norm ratio after training stays
+#    higher, and OOD accuracy with it;
+# 2. **the intervention**: set only the OOD rows' norm by hand, and OOD accuracy rises with it at
+#    every width; give them fresh random directions at their own norm and nothing changes;
+# 3. a control run at d_model 128 with d_model 256's learning rate says whether width or learning
+#    rate keeps the rows visible.
 #
 # `python -m helpers.experiments width_ladder` trains 2-hop models at d_model 32 to 400, two seeds
-# each (resumable; about 10 minutes per run at d_model 32, a few hours at 256 on one CPU core).
-# It follows the authors' model (3 layers x 1 head, post-LN, no biases, $\gamma = 1$, $d_k = d_v$
-# = 64, FFN 3 d_model, AdamW with weight decay 0.01 on every parameter, clipping at 1). What we
-# changed to fit a CPU **[ours]**: batch 128 (theirs 1,000), a constant learning rate after 200
-# warm-up steps that falls with width (3e-3 at 32, 2e-3 at 64, 1e-3 at 128, 5e-4 at 256, 3e-4 at
-# 400; theirs 5e-5 → 2e-4 → 2e-5 by epoch), the position embedding's fan_in 201 as in every chain
-# model of the course (theirs 13). A run goes on for 3,000 steps after test-ID first reaches 99 %
-# (the authors' OOD rises after the jump too). Each run records its curves, the embedding geometry
-# at every evaluation, and the interventions at the end.
+# each (resumable; about 10 minutes per run at d_model 32, 35 at 128, two to three hours at 256 on
+# one CPU core). It follows the authors' model (3 layers x 1 head, post-LN, no biases except the
+# output layer's, $\gamma = 1$, $d_k = d_v$ = 64, FFN 3 d_model, AdamW with weight decay 0.01 on
+# every parameter, clipping at 1). What we changed to fit a CPU **[ours]**: batch 128 (theirs
+# 1,000), a constant learning rate after 200 warm-up steps that falls with width (3e-3 at 32, 2e-3
+# at 64, 1e-3 at 128, 5e-4 at 256, 3e-4 at 400; theirs 5e-5 → 2e-4 → 2e-5 by epoch), the position
+# embedding's fan_in 201 as in every chain model of the course (theirs 13). A run goes on for
+# 3,000 steps after test-ID first reaches 99 %, because the authors' OOD rises after their jump.
+# (That is also why the ladder's d_model 32 runs end above the shipped model: the shipped run stops
+# at 99 % test-ID, where the ladder's d_model 32 runs also stood at 0.04-0.05 OOD.) Each run records
+# its curves, the embedding geometry at every evaluation, and the interventions at the end.
 
 # %% [markdown]
 # ### Exercise 3 · Predict, then run: shrink a wide model's never-seen rows
 #
 # > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~5 min
 #
-# The widest model of the ladder answers most OOD questions with the OOD rows it was born with.
-# Shrink those rows to 0.05 × the mean ID norm (about the narrow model's ratio after training),
-# keep their directions, retrain nothing. Predict its test-OOD accuracy (a number in [0, 1]; the
-# checker accepts ±0.15). The narrow model's numbers in the cell above are your best clue.
+# Take the widest model the ladder has finished. Shrink its OOD rows to 0.05 × the mean ID norm
+# (about the narrow model's ratio after training), keep their directions, retrain nothing. Predict
+# its test-OOD accuracy (a number in [0, 1]; the checker accepts ±0.15). Two levels to weigh:
+# the narrow ladder runs score 0.16-0.19 at that ratio, and a model that guesses between a
+# question's two ID tokens, as on the plateau, scores about 0.4-0.5.
 #
 # <details><summary>Hint</summary>
 #
-# If the explanation is right, the wide model's circuit is not special: it is the same matching
-# circuit, fed a louder start token. What did the narrow model score at that ratio?
+# The narrow model sinks *below* its plateau because its circuit insists on matching the faint
+# start token. Does a wide model with a faint start token do the same, or fall back to guessing?
 #
 # </details>
 
@@ -440,41 +455,111 @@ E.check_shrink_prediction(my_shrunk_ood)
 # %% [markdown]
 # <details><summary><b>Solution</b> (click to open)</summary>
 #
-# About as low as the narrow model: the figure's right panel (next cell) plots test-OOD against
-# the norm set for the OOD rows, for every width. With faint rows every width falls back to
-# roughly the same low accuracy; with rows at the ID norm every width answers most OOD questions.
+# ```python
+# my_shrunk_ood = 0.58   # d_model 256, the widest run finished
+# ```
+#
+# It falls, but only to about the level of its own plateau: 0.58 for d_model 256 at 0.05 × the ID
+# norm (its best OOD before the jump was 0.51), against 0.16-0.19 for d_model 32 at the same ratio.
+# With a faint start token the wide model falls back to guessing between the question's two ID
+# tokens; the narrow model sinks below that guess, because its circuit insists on matching the
+# faint token. What the wide model gains *above* guessing is the part that needs a visible row.
 #
 # </details>
 
 # %%
 ladder = X.load_sweep(DATA_DIR / "width_ladder.json")
 summary = X.ladder_summary(ladder["runs"])
-print(f"{'d_model':>7} {'seed':>4} {'lr':>7} {'jump at':>8} {'OOD before jump':>15} {'OOD at 99% ID':>13} "
-      f"{'final ID':>8} {'final OOD':>9} {'OOD/ID norm':>11} {'minutes':>7}")
+print(f"{'d_model':>7} {'seed':>4} {'lr':>7} {'jump at':>7} {'OOD before':>10} {'OOD at 99% ID':>13} "
+      f"{'final ID':>8} {'final OOD':>9} {'late OOD':>8} {'OOD/ID norm':>11} {'random rows':>11} "
+      f"{'|cos| ID-OOD':>12} {'minutes':>7}")
 for r in summary:
-    print(f"{r['d_model']:>7} {r['seed']:>4} {r['lr']:>7.0e} {r['transition_step']:>8} "
-          f"{'best ' + format(r['plateau_ood'][1], '.2f'):>15} {r['ood_at_stop']:>13.3f} "
-          f"{r['final']['test_id']:>8.3f} {r['final']['test_ood']:>9.3f} {r['ratio_end']:>11.3f} {r['minutes']:>7.0f}")
+    print(f"{r['d_model']:>7} {r['seed']:>4} {r['lr']:>7.0e} {r['transition_step']:>7} "
+          f"{r['plateau_ood'][1]:>10.2f} {r['ood_at_stop']:>13.3f} "
+          f"{r['final']['test_id']:>8.3f} {r['final']['test_ood']:>9.3f} {r['ood_late']:>8.3f} "
+          f"{r['ratio_end']:>11.3f} {r['random_codes_as_trained']:>11.3f} {r['id_ood_abs_cos_end']:>12.3f} "
+          f"{r['minutes']:>7.0f}" + ("  (lr control)" if r["lr_control"] else ""))
+print("jump at: first evaluation with test-ID >= 0.5 | OOD before: best test-OOD before it | late OOD: mean over "
+      "the evaluations of the last 1,000 steps (after the jump test-OOD swings by up to ~0.25 between evaluations) | "
+      "random rows: test-OOD with the OOD rows replaced by fresh random rows of the same norm | "
+      "|cos| ID-OOD: mean |cosine| between an ID row and an OOD row at the end")
 if ladder["pending"]:
-    print("not run yet:", ", ".join(f"d_model {c['d_model']} seed {c['seed']}" for c in ladder["pending"]))
+    print("not run yet:", ", ".join(f"d_model {c['d_model']} seed {c['seed']}" + (f" at lr {c['lr']:.0e}" if "lr" in c else "")
+                                    for c in ladder["pending"]))
 plot_width_ladder(summary, ladder["runs"],
-                  title="Wider models keep never-seen rows visible, and OOD accuracy follows the norm of those rows")
+                  title="Along the ladder never-seen rows stay louder and OOD rises; setting their norm by hand moves OOD at every width")
 plt.show()
 
 recipe = [r for r in summary if not r["lr_control"]]
 widths = sorted({r["d_model"] for r in recipe})
 by_width = {d: [r for r in recipe if r["d_model"] == d] for d in widths}
 for d, rows in by_width.items():
-    print(f"d_model {d:>3}: final OOD {[round(r['final']['test_ood'], 3) for r in rows]}, OOD/ID norm "
-          f"{[round(r['ratio_end'], 3) for r in rows]}, OOD with rows at 0.05 / 1.0 x ID norm "
-          f"{[(round(r['by_ratio']['0.05'], 2), round(r['by_ratio']['1.0'], 2)) for r in rows]}")
+    print(f"d_model {d:>3}: late OOD {[round(r['ood_late'], 3) for r in rows]}, OOD/ID norm "
+          f"{[round(r['ratio_end'], 3) for r in rows]}, OOD with the rows set to "
+          + ", ".join(f"{x} x ID norm: {[round(r['by_ratio'][str(x)], 2) for r in rows]}" for x in ladder["ratios"]))
 narrow, wide = by_width[widths[0]], by_width[widths[-1]]
 assert widths[0] == 32 and widths[-1] >= 128, "the ladder spans narrow to wide"
-for r in summary:   # the intervention, at every width: OOD accuracy follows the OOD rows' norm
-    assert r["by_ratio"]["1.0"] >= r["by_ratio"]["0.05"] + 0.3
+for r in summary:   # the intervention, at every width: OOD accuracy rises with the OOD rows' norm
+    curve = [r["by_ratio"][str(x)] for x in ladder["ratios"]]
+    assert all(b >= a - 0.03 for a, b in zip(curve, curve[1:])) and curve[-1] >= curve[0] + 0.3
     assert abs(r["random_codes_as_trained"] - r["as_trained"]) < 0.1, "a fresh random row of the same norm does as well"
-assert min(r["final"]["test_ood"] for r in wide) > max(r["final"]["test_ood"] for r in narrow) + 0.3
+assert min(r["ood_late"] for r in wide) > max(r["ood_late"] for r in narrow) + 0.25
 assert min(r["ratio_end"] for r in wide) > 2 * max(r["ratio_end"] for r in narrow)
+assert min(r["by_ratio"]["0.05"] for r in wide) > max(r["by_ratio"]["0.05"] for r in narrow), "faint rows: wide guesses, narrow sinks"
+
+# %% [markdown]
+# What the ladder shows (the numbers are in the table and the lines above):
+#
+# - **OOD rises along the ladder.** The mean test-OOD of the last 1,000 steps is 0.15-0.16 at
+#   d_model 32 and 64, below their own plateau; 0.47 at 128, about its plateau's level; 0.69 at 256,
+#   well above it (0.69 at the final evaluation, 0.80 at its best). The authors' 94.4 % at 400 is
+#   not reached on this CPU: the d_model 400 runs, and second seeds above 32, are still to run.
+# - **Never-seen rows fall behind less.** After training the OOD rows have 5 % of the ID rows' norm
+#   at d_model 32, 9 % at 64, 16 % at 128 and 28 % at 256. At initialization the ratio is about 1
+#   (all rows are drawn alike); by the first evaluation (step 250) it is already 0.45 at d_model 32
+#   and 0.92 at 256, and it keeps falling long before the jump (middle panel).
+# - **The intervention moves OOD accuracy at every width, as predicted.** Setting only the OOD
+#   rows' norm from 0.05 to 1 × the ID norm takes test-OOD from 0.14-0.19 to 0.80-0.85 at d_model
+#   32 and 64, from 0.40 to 0.92 at 128 and from 0.58 to 0.94 at 256. Fresh random rows of the same
+#   norm score within a few points of the model's own rows ("random rows" column): the circuit
+#   reads *any* random code of the right size.
+# - **Width or learning rate? Both.** The control, d_model 128 at d_model 256's learning rate
+#   (5e-4, dashed), loses OOD-row norm at nearly the same pace as d_model 256 (the two curves nearly
+#   overlap until d_model 256 jumps): the learning rate sets how fast the rows fall behind. But
+#   the narrower control jumps later (step 12,250 against 9,250), so its rows end fainter (25 %), and
+#   it ends at 0.55 OOD, between the two. At equal norm the wider models also score more: at the full
+#   ID norm 0.80-0.85 for d_model 32-64 against 0.92-0.96 for 128-256; one guess we have not tested
+#   is that random codes overlap less in more dimensions (mean |cos| between an ID and an OOD row:
+#   0.14 at 32, 0.05 at 256).
+#
+# Caveats: one seed per width above 32 so far, and a CPU recipe that differs from the authors'
+# (batch, schedule, position init).
+# %% [markdown]
+# ### The shipped wide model, checked live
+#
+# `data/chain_2hop_wide.pt` is the ladder's d_model 256 run (seed 0), stored in half precision
+# (`python -m helpers.experiments chain_2hop_wide`). The next cell asks it **fresh** questions,
+# drawn with a seed the ladder never used, and repeats the intervention live: the same weights,
+# with only the OOD rows shrunk to the shipped narrow model's ratio. The goal set for this model
+# was the authors' range, test-OOD ≥ 0.85; it reaches about 0.7 (the ladder's line above), so the
+# assert below checks what it does reach, with a tolerance.
+
+# %%
+from helpers.data import make_chain_data
+
+wide, wide_meta = X.load_chain_2hop_wide()
+wide = wide.cpu()
+fresh = {split: make_chain_data(2000, 2, split, seed=12_345) for split in ("test_id", "test_ood")}
+wide_acc = {split: evaluate(wide, d)["acc"] for split, d in fresh.items()}
+narrow_ratio = A.embedding_geometry(model, ID, OOD)["ood_id_norm_ratio"]
+wide_ratio = A.embedding_geometry(wide, ID, OOD)["ood_id_norm_ratio"]
+wide_shrunk = evaluate(A.with_ood_embeddings_rescaled(wide, OOD, ID, ratio=narrow_ratio), fresh["test_ood"])["acc"]
+print(f"wide model (d_model {wide.cfg.d_model}) on fresh questions: test-ID {wide_acc['test_id']:.3f}, "
+      f"test-OOD {wide_acc['test_ood']:.3f} | OOD/ID norm {wide_ratio:.2f} (narrow model: {narrow_ratio:.3f})")
+print(f"the same wide model with its OOD rows shrunk to the narrow model's ratio: test-OOD {wide_shrunk:.3f}")
+assert wide_acc["test_id"] >= 0.99 and wide_acc["test_ood"] >= 0.6, "far above the narrow model's 0.03"
+assert 0.4 < wide_shrunk < wide_acc["test_ood"] - 0.05, "faint OOD rows: back to plateau-style guessing"
+
 # %% [markdown]
 # ## 6. A hand-built model: the mechanism is sufficient
 #
@@ -649,6 +734,10 @@ assert min(soft[5.0]) >= 0.99
 # - Ablating any layer's attention breaks the answer; redirecting layer 1 makes the model
 #   follow the new path: the circuit is causal, not decorative.
 # - OOD failure here is a **visibility** problem (untrained embeddings), not a matching one:
-#   rescaled embeddings recover most OOD questions.
+#   rescaled embeddings, or fresh random ones of the same norm, recover most OOD questions.
+# - **What makes a never-seen token work** (our own finding, beyond the paper): along the width
+#   ladder (wider, lower learning rate) the never-seen rows fall behind the ID rows less and OOD
+#   accuracy rises; setting only those rows' norm by hand raises OOD accuracy at every width, and
+#   fresh random rows of the same norm do as well as the model's own.
 # - Random nearly-orthogonal matrices, wired as the paper says, solve 1 to 6 hops with no
 #   training: the mechanism is sufficient.

@@ -244,8 +244,10 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
         ax.scatter(row["d_model"], row["ood_late"], color=colors[row["d_model"]], zorder=3,
                    marker="s" if row.get("lr_control") else "o")
         ax.scatter(row["d_model"], row["plateau_ood"][1], marker="_", s=300, color="grey", zorder=2)
-    ax.scatter([400], [0.944], marker="*", s=160, color="black", label="authors' run: final OOD (d 400, their recipe)")
+    ax.scatter([400], [0.944], marker="*", s=160, color="black", label="star: authors' final OOD (d 400, their recipe)")
     ax.scatter([], [], marker="_", s=300, color="grey", label="best OOD before the jump")
+    if any(row.get("lr_control") for row in summary):
+        ax.scatter([], [], marker="s", color="grey", label="square: lr control (another width's lr)")
     ticks = sorted(set(widths) | {400})
     ax.set(xscale="log", xticks=ticks, xticklabels=ticks, ylim=(-0.03, 1.03), xlabel="d_model",
            ylabel="test-OOD, last 1,000 steps (mean)", title="OOD rises along the ladder\n(wider, lower learning rate)")
@@ -260,8 +262,8 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
                 label=None if name in labelled else name)
         labelled.add(name)
     ax.set(yscale="log", xlabel="step", ylabel="mean |OOD row| / mean |ID row|",
-           title="never-seen rows fall behind as ID rows grow")
-    ax.legend(fontsize="small")
+           title="OOD / ID row-norm ratio over training\n(lower lr: falls slower)")
+    ax.legend(fontsize="small", loc="lower left")
     ax = axes[2]
     groups = {}
     for r in summary:

@@ -19,7 +19,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/02_matching_mechanism.ipynb)
 #
-# **Run time on a laptop CPU: about 3.0 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the 2-hop model dissected here is
+# **Run time on a laptop CPU: about 2.1 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the 2-hop model dissected here is
 # a shipped checkpoint (`python -m helpers.experiments chain_2hop`, ~5 min). *Train it yourself:*
 # section 1 trains a 1-hop model live (~1 min on a slow 2-core laptop).
 #

@@ -26,7 +26,7 @@ from .analysis import (cot_attention_summary, cot_effective_matching_matrix, dia
 from .course import DATA_DIR
 from .data import ID_TOKENS, ITER_VOCAB_SIZE, OOD_TOKENS, RESIDUES, chain_vocab_size, make_chain_data, make_iteration_data, with_pairs_reordered
 from .model import ModelConfig
-from .sweep import cell_key, partial_path, run_path, run_sweep
+from .sweep import cell_key, finished_records, partial_path, pending_cells, run_path, run_sweep
 from .train import (History, TrainConfig, accuracy_by, check_config, evaluate, load_checkpoint, make_model,
                     save_checkpoint, train)
 
@@ -218,13 +218,9 @@ def make_width_ladder(path: Path = DATA_DIR / "width_ladder.json", workers: int 
     collect=True trains nothing: it writes the aggregate from the runs finished so far and lists
     the others under "pending" (a sweep that outlasts one sitting ships what it has)."""
     cells = ladder_cells()
-    if collect:
-        done = [c for c in cells if run_path(LADDER_DIR, c).exists()]
-        runs = [json.loads(run_path(LADDER_DIR, c).read_text()) for c in done]
-    else:
-        runs = run_sweep(_ladder_run, cells, LADDER_DIR, workers, desc="width ladder")
-    done = [{k: r[k] for k in ("d_model", "seed", "lr") if k in r} for r in runs]
-    pending = [c for c in cells if c not in done]
+    runs = (finished_records(cells, LADDER_DIR) if collect
+            else run_sweep(_ladder_run, cells, LADDER_DIR, workers, desc="width ladder"))
+    pending = pending_cells(cells, LADDER_DIR)
     runs = sorted(runs, key=lambda r: (r["d_model"], "lr" in r, r["seed"]))
     blob = {"command": "python -m helpers.experiments width_ladder", **OOD_RULE, "hops": 2, "n_train": N_TRAIN,
             "widths": LADDER_WIDTHS, "seeds": LADDER_SEEDS, "lr_by_width": LADDER_LR,
@@ -325,16 +321,12 @@ def make_init_ln_2hop_sweep(path: Path = DATA_DIR / "init_ln_2hop_sweep.json", w
     """gamma x LayerNorm placement x 3 seeds on 2 hops; resumable (data/runs/init_ln_2hop/).
     collect=True writes what is finished and lists the rest under "pending"."""
     cells = init_ln_2hop_cells()
-    if collect:
-        runs = [json.loads(run_path(INIT_LN_2HOP_DIR, c).read_text()) for c in cells
-                if run_path(INIT_LN_2HOP_DIR, c).exists()]
-    else:
-        runs = run_sweep(_init_ln_2hop_run, cells, INIT_LN_2HOP_DIR, workers, desc="2-hop init x LN")
-    done = [{k: r[k] for k in ("norm", "gamma", "seed")} for r in runs]
+    runs = (finished_records(cells, INIT_LN_2HOP_DIR) if collect
+            else run_sweep(_init_ln_2hop_run, cells, INIT_LN_2HOP_DIR, workers, desc="2-hop init x LN"))
     blob = {"command": "python -m helpers.experiments init_ln_2hop_sweep", **OOD_RULE, "hops": 2,
             "d_model": INIT_LN_2HOP_WIDTH, "grid": {"norm": SWEEP_NORMS, "gamma": INIT_LN_2HOP_GAMMAS, "seed": SWEEP_SEEDS},
             "train_config": init_ln_2hop_configs("post", 1.0)[1].to_dict(), "n_train": N_TRAIN,
-            "runs": runs, "pending": [c for c in cells if c not in done]}
+            "runs": runs, "pending": pending_cells(cells, INIT_LN_2HOP_DIR)}
     path.write_text(json.dumps(blob))
     return path
 

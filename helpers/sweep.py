@@ -63,6 +63,12 @@ def pending_cells(cells: list[dict], run_dir: Path) -> list[dict]:
     return [c for c in cells if not run_path(run_dir, c).exists()]
 
 
+def finished_records(cells: list[dict], run_dir: Path) -> list[dict]:
+    """The records of the cells of `cells` that have a result file in `run_dir`, in `cells` order
+    (a sweep that outlasts one sitting ships what it has; `pending_cells` lists the rest)."""
+    return [json.loads(run_path(run_dir, c).read_text()) for c in cells if run_path(run_dir, c).exists()]
+
+
 def run_sweep(run_fn: Callable[[dict], dict], cells: list[dict], run_dir: Path, workers: int = 1,
               desc: str = "sweep", progress: bool = True) -> list[dict]:
     """Run every cell that has no result in `run_dir` yet; return all records, in `cells` order."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 from .data import SeqData
@@ -202,18 +203,46 @@ def iteration_head_targets(data: SeqData, min_length: int = 1):
     return rows[valid], (lengths + 1 + k)[valid], (lengths + 1).expand_as(valid)[valid], (k + 1).expand_as(valid)[valid]
 
 
-def peakiness(model: Transformer, data: SeqData, min_length: int = 1, head: int = 0) -> dict[int, float]:
-    """Fraction of target attention weights above 0.5, per layer (1.0: a perfect iteration head).
+def iteration_attention_metrics(model: Transformer, data: SeqData, min_length: int = 1,
+                                head: int = 0) -> dict:
+    """Paper B's attention metrics, per length, as `attention_metrics` in `src/cot/evals/cot.py`
+    (facebookresearch/pal) computes them.
 
-    Layer 1 (index 0): chain-of-thought queries -> the EoI key. Layer 2 (index 1): the query at
-    L+1+k -> the key of x_{k+1}. Paper B's metric, as its code computes it.
+    For the sequences of length L (EoI at position L+1): layer 1 takes the chain-of-thought
+    queries L+2..2L+1 against the EoI key; layer 2 the diagonal, query L+1+t against the key of
+    x_{t+1} (t = 0..L-1). Per layer: "peaky" is the fraction of those weights above 0.5,
+    "mean" their mean, "invariance" 1 - (std over sequences, averaged over the entries).
+    Returns {"per_length": {L: {...}}, "lengths": [...], and the mean over lengths >= min_length
+    of each score as "peaky", "mean", "invariance": (layer 1, layer 2)}.
     """
+    lengths = [L for L in sorted(data.info["lengths"].unique().tolist()) if L >= min_length]
+    if not lengths:
+        raise ValueError(f"min_length={min_length}: the data holds no sequence that long "
+                         f"(lengths {sorted(data.info['lengths'].unique().tolist())})")
     _, cache = model.run_with_cache(data.inputs.to(model.device),
                                     names_filter=lambda n: n.endswith("hook_pattern"))
-    rows, queries, eoi, xs = iteration_head_targets(data, min_length)
-    first = cache["pattern", 0][:, head].cpu()[rows, queries, eoi]
-    second = cache["pattern", 1][:, head].cpu()[rows, queries, xs]
-    return {0: (first > 0.5).float().mean().item(), 1: (second > 0.5).float().mean().item()}
+    per_length = {}
+    for L in lengths:
+        rows = data.info["lengths"] == L
+        eoi, t = L + 1, torch.arange(L)
+        first = cache["pattern", 0][rows, head].cpu()[:, eoi + 1:2 * eoi, eoi]     # [n, L]
+        second = cache["pattern", 1][rows, head].cpu()[:, eoi + t, t + 1]          # [n, L]
+        per_length[L] = {
+            "peaky": tuple((w > 0.5).float().mean().item() for w in (first, second)),
+            "mean": tuple(w.mean().item() for w in (first, second)),
+            "invariance": tuple(1 - (w.std(dim=0).mean().item() if len(w) > 1 else 0.0) for w in (first, second)),
+        }
+    means = {key: tuple(float(np.mean([per_length[L][key][i] for L in lengths])) for i in (0, 1))
+             for key in ("peaky", "mean", "invariance")}
+    return {"per_length": per_length, "lengths": lengths, **means}
+
+
+def peakiness(model: Transformer, data: SeqData, min_length: int = 1, head: int = 0) -> dict[int, float]:
+    """Paper B's peakiness of both layers {0: layer 1, 1: layer 2} (1.0: a perfect iteration head):
+    per length, the fraction of the target attention weights above 0.5, then the mean over the
+    lengths >= min_length present in `data` (see `iteration_attention_metrics`)."""
+    peaky = iteration_attention_metrics(model, data, min_length, head)["peaky"]
+    return {0: peaky[0], 1: peaky[1]}
 
 
 def ideal_iteration_patterns(tokens: torch.Tensor, eoi_token: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -208,7 +208,8 @@ def notebook_configs() -> dict:
         "05 parallel, depth 5 (d_model 64)": (X.parallel_model_config(5), X.PARALLEL_TRAIN.batch_size,
                                               chain(list(X.PARALLEL_HOPS), variant="with_order")),
         "06-07 iteration (d_model 64)": (X.ITER_MODEL, X.ITER_TRAIN.batch_size,
-                                         make_iteration_data("polynomial", "train", n_len=X.N_LEN, seed=0)),
+                                         make_iteration_data("polynomial", "train", n_len=X.N_LEN, seed=0,
+                                                             split_rule=X.ITER_SPLIT_RULE)),
     }
 
 

@@ -270,19 +270,29 @@ def overlapping_lengths(task: str, n_len: int, n_per_length: int = 1024) -> list
     return [L for L in range(1, n_len + 1) if base ** L < MIN_DISJOINT_STRINGS]
 
 
+ITER_SPLIT_RULES = ("authors", "disjoint")
+
+
 def make_iteration_data(task: str, split: str = "train", n_len: int = 16, cot: bool = True,
                         n_per_length: int = 1024, seed: int = 0,
-                        lengths: Sequence[int] | None = None) -> SeqData:
+                        lengths: Sequence[int] | None = None, split_rule: str = "authors") -> SeqData:
     """Sequences [prefix, x_1..x_L, EoI, y..., EoS...] for lengths 1..n_len mixed (paper B).
 
     With CoT the y's are every state s_1..s_L; without, only s_L. Sequences are padded with EoS
     to 2*n_len + 3 tokens; inputs are seq[:-1] and targets seq[1:]. The mask covers every
-    position after EoI (the states and the EoS pads). Train and test strings of one length are
-    disjoint whenever at least 16 strings of that length exist (`overlapping_lengths` lists the
-    others); the same seed gives the same strings with and without CoT.
+    position after EoI (the states and the EoS pads), as the authors' loss and accuracy do.
+
+    split_rule="authors" (default) follows `src/cot/data/data_processing.py` of
+    facebookresearch/pal: per length, 2 * n_per_length strings are drawn uniformly *with
+    replacement* and split half/half, so a string can sit in both splits (every short one does:
+    there are only 2**L parity strings of length L). split_rule="disjoint" [ours] keeps train and
+    test strings of one length apart whenever at least 16 strings of that length exist
+    (`overlapping_lengths` lists the others). The same seed gives the same strings with and
+    without CoT.
     """
     _check_choice("task", task, ITER_TASKS)
     _check_choice("split", split, ITER_SPLITS)
+    _check_choice("split_rule", split_rule, ITER_SPLIT_RULES)
     if n_len < 1:
         raise ValueError(f"n_len={n_len} must be at least 1")
     if n_per_length < 1:
@@ -297,7 +307,11 @@ def make_iteration_data(task: str, split: str = "train", n_len: int = 16, cot: b
     alphabet = input_alphabet(task)
     rows, lens = [], []
     for L in range(1, n_len + 1):  # every length draws, so a subset of lengths keeps its strings
-        x_train, x_test = _split_strings(rng, alphabet, L, n_per_length)
+        if split_rule == "authors":
+            drawn = rng.choice(alphabet, size=(2 * n_per_length, L))
+            x_train, x_test = drawn[:n_per_length], drawn[n_per_length:]
+        else:
+            x_train, x_test = _split_strings(rng, alphabet, L, n_per_length)
         if L not in lengths:
             continue
         x = x_train if split == "train" else x_test
@@ -321,7 +335,7 @@ def make_iteration_data(task: str, split: str = "train", n_len: int = 16, cot: b
 
 
 def _split_strings(rng, alphabet, L, n):
-    """Train and test strings of length L, n each, disjoint when the space allows it."""
+    """[ours] Train and test strings of length L, n each, disjoint when the space allows it."""
     space = len(alphabet) ** L
     if space >= 2 * n:
         strings = np.unique(rng.choice(alphabet, size=(4 * n, L)), axis=0)

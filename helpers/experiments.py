@@ -78,12 +78,13 @@ def chain_eval_sets(hops, n_nodes: int = 7, variant: str = "single", cot: bool =
 def train_chain(hops, model_cfg: ModelConfig = CHAIN_1HOP_MODEL, train_cfg: TrainConfig = CHAIN_1HOP_TRAIN,
                 seed: int = 0, n_train: int = N_TRAIN, n_nodes: int = 7, variant: str = "single",
                 progress: bool = True, metrics=None, cot: bool = False, per_hop: bool = False,
-                desc: str | None = None):
+                desc: str | None = None, checkpoint=None):
     """Train one model on k-hop chains; returns (model, history, eval sets).
 
     cot: answer with the whole path (notebook 08). per_hop: also record test-ID accuracy per hop
     count at every evaluation (for mixed hops). Bad arguments (hops beyond the chain, a model too
-    short for the sequence) fail here, before any training starts.
+    short for the sequence) fail here, before any training starts. checkpoint: a partial file
+    that makes the run resumable (see `train`).
     """
     train_data = make_chain_data(n_train, hops, "train", seed=seed, n_nodes=n_nodes, variant=variant, cot=cot)
     seq_len = train_data.inputs.shape[1]
@@ -95,7 +96,8 @@ def train_chain(hops, model_cfg: ModelConfig = CHAIN_1HOP_MODEL, train_cfg: Trai
         metrics = {**(metrics or {}), **hop_accuracy_metrics(evals["test_id"])}
     model = make_model(model_cfg, seed=seed)
     history = train(model, train_data, evals, replace(train_cfg, seed=seed), metrics=metrics, progress=progress,
-                    desc=desc or f"{hops} hop(s), {model_cfg.norm}-LN, gamma={model_cfg.init_rate}")
+                    desc=desc or f"{hops} hop(s), {model_cfg.norm}-LN, gamma={model_cfg.init_rate}",
+                    checkpoint=checkpoint)
     return model, history, evals
 
 
@@ -292,6 +294,7 @@ def ladder_summary(runs: list[dict]) -> list[dict]:
 INIT_LN_2HOP_GAMMAS = (0.3, 0.5, 0.75, 1.0)
 INIT_LN_2HOP_WIDTH = 32
 INIT_LN_2HOP_STEPS = 12_000
+INIT_LN_2HOP_AFTER = 1_000   # steps after test-ID reaches 0.99 (the ladder's 3,000 are for late OOD)
 INIT_LN_2HOP_DIR = RUNS_DIR / "init_ln_2hop"
 
 
@@ -302,12 +305,14 @@ def init_ln_2hop_cells() -> list[dict]:
 
 def init_ln_2hop_configs(norm: str, gamma: float, d_model: int = INIT_LN_2HOP_WIDTH) -> tuple[ModelConfig, TrainConfig]:
     model_cfg = replace(ladder_model_config(d_model), norm=norm, init_rate=gamma, final_norm=None)
-    return model_cfg, replace(ladder_train_config(d_model), steps=INIT_LN_2HOP_STEPS)
+    return model_cfg, replace(ladder_train_config(d_model), steps=INIT_LN_2HOP_STEPS,
+                              steps_after_stop=INIT_LN_2HOP_AFTER)
 
 
 def _init_ln_2hop_run(cell: dict, run_dir: Path = INIT_LN_2HOP_DIR) -> dict:
     model_cfg, train_cfg = init_ln_2hop_configs(cell["norm"], cell["gamma"])
-    model, history, evals = train_chain(2, model_cfg, train_cfg, seed=cell["seed"], progress=False)
+    model, history, evals = train_chain(2, model_cfg, train_cfg, seed=cell["seed"], progress=False,
+                                        checkpoint=partial_path(run_dir, cell))
     return {"model_config": model_cfg.to_dict(), "train_config": replace(train_cfg, seed=cell["seed"]).to_dict(),
             "history": history.to_dict(), "final": {split: history.final(split) for split in history.acc},
             "transition_step": history.steps_to("test_id", 0.5), "stop_step": history.stop_step,
@@ -335,6 +340,7 @@ def make_init_ln_2hop_sweep(path: Path = DATA_DIR / "init_ln_2hop_sweep.json", w
 # Paper B: iteration tasks
 # ----------------------------------------------------------------------------------------------
 N_LEN = 8
+ITER_SPLIT_RULE = "disjoint"   # [ours] the n_len-8 course runs keep test strings unseen (see make_iteration_data)
 MIN_TEST_LENGTH = 4  # accuracy is reported on lengths 4..n_len, whose test strings are unseen
 ITER_MODEL = ModelConfig(vocab_size=ITER_VOCAB_SIZE, seq_len=2 * N_LEN + 2, n_layers=2, n_heads=1,
                          d_model=64, d_ff=256, activation="gelu", norm="pre", init="torch",
@@ -344,42 +350,91 @@ ITER_TRAIN = TrainConfig(steps=4_000, batch_size=64, lr=1e-3, warmup_steps=0, sc
                          eval_size=4_096)
 
 
-def iteration_eval_sets(task: str, cot: bool = True, n_len: int = N_LEN, seed: int = 0) -> dict:
-    """{"test": test strings of lengths MIN_TEST_LENGTH..n_len} (unseen in training)."""
+def per_length_sample(data, n: int):
+    """The first `n` sequences of every length in `data` (data made by `make_iteration_data` is
+    sorted by length, so `data[:n]` would hold the shortest length only)."""
+    lengths = data.info["lengths"]
+    keep = torch.cat([torch.nonzero(lengths == L).flatten()[:n] for L in lengths.unique().tolist()])
+    return data[keep]
+
+
+def iteration_eval_sets(task: str, cot: bool = True, n_len: int = N_LEN, seed: int = 0,
+                        split_rule: str = ITER_SPLIT_RULE, per_length: int | None = None) -> dict:
+    """{"test": test strings of lengths MIN_TEST_LENGTH..n_len}; per_length: keep that many of each
+    length (the same number per length, so pooled accuracy is the mean over lengths)."""
     lengths = range(min(MIN_TEST_LENGTH, n_len), n_len + 1)
-    return {"test": make_iteration_data(task, "test", n_len=n_len, cot=cot, seed=seed, lengths=lengths)}
+    test = make_iteration_data(task, "test", n_len=n_len, cot=cot, seed=seed, lengths=lengths, split_rule=split_rule)
+    return {"test": test if per_length is None else per_length_sample(test, per_length)}
 
 
 def peakiness_metrics(data) -> dict:
-    """Metric callbacks for `train`: peakiness of both layers on `data`."""
+    """Metric callbacks for `train`: peakiness of both layers on `data` (mean over its lengths)."""
     return {"peakiness layer 1": lambda m: peakiness(m, data)[0],
             "peakiness layer 2": lambda m: peakiness(m, data)[1]}
 
 
 def train_iteration(task: str, cot: bool = True, seed: int = 0, model_cfg: ModelConfig = ITER_MODEL,
                     train_cfg: TrainConfig = ITER_TRAIN, n_len: int = N_LEN, model=None,
-                    trainable: str = "all", progress: bool = True, track_peakiness: bool = True):
+                    trainable: str = "all", progress: bool = True, track_peakiness: bool = True,
+                    split_rule: str = ITER_SPLIT_RULE, eval_per_length: int | None = None,
+                    checkpoint=None):
     """Train (or fine-tune `model`) on an iteration task; returns (model, history, eval sets).
 
     trainable: "all", or "layer2_mlp" to update only the second MLP (which holds F).
+    Peakiness is tracked on 64 test strings of every length. checkpoint: a partial file that
+    makes the run resumable (see `train`).
     """
     if trainable not in ("all", "layer2_mlp"):
         raise ValueError(f"trainable={trainable!r} is not one of ['all', 'layer2_mlp']")
-    train_data = make_iteration_data(task, "train", n_len=n_len, cot=cot, seed=seed)
-    evals = iteration_eval_sets(task, cot, n_len, seed)
+    train_data = make_iteration_data(task, "train", n_len=n_len, cot=cot, seed=seed, split_rule=split_rule)
+    evals = iteration_eval_sets(task, cot, n_len, seed, split_rule, eval_per_length)
     if model is None:
         if model_cfg.seq_len < train_data.inputs.shape[1]:
             raise ValueError(f"model seq_len={model_cfg.seq_len} is shorter than the sequences "
                              f"({train_data.inputs.shape[1]} tokens for n_len={n_len})")
         model = make_model(model_cfg, seed=seed)
+    frozen = {"pos_embed.weight"} if model.cfg.freeze_pos else set()
     for name, p in model.named_parameters():
-        p.requires_grad_(trainable == "all" or name.startswith("blocks.1.mlp."))
-    metrics = peakiness_metrics(evals["test"][:512]) if track_peakiness and cot else None
+        p.requires_grad_(name not in frozen and (trainable == "all" or name.startswith("blocks.1.mlp.")))
+    metrics = peakiness_metrics(per_length_sample(evals["test"], 64)) if track_peakiness and cot else None
     history = train(model, train_data, evals, replace(train_cfg, seed=seed), metrics=metrics,
-                    progress=progress, desc=f"{task}, {'CoT' if cot else 'no CoT'}, seed {seed}")
-    for p in model.parameters():
-        p.requires_grad_(True)
+                    progress=progress, desc=f"{task}, {'CoT' if cot else 'no CoT'}, seed {seed}",
+                    checkpoint=checkpoint)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name not in frozen)
     return model, history, evals
+
+
+# ----------------------------------------------------------------------------------------------
+# Paper B as the authors ran it (issue 11): n_len 16, their data, model, optimizer and metrics
+# ----------------------------------------------------------------------------------------------
+# Files of facebookresearch/pal: data `src/cot/data/data_processing.py` (2,048 strings per length
+# drawn with replacement, split half/half), model `src/cot/models/transformer.py` (defaults of
+# `TransformerConfig`) as `src/cot/train.py` builds it, optimizer and batch `src/cot/train.py` /
+# `projects/cot/grid_run_pretrain.py`, metrics `src/cot/evals/cot.py`.
+AUTHORS_N_LEN = 16
+AUTHORS_ITER_MODEL = ModelConfig(
+    vocab_size=ITER_VOCAB_SIZE, seq_len=2 * AUTHORS_N_LEN + 2, n_layers=2, n_heads=1, d_model=128,
+    d_ff=4 * 128, activation="gelu", norm="pre_stream", ln_bias=False, final_norm=True, init="torch",
+    bias=False, unembed_bias=False, dropout=0.1)
+AUTHORS_EPOCH_STEPS = AUTHORS_N_LEN * 1024 // 256   # 64 batches of 256 per epoch, in length order
+AUTHORS_ITER_TRAIN = TrainConfig(
+    steps=1000 * AUTHORS_EPOCH_STEPS, batch_size=256, lr=3e-4, warmup_steps=0, schedule="constant",
+    optimizer="adam", weight_decay=0.0, grad_clip=None, eval_every=10 * AUTHORS_EPOCH_STEPS,
+    eval_size=100_000, shuffle=False)
+# [ours] for a CPU: evaluate every 2.5 epochs on 128 test strings per length (4..16) and 1,664
+# training strings spread over every length, stop
+# 10 epochs after the test accuracy first reaches 0.99, at most 100 epochs (theirs: 1,000).
+ITER16_TRAIN = replace(AUTHORS_ITER_TRAIN, steps=100 * AUTHORS_EPOCH_STEPS, eval_every=160, eval_size=1664,
+                       train_eval_rows="spread", stop_at={"test": 0.99}, steps_after_stop=10 * AUTHORS_EPOCH_STEPS)
+ITER16_EVAL_PER_LENGTH = 128
+
+
+def train_iteration16(task: str, cot: bool = True, seed: int = 0, model_cfg: ModelConfig = AUTHORS_ITER_MODEL,
+                      train_cfg: TrainConfig = ITER16_TRAIN, **kwargs):
+    """`train_iteration` at the authors' scale: n_len 16, their data rule, model and optimizer."""
+    return train_iteration(task, cot, seed, model_cfg, train_cfg, n_len=AUTHORS_N_LEN, split_rule="authors",
+                           eval_per_length=ITER16_EVAL_PER_LENGTH, **kwargs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -457,7 +512,8 @@ def _iteration_run(cell: dict) -> dict:
     if cell["kind"] == "scratch":
         task, cot = cell["task"], cell["cot"]
         model, history, evals = train_iteration(task, cot=cot, seed=cell["seed"], progress=False, train_cfg=SCRATCH_TRAIN)
-        by_length = accuracy_by(model, make_iteration_data(task, "test", n_len=N_LEN, cot=cot, seed=cell["seed"]), "lengths")
+        by_length = accuracy_by(model, make_iteration_data(task, "test", n_len=N_LEN, cot=cot, seed=cell["seed"],
+                                                       split_rule=ITER_SPLIT_RULE), "lengths")
         return {"history": history.to_dict(), "acc_by_length": by_length}
     model, _ = load_checkpoint(PRETRAINED[cell["pretrain"]], expected=ITER_MODEL, device="cpu")
     model.train()
@@ -853,7 +909,7 @@ def mystery_questions(questions: dict, n: int = 2000, split: str = "test", seed:
     n_len = questions["n_len"]
     lengths = range(min(MIN_TEST_LENGTH, n_len), n_len + 1)
     return make_iteration_data(questions["task"], split, n_len=n_len, cot=questions["cot"], seed=seed,
-                               n_per_length=max(1, n // len(lengths)), lengths=lengths)
+                               n_per_length=max(1, n // len(lengths)), lengths=lengths, split_rule=ITER_SPLIT_RULE)
 
 
 ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-NORMS = ("post", "pre", "none")
+NORMS = ("post", "pre", "pre_stream", "none")
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 POS_INIT_SCALES = ("vocab", "seq_len")
 INITS = ("rate", "torch")
@@ -36,7 +36,9 @@ class ModelConfig:
     d_head: int | None = None    # None: d_model // n_heads
     d_ff: int = 256
     activation: str = "relu"
-    norm: str = "post"           # "post": x = LN(x + f(x)); "pre": x = x + f(LN(x)); "none": x + f(x)
+    norm: str = "post"           # "post": x = LN(x + f(x)); "pre": x = x + f(LN(x)) (GPT-2); "none": x + f(x);
+                                 # "pre_stream": paper B's code, x = LN1(x); x = x + attn(x); x = x + mlp(LN2(x))
+    ln_bias: bool = True         # LayerNorms with a bias (paper B's have none)
     final_norm: bool | None = None  # None: a final LN for pre-LN models only
     init: str = "rate"           # "rate": U(-b, b) below; "torch": PyTorch defaults (N(0,1) embeddings)
     init_rate: float = 1.0       # gamma: weights ~ U(-b, b), b = (6 / fan_in) ** gamma
@@ -44,6 +46,7 @@ class ModelConfig:
     bias: bool = False           # biases in attention and FFN
     unembed_bias: bool = True
     dropout: float = 0.0         # on the embedding
+    freeze_pos: bool = False     # position embedding kept at its init (paper B's `freeze_pos` control)
     noise_std: float = 0.0       # [ours] orthogonal noise sigma: frozen Xi_l on W_vo(l) and W_qk(l+1)
     noise_target: str = "both"   # where Xi_l goes: "both", "qk" (W_qk of l+1 only) or "vo" (W_vo of l only)
     noise_seed: int = 0
@@ -53,7 +56,7 @@ class ModelConfig:
         if self.d_head is None:
             self.d_head = self.d_model // self.n_heads
         if self.final_norm is None:
-            self.final_norm = self.norm == "pre"
+            self.final_norm = self.norm in ("pre", "pre_stream")
         checks = [
             (self.norm in NORMS, f"norm={self.norm!r} is not one of {list(NORMS)}"),
             (self.activation in ACTIVATIONS,
@@ -173,7 +176,7 @@ class Block(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.norm = cfg.norm
-        make_ln = (lambda: nn.Identity()) if cfg.norm == "none" else (lambda: nn.LayerNorm(cfg.d_model))
+        make_ln = (lambda: nn.Identity()) if cfg.norm == "none" else (lambda: nn.LayerNorm(cfg.d_model, bias=cfg.ln_bias))
         self.ln1, self.ln2 = make_ln(), make_ln()
         self.attn, self.mlp = Attention(cfg), MLP(cfg)
         self.hook_resid_pre, self.hook_attn_out = HookPoint(), HookPoint()
@@ -185,6 +188,10 @@ class Block(nn.Module):
         if self.norm in ("post", "none"):  # with "none" the LNs are identities
             x = self.hook_resid_mid(self.ln1(x + self.hook_attn_out(self.attn(x))))
             return self.hook_resid_post(self.ln2(x + self.hook_mlp_out(self.mlp(x))))
+        if self.norm == "pre_stream":  # paper B's block (`TransformerBlock` in src/cot/models/transformer.py):
+            x = self.ln1(x)            # the normalised stream replaces the stream itself
+            x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(x)))
+            return self.hook_resid_post(x + self.hook_mlp_out(self.mlp(self.ln2(x))))
         x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.ln1(x))))
         return self.hook_resid_post(x + self.hook_mlp_out(self.mlp(self.ln2(x))))
 
@@ -197,7 +204,7 @@ class Transformer(nn.Module):
         self.pos_embed = nn.Embedding(cfg.seq_len, cfg.d_model)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
-        self.ln_final = nn.LayerNorm(cfg.d_model) if cfg.final_norm else nn.Identity()
+        self.ln_final = nn.LayerNorm(cfg.d_model, bias=cfg.ln_bias) if cfg.final_norm else nn.Identity()
         self.unembed = nn.Linear(cfg.d_model, cfg.vocab_size, bias=cfg.unembed_bias)
         self.hook_embed, self.hook_pos_embed = HookPoint(), HookPoint()
         self._add_orthogonal_noise()
@@ -207,6 +214,7 @@ class Transformer(nn.Module):
                 module.name = name
                 self.hook_points[name] = module
         self.reset_parameters()
+        self.pos_embed.weight.requires_grad_(not cfg.freeze_pos)
 
     def _add_orthogonal_noise(self) -> None:
         """[ours] Xi_l ~ N(0, sigma^2 / d) per entry, nearly orthogonal (Xi Xi^T ~ sigma^2 I), added

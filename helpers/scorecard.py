@@ -245,22 +245,12 @@ def rule_transfer(speedups: list[float | None]) -> tuple[str, str]:
 # The rows: one function per claim, computed from data/
 # ----------------------------------------------------------------------------------------------
 def authors_peakiness(model, data) -> tuple[float, float]:
-    """Peakiness of both layers as paper B's evaluation code defines it (notebook 00, section 4).
-
-    Per length L, with EoI at position L+1: layer 1 takes the CoT queries L+2..2L+1 against the
-    EoI key, layer 2 the query L+1+t against the key of x_{t+1} (t = 0..L-1); each scores the
-    fraction of those weights above 0.5; then the mean over the lengths present in `data`.
-    """
-    _, cache = model.run_with_cache(data.inputs.to(model.device),
-                                    names_filter=lambda n: n.endswith("hook_pattern"))
-    per_length = []
-    for length in sorted(data.info["lengths"].unique().tolist()):
-        rows = data.info["lengths"] == length
-        eoi, t = length + 1, torch.arange(length)
-        first = cache["pattern", 0][rows, 0].cpu()[:, eoi + 1:2 * eoi, eoi]
-        second = cache["pattern", 1][rows, 0].cpu()[:, eoi + t, t + 1]
-        per_length.append(((first > 0.5).float().mean().item(), (second > 0.5).float().mean().item()))
-    return tuple(statistics.mean(layer) for layer in zip(*per_length))
+    """Peakiness of both layers as paper B's evaluation code defines it (notebook 00, section 4,
+    writes it out and checks it against this): `helpers.analysis.peakiness`, mean over the
+    lengths present in `data`."""
+    from . import analysis as A
+    peaks = A.peakiness(model, data)
+    return peaks[0], peaks[1]
 
 
 def _row(paper, claim, authors, ours, notebook, rule_key, verdict) -> dict:

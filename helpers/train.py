@@ -40,10 +40,15 @@ class TrainConfig:
     grad_clip: float | None = 1.0
     eval_every: int = 50
     eval_size: int = 2000           # sequences per evaluation split (the first ones)
+    train_eval_rows: str = "first"  # which training rows "train" accuracy reads: the first eval_size,
+                                    # or "spread": eval_size rows evenly spaced over the whole set
+                                    # (for data sorted by length)
     stop_at: dict | None = None     # e.g. {"test_id": 0.99}: stop once every split reaches it
     steps_after_stop: int = 0       # keep training this many steps after stop_at is first met
                                     # (2-hop test-OOD keeps rising after test-ID has jumped)
     seed: int = 0
+    shuffle: bool = True            # False: batches in data order every epoch (paper B's DataLoader,
+                                    # which iterates its length-sorted data without shuffling)
     # only for schedule="epoch_warmup_cosine" (paper A's code): the lr changes once per epoch
     steps_per_epoch: int = 1
     warmup_epochs: int = 10
@@ -65,6 +70,8 @@ class TrainConfig:
             (self.cosine_epochs >= 1, f"cosine_epochs={self.cosine_epochs} must be >= 1"),
             (self.min_lr >= 0, f"min_lr={self.min_lr} must be >= 0"),
             (self.steps_after_stop >= 0, f"steps_after_stop={self.steps_after_stop} must be >= 0"),
+            (self.train_eval_rows in ("first", "spread"),
+             f"train_eval_rows={self.train_eval_rows!r} is not one of ['first', 'spread']"),
         ]
         for ok, message in checks:
             if not ok:
@@ -216,6 +223,8 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
     set_seed(cfg.seed)
     data = train_data.to(device)
     eval_data = {name: d[: cfg.eval_size].to(device) for name, d in eval_data.items()}
+    if cfg.train_eval_rows == "spread" and len(data) > cfg.eval_size:
+        eval_data["train"] = data[torch.linspace(0, len(data) - 1, cfg.eval_size).long().to(device)]
     decay, no_decay = _param_groups(model)
     if cfg.decay_all:
         decay, no_decay = decay + no_decay, []
@@ -228,7 +237,10 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
     history = History(acc={n: [] for n in eval_data}, loss={n: [] for n in eval_data},
                       metrics={n: [] for n in metrics})
     start = time.perf_counter()
-    perm, cursor, running, first = torch.randperm(len(data), generator=order), 0, [], 1
+    def new_order():
+        return torch.randperm(len(data), generator=order) if cfg.shuffle else torch.arange(len(data))
+
+    perm, cursor, running, first = new_order(), 0, [], 1
     if checkpoint is not None and Path(checkpoint).exists():
         history, perm, cursor, first = _resume(checkpoint, model, opt, order)
         start -= history.seconds
@@ -238,7 +250,7 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
     model.train()
     for step in range(first, cfg.steps + 1):
         if cursor + cfg.batch_size > len(data):
-            perm, cursor = torch.randperm(len(data), generator=order), 0
+            perm, cursor = new_order(), 0
         batch = data[perm[cursor:cursor + cfg.batch_size].to(device)]
         cursor += cfg.batch_size
         for group in opt.param_groups:

@@ -207,23 +207,24 @@ print("n_len of the course's iteration experiments:", X.N_LEN)
 #   tokens, whose start token, from 2 hops on, was never seen in training (section 2). Paper B's **test** split holds strings not seen in
 #   training wherever a length has enough strings to split them.
 #
-# The next cell writes the authors' definition out in a few lines and applies it to the shipped
-# polynomial model, next to the course's `helpers.analysis.peakiness`, which notebooks 06-07 use.
-# The two differ in layer 1 in two ways (which queries, and how lengths are averaged); the third
-# line of output changes only the first of them, to show which one matters.
+# The next cell writes the authors' definition out in a few lines, straight from their
+# indices (`eoi + 1 : eos` and the diagonal of `eoi : eos - 1` against `1 : eoi`, with
+# `eos = 2 * eoi`), and checks that the course's `helpers.analysis.peakiness`, which notebooks
+# 06-07 use, gives the same numbers on the shipped polynomial model.
 
 # %%
-def authors_peakiness(model, data, first_query=2):
-    """Per length L: layer 1, CoT queries L+2..2L+1 -> EoI key (L+1); layer 2, query L+1+t ->
-    key t+1. Fraction of weights above 0.5, then the mean over lengths.
-    first_query=1 takes the layer-1 queries L+1..2L instead (those of helpers.analysis.peakiness)."""
+def authors_peakiness(model, data):
+    """Per length: layer 1, queries eoi+1 .. eos-1 against the EoI key; layer 2, the diagonal of
+    queries eoi .. eos-2 against keys 1 .. eoi-1. Fraction of weights above 0.5, then the mean
+    over the lengths present."""
     _, cache = model.run_with_cache(data.inputs, names_filter=lambda n: n.endswith("hook_pattern"))
     per_length = []
     for L in sorted(data.info["lengths"].unique().tolist()):
         rows = data.info["lengths"] == L
-        eoi, t = L + 1, torch.arange(L)
-        first = cache["pattern", 0][rows, 0][:, L + first_query:2 * L + first_query, eoi]
-        second = cache["pattern", 1][rows, 0][:, eoi + t, t + 1]
+        eoi = L + 1
+        eos = 2 * eoi
+        first = cache["pattern", 0][rows, 0][:, eoi + 1:eos, eoi]
+        second = torch.diagonal(cache["pattern", 1][rows, 0][:, eoi:eos - 1, 1:eoi], dim1=1, dim2=2)
         per_length.append([(first > 0.5).float().mean().item(), (second > 0.5).float().mean().item()])
     return np.mean(per_length, axis=0)
 
@@ -232,26 +233,18 @@ poly_model, poly_meta = X.load_polynomial_checkpoint(device="cpu")
 poly_test = X.iteration_eval_sets("polynomial", n_len=poly_meta["task"]["n_len"])["test"]
 poly_test = poly_test[torch.randperm(len(poly_test), generator=torch.Generator().manual_seed(0))[:1000]]
 theirs, ours = authors_peakiness(poly_model, poly_test), A.peakiness(poly_model, poly_test, min_length=4)
-shifted = authors_peakiness(poly_model, poly_test, first_query=1)   # the helper's queries, averaged per length
 lengths = poly_test.info["lengths"]
 print(f"shipped polynomial model, 1,000 test strings of lengths {int(lengths.min())}-{int(lengths.max())}: "
       "peakiness layer 1 / layer 2")
-print(f"  {'as the authors compute it:':52s} {theirs[0]:.2f} / {theirs[1]:.2f}")
-print(f"  {'helpers.analysis.peakiness (pooled over lengths):':52s} {ours[0]:.2f} / {ours[1]:.2f}")
-print(f"  {'the helper query set, averaged per length:':52s} {shifted[0]:.2f}")
-assert abs(theirs[1] - ours[1]) < 0.05, "layer 2: same entries, only the averaging differs"
-assert abs(shifted[0] - ours[0]) < abs(theirs[0] - ours[0]) / 2, "the query set, not the averaging, makes most of the gap"
+print(f"  {'written out from the authors indices:':40s} {theirs[0]:.2f} / {theirs[1]:.2f}")
+print(f"  {'helpers.analysis.peakiness:':40s} {ours[0]:.2f} / {ours[1]:.2f}")
+assert np.allclose(theirs, [ours[0], ours[1]]), "the course's helper computes the authors' metric"
 assert np.allclose(theirs, S.authors_peakiness(poly_model, poly_test)), "the scorecard uses this definition"
 
 # %% [markdown]
-# Layer 2 agrees: both versions score the same entries. Layer 1 differs: the course's helper
-# pools all lengths instead of averaging per length, and takes the queries $L+1..2L$ (the EoI
-# position itself included, the last CoT position left out) rather than the authors'
-# $L+2..2L+1$. The third line keeps the per-length average and changes only the query set: it
-# lands next to the helper's figure, far from the authors', so on this model the shifted query
-# set makes most of the gap (the assert checks that it makes more than half). Read the layer-1
-# numbers of notebooks 06-07 as the helper's figure, not the authors'. The scorecard below uses
-# the authors' definition (`helpers.scorecard.authors_peakiness`) for its layer-1 row.
+# The two agree. `helpers.analysis.iteration_attention_metrics` returns the same per-length
+# scores together with the authors' two other attention scores (the mean weight, and the
+# invariance 1 - std over sequences).
 #
 # ## 5. What is the authors', and what is ours
 #

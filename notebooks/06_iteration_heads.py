@@ -94,7 +94,7 @@ torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 threa
 
 # %%
 # NBVAL_CHECK_OUTPUT
-example = D.make_iteration_data("polynomial", "test", n_len=X.N_LEN, n_per_length=1, seed=0, lengths=[6])
+example = D.make_iteration_data("polynomial", "test", n_len=X.N_LEN, n_per_length=1, seed=0, lengths=[6], split_rule=X.ITER_SPLIT_RULE)
 print(D.decode_iteration(D.full_sequence(example, 0)))
 
 # %% [markdown]
@@ -147,7 +147,7 @@ assert first_step(history.metrics["peakiness layer 2"]) <= first_step(history.ac
 # the cell after the figure sums layer 1's attention over every test string.
 
 # %%
-sample = D.make_iteration_data("polynomial", "test", n_len=X.N_LEN, n_per_length=1, seed=3, lengths=[8])
+sample = D.make_iteration_data("polynomial", "test", n_len=X.N_LEN, n_per_length=1, seed=3, lengths=[8], split_rule=X.ITER_SPLIT_RULE)
 labels = D.iteration_token_labels(sample.inputs[0])
 _, cache = model.run_with_cache(sample.inputs.to(model.device))
 rows, queries, eoi, xs = A.iteration_head_targets(sample)
@@ -213,7 +213,7 @@ assert eoi_on_x1 >= 0.9
 # sees its own, unchanged $x$.
 
 # %%
-data = D.make_iteration_data("polynomial", "test", n_len=X.N_LEN, seed=0, lengths=[8])[:500]
+data = D.make_iteration_data("polynomial", "test", n_len=X.N_LEN, seed=0, lengths=[8], split_rule=X.ITER_SPLIT_RULE)[:500]
 L, t = 8, 4
 patched = data.inputs.clone()
 patched[:, t] = patched[:, t] % 10 + 1                        # another value in 1..10
@@ -351,7 +351,7 @@ for cot in (True, False):
     plot_curve_band(ax, lengths, curves, label="with CoT" if cot else "without CoT")
     final[cot] = [c[-1] for c in curves]
 for r in runs:  # the no-CoT runs: share of the commoner final bit s_L among their length-8 test strings
-    test8 = D.make_iteration_data("parity", "test", n_len=X.N_LEN, cot=False, seed=r["seed"], lengths=[8])
+    test8 = D.make_iteration_data("parity", "test", n_len=X.N_LEN, cot=False, seed=r["seed"], lengths=[8], split_rule=X.ITER_SPLIT_RULE)
     s_L = test8.targets[torch.arange(len(test8)), test8.info["eoi_pos"]].float()   # EoI predicts s_L
     best_constant.append(max(s_L.mean().item(), 1 - s_L.mean().item()))
 ax.axhline(0.5, color="grey", ls=":", label="chance without CoT: 0.5 (coin flip on $s_L$)")
@@ -376,7 +376,7 @@ assert all(a <= c + 0.05 for a, c in zip(final[False], best_constant))   # no be
 runs = [r for r in sweep["runs"] if r["kind"] == "scratch" and r["task"] == "parity" and r["cot"]]
 print("CoT, final test accuracy (lengths 4-8):", [round(r["history"].final("test"), 2) for r in runs],
       "| layer-2 peakiness:", [round(r["history"].metrics["peakiness layer 2"][-1], 2) for r in runs])
-train = D.make_iteration_data("parity", "train", n_len=X.N_LEN, seed=0)
+train = D.make_iteration_data("parity", "train", n_len=X.N_LEN, seed=0, split_rule=X.ITER_SPLIT_RULE)
 mean_acc = []
 for L in range(X.MIN_TEST_LENGTH, X.N_LEN + 1):
     n_strings = len(torch.unique(train.inputs[train.info["lengths"] == L, 1:L + 1], dim=0))

@@ -158,8 +158,8 @@ def test_no_cot_keeps_only_the_final_state_and_same_strings():
 @pytest.mark.parametrize("task", ["parity", "polynomial"])
 def test_train_and_test_strings_disjoint_where_possible(task):
     n_len = 8
-    train = make_iteration_data(task, "train", n_len=n_len, n_per_length=256)
-    test = make_iteration_data(task, "test", n_len=n_len, n_per_length=256)
+    train = make_iteration_data(task, "train", n_len=n_len, n_per_length=256, split_rule="disjoint")
+    test = make_iteration_data(task, "test", n_len=n_len, n_per_length=256, split_rule="disjoint")
     shared = overlapping_lengths(task, n_len)
     for L in range(1, n_len + 1):
         a = {tuple(r[:L + 1].tolist()) for r in train.inputs[train.info["lengths"] == L]}

@@ -1,0 +1,145 @@
+"""Paper B as the authors built it: their data rule, metrics and model (issue 11)."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import helpers.analysis as A
+import helpers.experiments as X
+from helpers.data import EOI, make_iteration_data
+from helpers.model import ModelConfig
+from helpers.train import TrainConfig, make_model, train
+
+
+def _strings(data, L):
+    return [tuple(r) for r in data.inputs[data.info["lengths"] == L, 1:L + 1].tolist()]
+
+
+def test_authors_rule_draws_with_replacement_and_splits_in_half():
+    train_d = make_iteration_data("parity", "train", n_len=10, n_per_length=512, seed=0)
+    test_d = make_iteration_data("parity", "test", n_len=10, n_per_length=512, seed=0)
+    for L in (1, 4, 10):
+        tr, te = _strings(train_d, L), _strings(test_d, L)
+        assert len(tr) == len(te) == 512
+        if L <= 4:          # few strings exist: drawn with replacement, both halves hold all of them
+            assert set(tr) == set(te) == set(map(tuple, np.ndindex(*(2,) * L)))
+        seen = np.mean([x in set(tr) for x in te])
+        # with replacement the chance that a test string is in the training half is 1-(1-2^-L)^512
+        assert seen == pytest.approx(1 - (1 - 2.0 ** -L) ** 512, abs=0.06)
+    # the disjoint variant keeps long strings apart
+    dis_tr = make_iteration_data("parity", "train", n_len=10, n_per_length=512, seed=0, split_rule="disjoint")
+    dis_te = make_iteration_data("parity", "test", n_len=10, n_per_length=512, seed=0, split_rule="disjoint")
+    assert not set(_strings(dis_tr, 10)) & set(_strings(dis_te, 10))
+
+
+def test_split_rule_is_checked():
+    with pytest.raises(ValueError, match="split_rule='random' is not one of"):
+        make_iteration_data("parity", split_rule="random")
+
+
+def _literal_peakiness(model, data):
+    """A second, loop-by-loop reading of `attention_metrics` in the authors' evals/cot.py."""
+    out = {0: [], 1: []}
+    _, cache = model.run_with_cache(data.inputs)
+    for L in sorted(set(data.info["lengths"].tolist())):
+        hits = {0: [], 1: []}
+        for i in torch.nonzero(data.info["lengths"] == L).flatten().tolist():
+            eoi = data.inputs[i].tolist().index(EOI)
+            eos = 2 * eoi
+            for q in range(eoi + 1, eos):
+                hits[0].append(float(cache["pattern", 0][i, 0, q, eoi]) > 0.5)
+            for j, q in enumerate(range(eoi, eos - 1)):
+                hits[1].append(float(cache["pattern", 1][i, 0, q, 1 + j]) > 0.5)
+        for layer in (0, 1):
+            out[layer].append(np.mean(hits[layer]))
+    return {layer: float(np.mean(v)) for layer, v in out.items()}
+
+
+def _iter_model():
+    return make_model(ModelConfig(vocab_size=64, seq_len=2 * 6 + 2, n_layers=2, d_model=32, d_ff=64,
+                                  norm="pre_stream", ln_bias=False, init="torch"), seed=0)
+
+
+def test_peakiness_is_one_for_a_perfect_head_and_zero_for_uniform_attention():
+    data = make_iteration_data("polynomial", "test", n_len=6, n_per_length=8, seed=1)
+    model = _iter_model()
+    with A.iteration_head_by_hand(model, EOI):
+        perfect = A.iteration_attention_metrics(model, data)
+        assert _literal_peakiness(model, data) == {0: 1.0, 1: 1.0}
+    assert perfect["peaky"] == (1.0, 1.0) and perfect["invariance"] == (1.0, 1.0)
+
+    def uniform(pattern, hook):
+        T = pattern.shape[-1]
+        causal = torch.tril(torch.ones(T, T))
+        return (causal / causal.sum(-1, keepdim=True)).expand_as(pattern).clone()
+
+    hooks = [(f"blocks.{layer}.attn.hook_pattern", uniform) for layer in (0, 1)]
+    with model.hooks(hooks):
+        flat = A.iteration_attention_metrics(model, data, min_length=2)
+    assert flat["peaky"] == (0.0, 0.0)
+    assert flat["mean"][0] < 0.2 and flat["invariance"] == pytest.approx((1.0, 1.0))
+
+
+def test_peakiness_matches_a_literal_reading_of_the_authors_code():
+    data = make_iteration_data("polynomial", "test", n_len=6, n_per_length=6, seed=2)
+    model = _iter_model()
+    with torch.no_grad():   # sharpen a random model so that some weights pass 0.5
+        for block in model.blocks:
+            block.attn.W_Q *= 6
+    ours = A.peakiness(model, data)
+    assert ours == pytest.approx(_literal_peakiness(model, data))
+    assert 0 < ours[0] + ours[1] < 2
+    with pytest.raises(ValueError, match="min_length=7"):
+        A.peakiness(model, data, min_length=7)
+
+
+def test_pre_stream_block_is_the_authors_block_and_has_no_ln_bias():
+    model = _iter_model().eval()
+    names = [n for n, _ in model.named_parameters()]
+    assert not any(".ln" in n and n.endswith("bias") for n in names) and "ln_final.weight" in names
+    block = model.blocks[0]
+    x = torch.randn(3, 5, 32)
+    with torch.no_grad():
+        normed = F.layer_norm(x, (32,), block.ln1.weight)
+        mid = normed + block.attn(normed)
+        want = mid + block.mlp(F.layer_norm(mid, (32,), block.ln2.weight))
+        assert torch.allclose(block(x), want, atol=1e-5)
+        gpt2 = ModelConfig(vocab_size=64, seq_len=14, n_layers=2, d_model=32, d_ff=64, norm="pre")
+        other = make_model(gpt2, seed=0).blocks[0]
+        other.load_state_dict(block.state_dict(), strict=False)
+        assert not torch.allclose(other(x), want, atol=1e-3)   # GPT-2's block keeps x on the residual
+
+
+def test_authors_config_and_frozen_positions():
+    cfg = X.AUTHORS_ITER_MODEL
+    assert (cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.d_ff, cfg.activation) == (2, 1, 128, 512, "gelu")
+    assert (cfg.norm, cfg.ln_bias, cfg.bias, cfg.dropout, cfg.seq_len) == ("pre_stream", False, False, 0.1, 34)
+    t = X.AUTHORS_ITER_TRAIN
+    assert (t.optimizer, t.lr, t.batch_size, t.shuffle, t.steps) == ("adam", 3e-4, 256, False, 64_000)
+    model = make_model(ModelConfig(vocab_size=64, seq_len=14, n_layers=2, d_model=16, d_ff=32, norm="pre_stream",
+                                   freeze_pos=True, init="torch"), seed=0)
+    before = model.pos_embed.weight.detach().clone()
+    data = make_iteration_data("copy", n_len=6, n_per_length=16)
+    train(model, data, cfg=TrainConfig(steps=5, batch_size=16, lr=1e-2, optimizer="adam", eval_every=5), progress=False)
+    assert torch.equal(model.pos_embed.weight, before)
+    assert not torch.equal(model.embed.weight, make_model(model.cfg, seed=0).embed.weight)
+
+
+def test_unshuffled_training_takes_batches_in_data_order():
+    data = make_iteration_data("parity", n_len=4, n_per_length=8, seed=0)
+    cfg = ModelConfig(vocab_size=64, seq_len=10, n_layers=2, d_model=16, d_ff=32, norm="pre_stream", init="torch")
+    tc = TrainConfig(steps=1, batch_size=8, lr=1e-2, optimizer="adam", warmup_steps=0, schedule="constant",
+                     grad_clip=None, eval_every=1, shuffle=False)
+    ordered, first_batch = make_model(cfg, seed=0), make_model(cfg, seed=0)
+    train(ordered, data, cfg=tc, progress=False)
+    train(first_batch, data[:8], cfg=tc, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(ordered.parameters(), first_batch.parameters()))
+    assert (data.info["lengths"][:8] == 1).all()     # the first batch holds length 1 only, as theirs
+
+
+def test_per_length_sample_covers_every_length():
+    data = make_iteration_data("parity", n_len=8, n_per_length=64, seed=0)
+    sample = X.per_length_sample(data, 5)
+    assert sorted(sample.info["lengths"].tolist()) == sorted(list(range(1, 9)) * 5)
+    with pytest.raises(ValueError, match="train_eval_rows='middle'"):
+        TrainConfig(train_eval_rows="middle")

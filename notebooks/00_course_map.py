@@ -236,7 +236,8 @@ theirs, ours = authors_peakiness(poly_model, poly_test), A.peakiness(poly_model,
 lengths = poly_test.info["lengths"]
 print(f"shipped polynomial model, 1,000 test strings of lengths {int(lengths.min())}-{int(lengths.max())}: "
       "peakiness layer 1 / layer 2")
-print(f"  {"written out from the authors' indices:":40s} {theirs[0]:.2f} / {theirs[1]:.2f}")
+label = "written out from the authors' indices:"
+print(f"  {label:40s} {theirs[0]:.2f} / {theirs[1]:.2f}")
 print(f"  {'helpers.analysis.peakiness:':40s} {ours[0]:.2f} / {ours[1]:.2f}")
 assert np.allclose(theirs, [ours[0], ours[1]]), "the course's helper computes the authors' metric"
 assert np.allclose(theirs, S.authors_peakiness(poly_model, poly_test)), "the scorecard uses this definition"

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from .analysis import (cot_attention_summary, cot_effective_matching_matrix, diagonal_score,
-                       answer_kinds, effective_matching_matrix, embedding_geometry, peakiness, redirected_step_accuracy,
+                       answer_kinds, effective_matching_matrix, embedding_geometry, iteration_attention_metrics, peakiness,
+                       redirected_step_accuracy,
                        with_ood_embeddings_rescaled)
 from .course import DATA_DIR
 from .data import ID_TOKENS, ITER_VOCAB_SIZE, OOD_TOKENS, RESIDUES, chain_vocab_size, make_chain_data, make_iteration_data, with_pairs_reordered
@@ -313,6 +314,8 @@ def _init_ln_2hop_run(cell: dict, run_dir: Path = INIT_LN_2HOP_DIR) -> dict:
     model_cfg, train_cfg = init_ln_2hop_configs(cell["norm"], cell["gamma"])
     model, history, evals = train_chain(2, model_cfg, train_cfg, seed=cell["seed"], progress=False,
                                         checkpoint=partial_path(run_dir, cell))
+    save_checkpoint(Path(run_dir) / f"{cell_key(cell)}.pt", model, fp16=True, cell=cell,
+                    command="python -m helpers.experiments init_ln_2hop_sweep")   # kept out of git
     return {"model_config": model_cfg.to_dict(), "train_config": replace(train_cfg, seed=cell["seed"]).to_dict(),
             "history": history.to_dict(), "final": {split: history.final(split) for split in history.acc},
             "transition_step": history.steps_to("test_id", 0.5), "stop_step": history.stop_step,
@@ -435,6 +438,73 @@ def train_iteration16(task: str, cot: bool = True, seed: int = 0, model_cfg: Mod
     """`train_iteration` at the authors' scale: n_len 16, their data rule, model and optimizer."""
     return train_iteration(task, cot, seed, model_cfg, train_cfg, n_len=AUTHORS_N_LEN, split_rule="authors",
                            eval_per_length=ITER16_EVAL_PER_LENGTH, **kwargs)
+
+
+ITER16_SEEDS = tuple(range(10))
+ITER16_TASKS = ("polynomial", "parity", "copy")
+ITER16_PRETRAIN_STEPS = 20 * AUTHORS_EPOCH_STEPS   # [ours] the authors fine-tune from epoch 200 of 1,000
+ITER16_DIR = RUNS_DIR / "iteration16"
+ITER16_KINDS = ("scratch", "pretrain", "finetune_full", "finetune_mlp2")
+
+
+def iteration16_cells(seeds=ITER16_SEEDS) -> tuple[list[dict], list[dict]]:
+    """(first, then): every task with and without CoT from scratch, and the polynomial models
+    that transfer starts from; then parity fine-tuned from each, whole model or layer-2 MLP."""
+    first = ([{"kind": "scratch", "task": t, "cot": cot, "seed": s} for s in seeds for t in ITER16_TASKS
+              for cot in (True, False)]
+             + [{"kind": "pretrain", "task": "polynomial", "cot": True, "seed": s} for s in seeds])
+    then = [{"kind": kind, "task": "parity", "cot": True, "seed": s} for s in seeds
+            for kind in ("finetune_full", "finetune_mlp2")]
+    return first, then
+
+
+def _iteration16_weights(cell: dict, run_dir: Path) -> Path:
+    return Path(run_dir) / f"{cell_key(cell)}.pt"
+
+
+def _iteration16_run(cell: dict, run_dir: Path = ITER16_DIR) -> dict:
+    """One run of the n_len-16 sweep; its record carries task, cot, seed, kind, the final accuracy
+    per length (every test string of lengths 1..16), the authors' attention scores and the curves."""
+    if cell["kind"] not in ITER16_KINDS:
+        raise ValueError(f"kind={cell['kind']!r} is not one of {list(ITER16_KINDS)}")
+    train_cfg, model, trainable = ITER16_TRAIN, None, "all"
+    if cell["kind"] == "pretrain":
+        train_cfg = replace(ITER16_TRAIN, steps=ITER16_PRETRAIN_STEPS, stop_at=None, steps_after_stop=0)
+    elif cell["kind"].startswith("finetune"):
+        source = {"kind": "pretrain", "task": "polynomial", "cot": True, "seed": cell["seed"]}
+        model, _ = load_checkpoint(_iteration16_weights(source, run_dir), expected=AUTHORS_ITER_MODEL)
+        model.train()
+        trainable = "all" if cell["kind"] == "finetune_full" else "layer2_mlp"
+    model, history, evals = train_iteration16(cell["task"], cell["cot"], cell["seed"], train_cfg=train_cfg, model=model,
+                                              trainable=trainable, progress=False,
+                                              checkpoint=partial_path(run_dir, cell))
+    every_test = make_iteration_data(cell["task"], "test", n_len=AUTHORS_N_LEN, cot=cell["cot"], seed=cell["seed"])
+    attention = iteration_attention_metrics(model, per_length_sample(every_test, 256), min_length=MIN_TEST_LENGTH)
+    save_checkpoint(_iteration16_weights(cell, run_dir), model, fp16=cell["kind"] != "pretrain",
+                    cell=cell, train_config=train_cfg.to_dict(), command="python -m helpers.experiments iteration16_sweep")
+    return {"model_config": model.cfg.to_dict(), "train_config": replace(train_cfg, seed=cell["seed"]).to_dict(),
+            "history": history.to_dict(), "stop_step": history.stop_step,
+            "acc_by_length": accuracy_by(model, every_test, "lengths"),
+            "peakiness": attention["peaky"], "invariance": attention["invariance"],
+            "attention_per_length": {str(L): v for L, v in attention["per_length"].items()},
+            "seconds": history.seconds}
+
+
+def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", workers: int = 2,
+                           collect: bool = False, **_) -> Path:
+    """Paper B at the authors' scale (issue 11), resumable (data/runs/iteration16/); GPU-sized:
+    one run is 0.3-1 s per step on one CPU core. collect=True writes what is finished."""
+    first, then = iteration16_cells()
+    if not collect:
+        run_sweep(_iteration16_run, first, ITER16_DIR, workers, desc="n_len 16: scratch and pretraining")
+        run_sweep(_iteration16_run, then, ITER16_DIR, workers, desc="n_len 16: transfer")
+    cells = first + then
+    blob = {"command": "python -m helpers.experiments iteration16_sweep", "n_len": AUTHORS_N_LEN,
+            "model_config": AUTHORS_ITER_MODEL.to_dict(), "train_config": ITER16_TRAIN.to_dict(),
+            "authors_train_config": AUTHORS_ITER_TRAIN.to_dict(), "pretrain_steps": ITER16_PRETRAIN_STEPS,
+            "split_rule": "authors", "runs": finished_records(cells, ITER16_DIR), "pending": pending_cells(cells, ITER16_DIR)}
+    path.write_text(json.dumps(blob))
+    return path
 
 
 # ----------------------------------------------------------------------------------------------
@@ -917,7 +987,7 @@ ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "noise_sweep": make_noise_sweep, "chain_cot_sweep": make_chain_cot_sweep,
              "mysteries": make_mysteries, "noise5_sweep": make_noise5_sweep,
              "width_ladder": make_width_ladder, "chain_2hop_wide": make_chain_2hop_wide,
-             "init_ln_2hop_sweep": make_init_ln_2hop_sweep,
+             "init_ln_2hop_sweep": make_init_ln_2hop_sweep, "iteration16_sweep": make_iteration16_sweep,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
 
 

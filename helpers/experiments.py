@@ -475,7 +475,8 @@ def _iteration16_run(cell: dict, run_dir: Path = ITER16_DIR) -> dict:
         model, _ = load_checkpoint(_iteration16_weights(source, run_dir), expected=AUTHORS_ITER_MODEL)
         model.train()
         trainable = "all" if cell["kind"] == "finetune_full" else "layer2_mlp"
-    model, history, evals = train_iteration16(cell["task"], cell["cot"], cell["seed"], train_cfg=train_cfg, model=model,
+    model, history, evals = train_iteration16(cell["task"], cell["cot"], cell["seed"], model_cfg=AUTHORS_ITER_MODEL,
+                                              train_cfg=train_cfg, model=model,
                                               trainable=trainable, progress=False,
                                               checkpoint=partial_path(run_dir, cell))
     every_test = make_iteration_data(cell["task"], "test", n_len=AUTHORS_N_LEN, cot=cell["cot"], seed=cell["seed"])

@@ -143,3 +143,28 @@ def test_per_length_sample_covers_every_length():
     assert sorted(sample.info["lengths"].tolist()) == sorted(list(range(1, 9)) * 5)
     with pytest.raises(ValueError, match="train_eval_rows='middle'"):
         TrainConfig(train_eval_rows="middle")
+
+
+def test_iteration16_sweep_records_and_transfer(tmp_path, monkeypatch):
+    tiny = ModelConfig(vocab_size=64, seq_len=12, n_layers=2, n_heads=1, d_model=16, d_ff=32, activation="gelu",
+                       norm="pre_stream", ln_bias=False, init="torch", bias=False, unembed_bias=False)
+    monkeypatch.setattr(X, "AUTHORS_N_LEN", 5)
+    monkeypatch.setattr(X, "AUTHORS_ITER_MODEL", tiny)
+    monkeypatch.setattr(X, "ITER16_TRAIN", TrainConfig(steps=4, batch_size=64, lr=1e-3, optimizer="adam",
+                                                       warmup_steps=0, schedule="constant", eval_every=2,
+                                                       shuffle=False, train_eval_rows="spread", eval_size=100))
+    monkeypatch.setattr(X, "ITER16_PRETRAIN_STEPS", 3)
+    first, then = X.iteration16_cells(seeds=(0,))
+    assert len(first) == 7 and len(then) == 2
+    pre = next(c for c in first if c["kind"] == "pretrain")
+    record = X._iteration16_run(pre, tmp_path)
+    assert record["history"]["steps"][-1] == 3
+    assert set(record["acc_by_length"]) == {1, 2, 3, 4, 5} and len(record["peakiness"]) == 2
+    pretrained, _ = X.load_checkpoint(tmp_path / f"{X.cell_key(pre)}.pt", expected=tiny)
+    X._iteration16_run(then[1], tmp_path)   # finetune_mlp2: only the layer-2 MLP moves
+    tuned, _ = X.load_checkpoint(tmp_path / f"{X.cell_key(then[1])}.pt", expected=tiny)
+    for (name, a), b in zip(pretrained.state_dict().items(), tuned.state_dict().values()):
+        moved = not torch.equal(a.half().float(), b)   # the fine-tuned copy is stored in fp16
+        assert moved == name.startswith("blocks.1.mlp."), name
+    with pytest.raises(ValueError, match="kind='distill' is not one of"):
+        X._iteration16_run({"kind": "distill", "task": "parity", "cot": True, "seed": 0}, tmp_path)

@@ -434,9 +434,9 @@ ITER16_EVAL_PER_LENGTH = 128
 
 
 def train_iteration16(task: str, cot: bool = True, seed: int = 0, model_cfg: ModelConfig = AUTHORS_ITER_MODEL,
-                      train_cfg: TrainConfig = ITER16_TRAIN, **kwargs):
+                      train_cfg: TrainConfig = ITER16_TRAIN, n_len: int | None = None, **kwargs):
     """`train_iteration` at the authors' scale: n_len 16, their data rule, model and optimizer."""
-    return train_iteration(task, cot, seed, model_cfg, train_cfg, n_len=AUTHORS_N_LEN, split_rule="authors",
+    return train_iteration(task, cot, seed, model_cfg, train_cfg, n_len=n_len or AUTHORS_N_LEN, split_rule="authors",
                            eval_per_length=ITER16_EVAL_PER_LENGTH, **kwargs)
 
 
@@ -444,7 +444,32 @@ ITER16_SEEDS = tuple(range(10))
 ITER16_TASKS = ("polynomial", "parity", "copy")
 ITER16_PRETRAIN_STEPS = 20 * AUTHORS_EPOCH_STEPS   # [ours] the authors fine-tune from epoch 200 of 1,000
 ITER16_DIR = RUNS_DIR / "iteration16"
-ITER16_KINDS = ("scratch", "pretrain", "finetune_full", "finetune_mlp2")
+ITER16_KINDS = ("scratch", "pretrain", "finetune_full", "finetune_mlp2", "control")
+# [ours] the authors' controls on the cheapest grid we think still shows each effect: their
+# `show_scaling.ipynb` sweeps embedding dimension 4..63 x max length 4..31 (one layer too) and
+# `show_position.ipynb` frozen vs learned positions.
+ITER16_SCALING = {"d_model": (16, 32, 64, 128), "n_len": (8, 12, 16, 24)}
+ITER16_CONTROL_SEEDS = (0, 1, 2)
+
+
+def iteration16_control_cells() -> list[dict]:
+    """Width x length with and without CoT (polynomial, one seed); one layer (polynomial and parity
+    with CoT); frozen positions (polynomial with CoT)."""
+    scaling = [{"kind": "control", "task": "polynomial", "cot": cot, "seed": 0, "d_model": d, "n_len": n}
+               for cot in (True, False) for d in ITER16_SCALING["d_model"] for n in ITER16_SCALING["n_len"]]
+    one_layer = [{"kind": "control", "task": t, "cot": True, "seed": s, "n_layers": 1}
+                 for t in ("polynomial", "parity") for s in ITER16_CONTROL_SEEDS]
+    frozen = [{"kind": "control", "task": "polynomial", "cot": True, "seed": s, "freeze_pos": True}
+              for s in ITER16_CONTROL_SEEDS]
+    return scaling + one_layer + frozen
+
+
+def iteration16_model_config(cell: dict) -> ModelConfig:
+    """The authors' model, changed where a control cell says so (width, length, layers, positions)."""
+    d = cell.get("d_model", AUTHORS_ITER_MODEL.d_model)
+    return replace(AUTHORS_ITER_MODEL, d_model=d, d_head=d, d_ff=4 * d,
+                   seq_len=2 * cell.get("n_len", AUTHORS_N_LEN) + 2, n_layers=cell.get("n_layers", 2),
+                   freeze_pos=cell.get("freeze_pos", False))
 
 
 def iteration16_cells(seeds=ITER16_SEEDS) -> tuple[list[dict], list[dict]]:
@@ -468,19 +493,22 @@ def _iteration16_run(cell: dict, run_dir: Path = ITER16_DIR) -> dict:
     if cell["kind"] not in ITER16_KINDS:
         raise ValueError(f"kind={cell['kind']!r} is not one of {list(ITER16_KINDS)}")
     train_cfg, model, trainable = ITER16_TRAIN, None, "all"
+    model_cfg, n_len = iteration16_model_config(cell), cell.get("n_len", AUTHORS_N_LEN)
     if cell["kind"] == "pretrain":
         train_cfg = replace(ITER16_TRAIN, steps=ITER16_PRETRAIN_STEPS, stop_at=None, steps_after_stop=0)
     elif cell["kind"].startswith("finetune"):
         source = {"kind": "pretrain", "task": "polynomial", "cot": True, "seed": cell["seed"]}
-        model, _ = load_checkpoint(_iteration16_weights(source, run_dir), expected=AUTHORS_ITER_MODEL)
+        model, _ = load_checkpoint(_iteration16_weights(source, run_dir), expected=model_cfg)
         model.train()
         trainable = "all" if cell["kind"] == "finetune_full" else "layer2_mlp"
-    model, history, evals = train_iteration16(cell["task"], cell["cot"], cell["seed"], model_cfg=AUTHORS_ITER_MODEL,
-                                              train_cfg=train_cfg, model=model,
+    model, history, evals = train_iteration16(cell["task"], cell["cot"], cell["seed"], model_cfg=model_cfg,
+                                              train_cfg=train_cfg, n_len=n_len, model=model,
                                               trainable=trainable, progress=False,
+                                              track_peakiness=model_cfg.n_layers == 2,
                                               checkpoint=partial_path(run_dir, cell))
-    every_test = make_iteration_data(cell["task"], "test", n_len=AUTHORS_N_LEN, cot=cell["cot"], seed=cell["seed"])
-    attention = iteration_attention_metrics(model, per_length_sample(every_test, 256), min_length=MIN_TEST_LENGTH)
+    every_test = make_iteration_data(cell["task"], "test", n_len=n_len, cot=cell["cot"], seed=cell["seed"])
+    attention = (iteration_attention_metrics(model, per_length_sample(every_test, 256), min_length=MIN_TEST_LENGTH)
+                 if model_cfg.n_layers == 2 else {"peaky": None, "invariance": None, "per_length": {}})
     save_checkpoint(_iteration16_weights(cell, run_dir), model, fp16=cell["kind"] != "pretrain",
                     cell=cell, train_config=train_cfg.to_dict(), command="python -m helpers.experiments iteration16_sweep")
     return {"model_config": model.cfg.to_dict(), "train_config": replace(train_cfg, seed=cell["seed"]).to_dict(),
@@ -499,10 +527,12 @@ def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", wor
     if not collect:
         run_sweep(_iteration16_run, first, ITER16_DIR, workers, desc="n_len 16: scratch and pretraining")
         run_sweep(_iteration16_run, then, ITER16_DIR, workers, desc="n_len 16: transfer")
-    cells = first + then
+        run_sweep(_iteration16_run, iteration16_control_cells(), ITER16_DIR, workers, desc="n_len 16: controls")
+    cells = first + then + iteration16_control_cells()
     blob = {"command": "python -m helpers.experiments iteration16_sweep", "n_len": AUTHORS_N_LEN,
             "model_config": AUTHORS_ITER_MODEL.to_dict(), "train_config": ITER16_TRAIN.to_dict(),
             "authors_train_config": AUTHORS_ITER_TRAIN.to_dict(), "pretrain_steps": ITER16_PRETRAIN_STEPS,
+            "scaling_grid": ITER16_SCALING, "control_seeds": ITER16_CONTROL_SEEDS,
             "split_rule": "authors", "runs": finished_records(cells, ITER16_DIR), "pending": pending_cells(cells, ITER16_DIR)}
     path.write_text(json.dumps(blob))
     return path

@@ -146,7 +146,7 @@ def test_per_length_sample_covers_every_length():
 
 
 def test_iteration16_sweep_records_and_transfer(tmp_path, monkeypatch):
-    tiny = ModelConfig(vocab_size=64, seq_len=12, n_layers=2, n_heads=1, d_model=16, d_ff=32, activation="gelu",
+    tiny = ModelConfig(vocab_size=64, seq_len=12, n_layers=2, n_heads=1, d_model=16, d_ff=64, activation="gelu",
                        norm="pre_stream", ln_bias=False, init="torch", bias=False, unembed_bias=False)
     monkeypatch.setattr(X, "AUTHORS_N_LEN", 5)
     monkeypatch.setattr(X, "AUTHORS_ITER_MODEL", tiny)
@@ -166,5 +166,10 @@ def test_iteration16_sweep_records_and_transfer(tmp_path, monkeypatch):
     for (name, a), b in zip(pretrained.state_dict().items(), tuned.state_dict().values()):
         moved = not torch.equal(a.half().float(), b)   # the fine-tuned copy is stored in fp16
         assert moved == name.startswith("blocks.1.mlp."), name
+    one_layer = {"kind": "control", "task": "parity", "cot": True, "seed": 0, "n_layers": 1, "d_model": 8}
+    control = X._iteration16_run(one_layer, tmp_path)
+    assert control["model_config"]["n_layers"] == 1 and control["model_config"]["d_model"] == 8
+    assert control["peakiness"] is None
+    assert {c.get("n_layers", 2) for c in X.iteration16_control_cells()} == {1, 2}
     with pytest.raises(ValueError, match="kind='distill' is not one of"):
         X._iteration16_run({"kind": "distill", "task": "parity", "cot": True, "seed": 0}, tmp_path)

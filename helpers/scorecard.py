@@ -465,7 +465,7 @@ def _iteration_rows(data_dir: Path) -> list[dict]:
     others = [r for r in poly if final(r) < SOLVED]
     ours = (f"polynomial with CoT, n_len {sweep['n_len']}, {len(poly)} seeds, ≤ {budget} steps: {len(accurate)} reach "
             f"≥ 95 % test accuracy, {len(head)} of them with final layer-2 peakiness ≥ 0.9 "
-            f"({_nums(map(peak2, accurate))})")
+            f"({_nums(map(peak2, accurate))}, on length-4 test strings, as the sweep recorded it)")
     if others:
         ours += f"; the others end at {_nums(map(final, others), pct)}"
     rows.append(_row("B", "With CoT an iteration head emerges: layer 2 reads x_{k+1} at step k",

@@ -342,7 +342,7 @@ print("parity, 1,024 train + 1,024 test strings per length: share of test string
 print("length  :", " ".join(f"{L:5d}" for L in authors))
 print("authors :", " ".join(f"{f:5.2f}" for f in authors.values()))
 print("disjoint:", " ".join(f"{f:5.2f}" for f in disjoint.values()))
-assert authors[4] == 1.0 and authors[16] < 0.05            # all 16 strings of length 4 are in both halves
+assert all(authors[L] == 1.0 for L in range(1, 8)) and authors[9] > 0.8 and authors[16] < 0.05
 assert all(disjoint[L] == 0 for L in range(4, 17)) and disjoint[1] == 1.0
 
 # %% [markdown]

@@ -21,7 +21,7 @@
 #
 # **Run time on a laptop CPU: about 3.3 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the seed sweep and the parity
 # comparison are shipped (`python -m helpers.experiments iteration_sweep`). *Train it yourself:*
-# two live trainings (~30 s and ~15 s).
+# two live trainings (~2 min and ~45 s on a slow laptop).
 #
 # Paper B (Cabannes et al., *Iteration Head: A Mechanistic Study of Chain-of-Thought*, NeurIPS
 # 2024, [arXiv 2406.02128](https://arxiv.org/abs/2406.02128); the authors' code is
@@ -86,11 +86,10 @@ torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 threa
 #
 # **Peakiness** (paper B's metric, computed in the authors' `src/cot/evals/cot.py`) is the
 # fraction of those target attention weights above 0.5: layer 1, CoT queries → EoI; layer 2,
-# query $L{+}1{+}k$ → key $k{+}1$. A perfect head scores 1. `A.peakiness` differs from the
-# authors' code in two ways **[ours]**: it pools the target weights of all lengths, where the
-# authors compute the score length by length and average over lengths; and for layer 1 it takes
-# the same queries as layer 2, positions $L{+}1, \dots, 2L$ (EoI and $s_1, \dots, s_{L-1}$), where
-# the authors take positions $L{+}2, \dots, 2L{+}1$ (the states $s_1, \dots, s_L$, without EoI).
+# query $L{+}1{+}k$ → key $k{+}1$. A perfect head scores 1. `A.peakiness` computes it as the
+# authors' code does, length by length (layer 1 over the queries of the states $s_1, \dots, s_L$,
+# positions $L{+}2, \dots, 2L{+}1$, without EoI); the course then averages over the test lengths
+# (notebook 00, section 4, checks it against a literal reading of their code).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -104,9 +103,8 @@ print(D.decode_iteration(D.full_sequence(example, 0)))
 # 1000 epochs; ours is sized for a CPU). Accuracy is on test strings of lengths 4-8, none seen
 # in training. Training stops once it passes 99 %. The peakiness curves are recorded during
 # training on 64 test strings of every length 4-8 (`X.peakiness_metrics`), scored as the authors'
-# `evals/cot.py` does (per length, then the mean over lengths, notebook 00); the peakiness printed
-# under the figure uses every test string. The two agree up to sampling noise.
-# lengths. The cell checks that layer-2 peakiness passes 0.5 no later than test accuracy does.
+# `evals/cot.py` does per length, then averaged over lengths (notebook 00); the peakiness printed
+# under the figure uses every test string. The two agree up to sampling noise. The cell checks that layer-2 peakiness passes 0.5 no later than test accuracy does.
 
 # %%
 print(X.ITER_MODEL)
@@ -200,8 +198,10 @@ assert eoi_on_x1 >= 0.9
 # weight on the prefix token at position 0, and only a little on $x_L$; the EoI query itself
 # reads $x_1$, which for polynomial iteration is $s_1$, the very token it must predict. A weight
 # on the prefix token, the same in every sequence, says little by itself about the length: how
-# layer 1 still delivers it is the open question at the end. Since our layer-1 peakiness counts
-# the EoI query (section 1), a model whose EoI query reads $x_1$ cannot score 1 there. Compare
+# layer 1 still delivers it is the open question at the end. The authors' layer-1 score leaves
+# the EoI query out (it scores the queries of $s_1, \dots, s_L$), so its reading $x_1$ does not
+# lower the score; the misses printed above do (the score also counts the query of $s_L$, which
+# predicts EoS, so it need not equal one minus the miss rate). Compare
 # your live model's line: the same recipe on another machine may settle differently. Paper B
 # reports a cleaner layer 1 at its larger scale.
 
@@ -268,8 +268,12 @@ assert hand_history.steps_to("test", 0.95) < history.steps_to("test", 0.95)
 #
 # One run can be lucky. The shipped sweep trained the same recipe from 5 seeds, for up to 4,000
 # steps (stopping at 99 %). Unlike section 2's live curve, this sweep's peakiness curves were
-# recorded by an earlier version of the course on the first 512 test strings only, which are all
-# of length 4 (its numbers at the end of each run use every length).
+# recorded by an earlier version of the course, on the first 512 test strings only, which are all
+# of length 4, and its layer-1 score then took the queries $L{+}1..2L$ (the EoI query included,
+# which this model points at $x_1$): that is why its layer-1 panel sits near 0 where section 2's
+# live curve reaches about 0.5. On one length, layer 2's old and new scores are the same. The
+# sweep's accuracies use every test length; its peakiness, the last point included, is length 4
+# only.
 
 # %%
 sweep = X.load_sweep(DATA_DIR / "iteration_sweep.json")
@@ -280,7 +284,7 @@ for ax, key, name in zip(axes, ["acc", "metrics", "metrics"],
     for r in poly:
         values = r["history"].acc["test"] if key == "acc" else r["history"].metrics[name]
         ax.plot(r["history"].steps, values, label=f"seed {r['seed']}")
-    ax.set(title=f"{name} (length-4 test strings)" if key == "metrics" else "test accuracy (lengths 4-8)",
+    ax.set(title=(f"{name} (older metric, length 4)" if key == "metrics" else "test accuracy (lengths 4-8)"),
            xlabel="step", ylabel="peakiness" if key == "metrics" else "test accuracy", ylim=(-0.03, 1.03))
     ax.yaxis.set_tick_params(labelleft=True)
 axes[0].legend(fontsize="small")
@@ -318,8 +322,9 @@ for r in solved:
 #
 # Without CoT, one step must compute a function of all 8 bits that flips whenever any single bit
 # flips. With CoT, a layer-2 head like the one of section 2 would solve every length at once,
-# *if* it forms. Count the examples, too: there are $2^5 = 32$ strings of length 5 and notebook
-# 01's split gives half of them to training; how many of length 8 does training see?
+# *if* it forms. Count the examples, too: there are $2^5 = 32$ strings of length 5 and the
+# disjoint split these runs use (`X.ITER_SPLIT_RULE`, notebook 01) gives half of them to training;
+# how many of length 8 does training see?
 # </details>
 
 # %%
@@ -377,7 +382,7 @@ assert all(a <= c + 0.05 for a, c in zip(final[False], best_constant))   # no be
 # %%
 runs = [r for r in sweep["runs"] if r["kind"] == "scratch" and r["task"] == "parity" and r["cot"]]
 print("CoT, final test accuracy (lengths 4-8):", [round(r["history"].final("test"), 2) for r in runs],
-      "| layer-2 peakiness:", [round(r["history"].metrics["peakiness layer 2"][-1], 2) for r in runs])
+      "| layer-2 peakiness (sweep, length-4 strings):", [round(r["history"].metrics["peakiness layer 2"][-1], 2) for r in runs])
 train = D.make_iteration_data("parity", "train", n_len=X.N_LEN, seed=0, split_rule=X.ITER_SPLIT_RULE)
 mean_acc = []
 for L in range(X.MIN_TEST_LENGTH, X.N_LEN + 1):

@@ -76,7 +76,7 @@ torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 threa
 # The shipped checkpoint was trained on polynomial iteration with CoT (notebook 06's recipe,
 # seed 0). Before any fine-tuning it knows nothing about parity: its step function is wrong,
 # but its layer-2 head already walks along the input (peakiness is paper B's metric, from the
-# authors' `src/cot/evals/cot.py`; notebook 06 explains it).
+# authors' `src/cot/evals/cot.py`; notebook 00, section 4, writes it out).
 
 # %%
 pretrained, meta = X.load_polynomial_checkpoint()
@@ -275,7 +275,7 @@ def layer2_peakiness_at(run, step):
     return run["history"].metrics["peakiness layer 2"][run["history"].steps.index(step)]
 
 
-print("layer-2 peakiness per seed, at step 10 → at step 30")
+print("layer-2 peakiness per seed on length-4 strings (as the sweep recorded it), at step 10 → at step 30")
 for (pre, mode), group in finetune.items():
     print(f"  {pre} → parity ({mode}):".ljust(38),
           ", ".join(f"{layer2_peakiness_at(r, 10):.2f} → {layer2_peakiness_at(r, 30):.2f}" for r in group))

@@ -300,8 +300,9 @@ INIT_LN_2HOP_DIR = RUNS_DIR / "init_ln_2hop"
 
 
 def init_ln_2hop_cells() -> list[dict]:
+    """Seed by seed, post-LN (the paper's model) before pre-LN, so a partly finished grid has whole seeds."""
     return [{"norm": norm, "gamma": g, "seed": seed}
-            for seed in SWEEP_SEEDS for norm in SWEEP_NORMS for g in INIT_LN_2HOP_GAMMAS]
+            for seed in SWEEP_SEEDS for norm in sorted(SWEEP_NORMS, key=lambda n: n != "post") for g in INIT_LN_2HOP_GAMMAS]
 
 
 def init_ln_2hop_configs(norm: str, gamma: float, d_model: int = INIT_LN_2HOP_WIDTH) -> tuple[ModelConfig, TrainConfig]:

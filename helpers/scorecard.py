@@ -383,6 +383,16 @@ def _init_row(data_dir: Path) -> dict:
             + "; ".join(parts)
             + f". Effective matching ≥ 0.9 in {sum(map(matched, ok))} of {len(ok)} successes, "
               f"{sum(map(matched, failed))} of {len(failed)} failures")
+    two = data_dir / "init_ln_2hop_sweep.json"
+    if two.exists():   # the paper's own setting, 2 hops
+        grid = X.load_sweep(two)
+        cells = {}
+        for r in grid["runs"]:
+            cells.setdefault((r["norm"], r["gamma"]), []).append(r["history"].steps_to("test_id", SOLVED) is not None)
+        counts = "; ".join(f"{norm}-LN " + ", ".join(f"γ {g:g}: {sum(v)}/{len(v)}" for (n, g), v in sorted(cells.items()) if n == norm)
+                           for norm in ("post", "pre"))
+        ours += (f". 2 hops (the paper's setting, d_model 32, ≤ {steps(grid['train_config']['steps'])} steps): {counts}"
+                 + (f" ({len(grid['pending'])} runs still to do)" if grid["pending"] else ""))
     return _row("A", "Small initialization and post-LayerNorm make the matching mechanism form",
                 "small init (large γ) with post-LN learns the matching; large init or pre-LN fit the "
                 "training set without it (the paper's init-rate and LayerNorm experiments)",

@@ -191,6 +191,28 @@ def test_width_ladder():
         assert row["plateau_ood"][0] <= row["plateau_ood"][1]
 
 
+def test_init_ln_2hop_sweep():
+    """Every finished 2-hop init x LN run carries its config, its curves, what it answers, and a
+    stop that follows the recipe; together with the pending cells they make the whole grid."""
+    sweep = X.load_sweep(DATA_DIR / "init_ln_2hop_sweep.json")
+    assert sweep["command"] == "python -m helpers.experiments init_ln_2hop_sweep"
+    assert sweep["test_ood_residues"] == [0, 1, 2, 3, 4] and sweep["hops"] == 2
+    done = [{k: r[k] for k in ("norm", "gamma", "seed")} for r in sweep["runs"]]
+    assert sorted(map(str, done + sweep["pending"])) == sorted(map(str, X.init_ln_2hop_cells()))
+    cfg = sweep["train_config"]
+    for run in sweep["runs"]:
+        h = run["history"]
+        model_cfg, train_cfg = X.init_ln_2hop_configs(run["norm"], run["gamma"])
+        assert ModelConfig.from_dict(run["model_config"]) == model_cfg
+        assert all(h.final(split) == value for split, value in run["final"].items())
+        for split, kinds in run["answer_kinds"].items():
+            assert sum(kinds.values()) == pytest.approx(1.0, abs=1e-4)
+            assert kinds["right"] == pytest.approx(run["final"][split], abs=1e-4)
+        solved = h.steps_to("test_id", 0.99)
+        assert run["stop_step"] == solved
+        assert h.steps[-1] == (cfg["steps"] if solved is None else min(solved + cfg["steps_after_stop"], cfg["steps"]))
+
+
 def test_parallel_sweep_runs_through_the_resumable_runner(tmp_path, monkeypatch):
     """A tiny parallel sweep: one record and one weight file per run, the best run's checkpoint
     next to the aggregate, and a second call trains nothing."""

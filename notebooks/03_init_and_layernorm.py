@@ -419,12 +419,11 @@ assert answers2[("post", 0.3)]["outside"] > 0.3        # large-init post-LN ofte
 
 # %% [markdown]
 # The paper's 2-hop claim holds here too, and the threshold moves. **Pre-LN** never learns 2
-# hops: every run ends near test-ID 0.12 after 12,000 steps, at every $\gamma$. **Post-LN** learns
+# hops: all 12 runs end near test-ID 0.12 after 12,000 steps, at every $\gamma$. **Post-LN** learns
 # it with the small init, $\gamma = 1$, in all 3 seeds (at steps 6,000-7,500); at $\gamma = 0.75$ in
 # one seed of 3 (late, at 10,750); at $\gamma \le 0.5$ in none. On 1 hop every post-LN seed learned
 # from $\gamma = 0.6$ on, within 800 steps; on 2 hops even $\gamma = 0.75$ is borderline within
-# 12,000 steps. Two pre-LN runs (seed 2 at $\gamma = 0.75$ and 1) were still to run when this
-# was shipped; the line above the figure lists what is missing.
+# 12,000 steps.
 #
 # The failures differ in **what they answer**:
 #

@@ -281,3 +281,40 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_init_ln_grid(sweep: dict, label: str, suptitle: str, threshold: float = 0.95):
+    """An init-rate x LayerNorm sweep in two panels (notebook 03): final test-ID accuracy against
+    gamma (dots: seeds, line: their mean), and steps to reach `threshold` test-ID, with the runs
+    that never get there drawn as triangles just above the step budget (censored, not measured)."""
+    gammas, budget = sweep["grid"]["gamma"], sweep["train_config"]["steps"]
+
+    def runs(norm, gamma):
+        return [r for r in sweep["runs"] if r["norm"] == norm and abs(r["gamma"] - gamma) < 1e-9]
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    for norm, marker, dx in (("post", "o", -0.01), ("pre", "s", 0.01)):
+        finals = [[r["final"]["test_id"] for r in runs(norm, g)] for g in gammas]
+        line, = axes[0].plot(gammas, [np.mean(f) for f in finals], marker=marker, label=f"{norm}-LN")
+        for g, f in zip(gammas, finals):
+            axes[0].scatter([g] * len(f), f, color=line.get_color(), s=12, alpha=0.5)
+        for g in gammas:
+            steps = [History.from_dict(r["history"]) if isinstance(r["history"], dict) else r["history"]
+                     for r in runs(norm, g)]
+            steps = [h.steps_to("test_id", threshold) for h in steps]
+            done = [s for s in steps if s is not None]
+            axes[1].scatter(np.array([g] * len(done)) + dx + np.linspace(-0.01, 0.01, len(done)), done,
+                            color=line.get_color(), marker=marker, s=20)
+            axes[1].scatter([g + dx] * (len(steps) - len(done)), [budget * 1.03] * (len(steps) - len(done)),
+                            color=line.get_color(), marker="^", s=30)
+        axes[1].scatter([], [], color=line.get_color(), marker=marker, label=f"{norm}-LN, one mark per seed")
+    axes[0].set(xlabel="init rate γ (larger = smaller initial weights)", ylabel="final test-ID accuracy",
+                ylim=(-0.03, 1.03), title=f"{label}: final test-ID accuracy")
+    axes[1].axhline(budget, color="grey", ls=":")
+    axes[1].set(xlabel="init rate γ", ylabel=f"steps to {threshold:.0%} test-ID", ylim=(0, budget * 1.07),
+                title=f"{label}: steps to solve (▲: not within {budget:,} steps)")
+    axes[0].legend()
+    axes[1].legend(fontsize="small", loc="center left")
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig, axes

@@ -76,7 +76,7 @@ from helpers import DATA_DIR
 from helpers import exercises as E
 from helpers import experiments as X
 from helpers import sliders as S
-from helpers.plots import plot_grid, save_thumbnail
+from helpers.plots import plot_grid, plot_init_ln_grid, save_thumbnail
 
 torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 thread unless you set COURSE_TORCH_THREADS
 sweep = X.load_sweep(DATA_DIR / "init_ln_sweep.json")
@@ -142,29 +142,8 @@ def solve_steps(norm, gamma):
 
 
 budget = sweep["train_config"]["steps"]
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
-for norm, marker, dx in (("post", "o", -0.012), ("pre", "s", 0.012)):
-    finals = np.array([[r["final"]["test_id"] for r in S.init_runs(sweep, norm, g)] for g in gammas])
-    line, = axes[0].plot(gammas, finals.mean(1), marker=marker, label=f"{norm}-LN")
-    for g, f in zip(gammas, finals):
-        axes[0].scatter([g] * len(f), f, color=line.get_color(), s=12, alpha=0.5)
-    for g in gammas:
-        steps = solve_steps(norm, g)
-        done = [s for s in steps if s is not None]
-        axes[1].scatter(np.array([g] * len(done)) + dx + np.linspace(-0.01, 0.01, len(done)), done,
-                        color=line.get_color(), marker=marker, s=20)
-        axes[1].scatter([g + dx] * (len(steps) - len(done)), [budget + 40] * (len(steps) - len(done)),
-                        color=line.get_color(), marker="^", s=30)
-    axes[1].scatter([], [], color=line.get_color(), marker=marker, label=f"{norm}-LN, one mark per seed")
-axes[0].set(xlabel="init rate γ (larger = smaller initial weights)", ylabel="final test-ID accuracy",
-            ylim=(-0.03, 1.03), title="Final test-ID accuracy after 800 steps")
-axes[1].axhline(budget, color="grey", ls=":")
-axes[1].set(xlabel="init rate γ", ylabel="steps to 95 % test-ID", ylim=(0, budget + 80),
-            title=f"Steps to solve (▲: not within {budget} steps)")
-axes[0].legend()
-axes[1].legend(fontsize="small", loc="center left")
-fig.suptitle("Only post-LN with a small enough init learns 1-hop matching in 800 steps; pre-LN never does")
-fig.tight_layout()
+fig, axes = plot_init_ln_grid(sweep, "1 hop, 800 steps",
+                              "Only post-LN with a small enough init learns 1-hop matching in 800 steps; pre-LN never does")
 save_thumbnail(fig, "03_init_and_layernorm")  # the course map in README.md shows it
 plt.show()
 
@@ -372,29 +351,8 @@ def solve_steps2(norm, gamma, threshold=0.95):
     return [r["history"].steps_to("test_id", threshold) for r in S.init_runs(grid2, norm, gamma)]
 
 
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
-for norm, marker, dx in (("post", "o", -0.01), ("pre", "s", 0.01)):
-    finals = [[r["final"]["test_id"] for r in S.init_runs(grid2, norm, g)] for g in gammas2]
-    line, = axes[0].plot(gammas2, [np.mean(f) for f in finals], marker=marker, label=f"{norm}-LN")
-    for g, f in zip(gammas2, finals):
-        axes[0].scatter([g] * len(f), f, color=line.get_color(), s=12, alpha=0.5)
-    for g in gammas2:
-        steps = solve_steps2(norm, g)
-        done = [s for s in steps if s is not None]
-        axes[1].scatter(np.array([g] * len(done)) + dx + np.linspace(-0.01, 0.01, len(done)), done,
-                        color=line.get_color(), marker=marker, s=20)
-        axes[1].scatter([g + dx] * (len(steps) - len(done)), [budget2 * 1.03] * (len(steps) - len(done)),
-                        color=line.get_color(), marker="^", s=30)
-    axes[1].scatter([], [], color=line.get_color(), marker=marker, label=f"{norm}-LN, one mark per seed")
-axes[0].set(xlabel="init rate γ (larger = smaller initial weights)", ylabel="final test-ID accuracy",
-            ylim=(-0.03, 1.03), title="2 hops: final test-ID accuracy")
-axes[1].axhline(budget2, color="grey", ls=":")
-axes[1].set(xlabel="init rate γ", ylabel="steps to 95 % test-ID", ylim=(0, budget2 * 1.07),
-            title=f"2 hops: steps to solve (▲: not within {budget2:,} steps)")
-axes[0].legend()
-axes[1].legend(fontsize="small", loc="center left")
-fig.suptitle("2 hops: only post-LN with a small init learns within 12,000 steps; pre-LN never does")
-fig.tight_layout()
+fig, axes = plot_init_ln_grid(grid2, "2 hops",
+                              "2 hops: only post-LN with a small init learns within 12,000 steps; pre-LN never does")
 plt.show()
 
 # %%

@@ -596,6 +596,25 @@ def check_noise_prediction(answer: dict | None) -> bool | None:
                     "the sweep says otherwise for " + ", ".join(f"{k} (you: {v}, sweep: {w})" for k, (v, w) in wrong.items()))
 
 
+def solution_unmatched_prediction() -> dict:
+    return {sigma: noise_effect(sigma, "unmatched") for sigma in (0.5, 1.0)}
+
+
+def check_unmatched_prediction(answer: dict | None) -> bool | None:
+    """answer: {0.5 | 1.0: "faster" | "slower" | "same"}: the unmatched pair (Xi on W_vo, an
+    independent Xi' on W_qk) against no noise, in the shipped sweep."""
+    if _unanswered(answer):
+        return None
+    bad = {k: v for k, v in answer.items() if k not in (0.5, 1.0) or v not in ("faster", "slower", "same")}
+    if bad or len(answer) != 2:
+        return _verdict(False, "", f"{bad or answer}: keys are 0.5 and 1.0; values 'faster', 'slower' or 'same'")
+    truth = solution_unmatched_prediction()
+    wrong = {k: (v, truth[k]) for k, v in answer.items() if v != truth[k]}
+    return _verdict(not wrong, f"the sweep agrees: {truth}",
+                    "the sweep says otherwise for " + ", ".join(f"sigma {k} (you: {v}, sweep: {w})"
+                                                                for k, (v, w) in wrong.items()))
+
+
 # ---------------------------------------------------------------------------------------------
 # 05 · where does layer 2 look on a 1-hop question?
 # ---------------------------------------------------------------------------------------------

@@ -645,7 +645,7 @@ def make_iteration_sweep(path: Path = DATA_DIR / "iteration_sweep.json", workers
 
 
 NOISE_SIGMAS = (0.0, 0.5, 1.0)
-NOISE_TARGETS = ("both", "qk", "vo")
+NOISE_TARGETS = ("both", "qk", "vo", "unmatched")   # "unmatched": the control [ours]
 NOISE_SEEDS = (0, 1, 2)
 NOISE_2HOP_TRAIN = replace(CHAIN_2HOP_TRAIN, steps=12_000)
 

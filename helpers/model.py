@@ -23,7 +23,7 @@ NORMS = ("post", "pre", "pre_stream", "none")
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 POS_INIT_SCALES = ("vocab", "seq_len")
 INITS = ("rate", "torch")
-NOISE_TARGETS = ("both", "qk", "vo")
+NOISE_TARGETS = ("both", "qk", "vo", "unmatched")
 
 
 @dataclass
@@ -48,7 +48,8 @@ class ModelConfig:
     dropout: float = 0.0         # on the embedding
     freeze_pos: bool = False     # position embedding kept at its init (paper B's `freeze_pos` control)
     noise_std: float = 0.0       # [ours] orthogonal noise sigma: frozen Xi_l on W_vo(l) and W_qk(l+1)
-    noise_target: str = "both"   # where Xi_l goes: "both", "qk" (W_qk of l+1 only) or "vo" (W_vo of l only)
+    noise_target: str = "both"   # where Xi_l goes: "both", "qk" (W_qk of l+1 only) or "vo" (W_vo of l only);
+    #                              "unmatched" [ours, a control]: Xi_l on W_vo(l), an independent Xi'_l on W_qk(l+1)
     noise_seed: int = 0
     noise_layer: int | None = None  # [ours] only layer l gets Xi_l (on W_vo(l) and W_qk(l+1)); None: every layer
 
@@ -219,19 +220,28 @@ class Transformer(nn.Module):
     def _add_orthogonal_noise(self) -> None:
         """[ours] Xi_l ~ N(0, sigma^2 / d) per entry, nearly orthogonal (Xi Xi^T ~ sigma^2 I), added
         as a frozen buffer to W_vo of layer l and W_qk of layer l + 1, so that W_qk(l+1) W_vo(l)^T
-        holds sigma^2 I, the identity matching needs, from the first step."""
+        holds sigma^2 I, the identity matching needs, from the first step.
+
+        target "unmatched" is the control: W_vo(l) gets Xi_l and W_qk(l+1) an independent Xi'_l of
+        the same scale, so both matrices receive the same amount of noise but their product
+        Xi'_l Xi_l^T holds no identity."""
         cfg = self.cfg
         if cfg.noise_std == 0:
             return
         g = torch.Generator().manual_seed(cfg.noise_seed)
+        g_other = torch.Generator().manual_seed(cfg.noise_seed + 1_000_003)   # the control's Xi'
+        scale = cfg.noise_std / math.sqrt(cfg.d_model)
         for layer in range(cfg.n_layers - 1):
-            xi = torch.randn(cfg.d_model, cfg.d_model, generator=g) * cfg.noise_std / math.sqrt(cfg.d_model)
+            xi = torch.randn(cfg.d_model, cfg.d_model, generator=g) * scale
+            xi_other = torch.randn(cfg.d_model, cfg.d_model, generator=g_other) * scale
             if cfg.noise_layer is not None and layer != cfg.noise_layer:
                 continue   # drawn anyway, so that layer l's Xi is the same with or without the others
-            if cfg.noise_target in ("both", "vo"):
+            if cfg.noise_target in ("both", "vo", "unmatched"):
                 self.blocks[layer].attn.noise_vo = xi
             if cfg.noise_target in ("both", "qk"):
                 self.blocks[layer + 1].attn.noise_qk = xi.clone()
+            if cfg.noise_target == "unmatched":
+                self.blocks[layer + 1].attn.noise_qk = xi_other
 
     # ------------------------------------------------------------------ init
     def reset_parameters(self) -> None:

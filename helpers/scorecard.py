@@ -418,6 +418,10 @@ def _noise_row(data_dir: Path) -> dict:
         width = X.CHAIN_1HOP_MODEL.d_model if hops == 1 else X.CHAIN_2HOP_MODEL.d_model
         parts.append(f"{hops} hop{'s' if hops > 1 else ''} (d_model {width}, {len(noisy)} seed{'s' if len(noisy) > 1 else ''}): "
                      f"{steps(*a)} → {steps(*b)} with σ = {sigma:g}")
+    control = [r for r in runs if r["hops"] == 1 and r["sigma"] == 1.0 and r["target"] == "unmatched"]
+    if control:
+        c = mean_steps([steps_to(r["history"], "test_id") for r in control])
+        parts.append(f"control at 1 hop, σ = 1 on an unmatched pair (no planted identity): {steps(*c)}")
     ours = "mean steps to 95 % test-ID, no noise → frozen noise on W_qk and W_vo [ours]: " + "; ".join(parts)
     return _row("A", "Adding orthogonal noise improves reasoning",
                 "noise of std 0.5 and 1 on W_qk, W_vo or both raises the accuracy of 5-layer models on "

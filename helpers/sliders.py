@@ -108,6 +108,13 @@ def noise_steps_to_solve(sweep: dict, sigma: float, target: str = "both") -> lis
     return [r["history"].steps_to("test_id", SOLVED) for r in noise_runs(sweep, sigma, target)]
 
 
+NOISE_COLORS = {"both": "tab:green", "qk": "tab:orange", "vo": "tab:purple", "unmatched": "tab:brown"}
+
+
+def _noise_setting_name(target: str) -> str:
+    return "unmatched pair (control)" if target == "unmatched" else f"noise on {target}"
+
+
 def noise_view(sweep: dict, sigma: float, target: str = "both"):
     """Left: test-ID curves of this setting against no noise (mean, min-max band). Right: steps to
     95 % test-ID against sigma for each target, one dot per seed (a seed that never gets there is
@@ -119,7 +126,7 @@ def noise_view(sweep: dict, sigma: float, target: str = "both"):
     if sigma:
         runs = noise_runs(sweep, sigma, target)
         plot_curve_band(left, runs[0]["history"].steps, [r["history"].acc["test_id"] for r in runs],
-                        label=f"σ = {sigma} on {target}", color="tab:green")
+                        label=f"σ = {sigma}, {_noise_setting_name(target)}", color=NOISE_COLORS[target])
     left.axhline(SOLVED, color="grey", ls=":", lw=1)
     left.set(xlabel="training step", ylabel="test-ID accuracy (band: seeds' range)", ylim=(-0.03, 1.03))
     left.legend(fontsize="small", loc="lower right")
@@ -129,7 +136,11 @@ def noise_view(sweep: dict, sigma: float, target: str = "both"):
     base_mean = np.mean([x if x is not None else budget for x in base_steps])
     right.scatter([0] * len(base_steps), [x if x is not None else budget for x in base_steps], color="grey", s=14,
                   label="no noise (σ = 0)")
-    for offset, (t, color) in zip((-0.03, 0, 0.03), (("both", "tab:green"), ("qk", "tab:orange"), ("vo", "tab:purple"))):
+    colors = NOISE_COLORS
+    targets = [t for t in colors if t in sweep["targets"]]
+    offsets = np.linspace(-0.045, 0.045, len(targets))
+    for offset, t in zip(offsets, targets):
+        color = colors[t]
         xs, means = [0.0], [base_mean]
         for s in sigmas:
             if s == 0:
@@ -141,11 +152,11 @@ def noise_view(sweep: dict, sigma: float, target: str = "both"):
                           color=color, marker="^", s=24)
             xs.append(s + offset)
             means.append(np.mean([x if x is not None else budget for x in steps]))
-        right.plot(xs, means, color=color, label=f"noise on {t} (line: mean, dots: seeds)")
+        right.plot(xs, means, color=color, label=f"{_noise_setting_name(t)} (line: mean, dots: seeds)")
     right.axvline(sigma, color="black", lw=1, ls="--")
     right.set(xlabel="noise σ", ylabel="steps to 95 % test-ID", title=f"every shipped setting (▲: not by step {budget})")
-    right.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
-    label = "no noise" if sigma == 0 else f"σ = {sigma} on {target}"
+    right.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
+    label = "no noise" if sigma == 0 else f"σ = {sigma}, {_noise_setting_name(target)}"
     left.set_title(f"{label}: {_describe_steps(noise_steps_to_solve(sweep, sigma, target))}\n"
                    f"no noise: median step {int(np.median([s for s in noise_steps_to_solve(sweep, 0.0) if s]))}",
                    fontsize="medium")

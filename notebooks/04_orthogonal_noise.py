@@ -20,8 +20,9 @@
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/04_orthogonal_noise.ipynb)
 #
 # **Run time on a laptop CPU: about 68 seconds on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* a shipped sweep, noise
-# $\sigma \in \{0, 0.5, 1\}$ on $W_{qk}$, $W_{vo}$ or both × 3 seeds (`python -m helpers.experiments
-# noise_sweep`, 30-60 min on 2 cores, resumable); the slider answers from it at once.
+# $\sigma \in \{0, 0.5, 1\}$ on $W_{qk}$, $W_{vo}$, both, or an unmatched pair (a control) × 3 seeds
+# (`python -m helpers.experiments noise_sweep`, about 1 hour on 2 cores, resumable); the slider
+# answers from it at once.
 # *Train it yourself:* one live run (~15 s), and a button that trains any slider setting.
 #
 # Paper A (Wang et al., [arXiv 2405.15302](https://arxiv.org/abs/2405.15302)) claims that
@@ -37,9 +38,10 @@
 # 2. how adding the same frozen $\Xi_l$ to $W_{vo}$ of layer $l$ and to $W_{qk}$ of layer $l{+}1$
 #    plants the identity that matching needs from the very first step;
 # 3. what it does to training, measured over seeds and against controls, including where it
-#    does **not** help.
+#    does **not** help;
+# 4. how a control that keeps the noise but breaks the identity tells the two explanations apart.
 #
-# Three checked exercises (two predictions and one function) and an open question.
+# Four checked exercises (three predictions and one function) and an open question.
 
 # %%
 # Setup: in Colab, clone the course (os.environ["COURSE_REPO"] may name a fork); locally, use the repo root.
@@ -256,10 +258,11 @@ for (s, t), steps in steps_to.items():
 #   as no noise;
 # - noise on **$W_{vo}$ alone** slows training at both levels.
 #
-# So the planted product $\Xi\Xi^\top$ is not the whole story **[ours]**: at $\sigma = 1$ a frozen
-# random query-key term helps by itself, perhaps by breaking the symmetry of the nearly uniform
-# attention that small init starts from. But at $\sigma = 0.5$ only the *pair* helps, as the
-# planted identity predicts, and noise that only perturbs what layer 0 writes ($W_{vo}$) hurts.
+# So two things happen at once **[ours]**: at $\sigma = 1$ a frozen random query-key term helps by
+# itself (perhaps by breaking the symmetry of the nearly uniform attention that small init starts
+# from), and noise that only perturbs what layer 0 writes ($W_{vo}$) hurts. Is the pair faster
+# only because it contains the helpful $W_{qk}$ term, or because the two halves form the identity?
+# The control in the next subsection separates the two.
 # The checks below make each of these statements an assert.
 
 # %%
@@ -277,6 +280,68 @@ assert min(half_qk) >= min(base), "at σ = 0.5 noise on W_qk alone is no faster 
 assert min(vo_only) >= max(base), "noise on W_vo alone never helps"
 
 # %% [markdown]
+# ### The control: the same noise, unmatched [ours]
+#
+# If the pair helps because of the planted identity, what matters is that **the same** $\Xi_l$ sits
+# on both sides. The control `noise_target="unmatched"` keeps $\Xi_l$ on $W_{vo}^{(l)}$ but puts an
+# **independent** $\Xi'_l$ of the same size on $W_{qk}^{(l+1)}$: each matrix gets exactly as much
+# frozen noise as with `"both"`, but the product that matching reads, $\Xi'_l \Xi_l^\top$, holds no
+# identity. Section 2's check at init, for this control:
+
+# %%
+control = make_model(X.noise_model_config(1.0, "unmatched"), seed=0, device="cpu")
+at_init[(1.0, "unmatched")] = A.diagonal_score(A.matching_matrix(control, 1, ID))
+print(f"σ = 1.0, unmatched pair: M1 diagonal score at init = {at_init[(1.0, 'unmatched')]:.2f} "
+      f"(same Xi on both: {at_init[(1.0, 'both')]:.2f})")
+assert at_init[(1.0, "unmatched")] <= 0.1
+
+# %% [markdown]
+# ### Exercise 4 · Predict the control
+# > **Difficulty:** 🔴🔴⚪⚪⚪ · **Time:** ~5 min
+#
+# Against no noise, will the unmatched pair train **faster**, **slower** or about the **same**
+# (mean steps to 95 % test-ID over 3 seeds, "same" = less than 50 steps apart), at $\sigma = 0.5$
+# and at $\sigma = 1$? Write down what each explanation predicts first: "any random $W_{qk}$ term
+# helps" against "the planted identity helps".
+
+# %%
+my_prediction = {0.5: None, 1.0: None}   # each "faster", "slower" or "same"
+E.check_unmatched_prediction(my_prediction)
+
+# %% [markdown]
+# <details><summary><b>Solution</b> (click to open)</summary>
+#
+# ```python
+# my_prediction = E.solution_unmatched_prediction()   # computed from the shipped sweep
+# ```
+#
+# The next cell prints the steps and checks the comparison that decides between the explanations.
+# </details>
+
+# %%
+for sigma in (0.5, 1.0):
+    steps_to[(sigma, "unmatched")] = S.noise_steps_to_solve(sweep, sigma, "unmatched")
+    print(f"σ = {sigma}: no noise {base} | same Xi on both {steps_to[(sigma, 'both')]} | "
+          f"unmatched pair {steps_to[(sigma, 'unmatched')]} | qk alone {steps_to[(sigma, 'qk')]} "
+          f"| vo alone {steps_to[(sigma, 'vo')]}")
+    matched, unmatched = steps_to[(sigma, "both")], steps_to[(sigma, "unmatched")]
+    assert None not in matched + unmatched
+    assert max(matched) < min(unmatched), f"σ = {sigma}: the matched pair beats the unmatched one in every seed"
+    assert np.mean(unmatched) >= np.mean(base) - 50, f"σ = {sigma}: the unmatched pair is no faster than no noise"
+fig = S.noise_view(sweep, 1.0, "unmatched")
+fig.suptitle("The same noise without the planted identity (brown) is no faster than no noise; "
+             "the matched pair (green) is", y=1.04)
+plt.show()
+
+# %% [markdown]
+# With the same amount of noise on the same two matrices, only the *matched* pair helps: the
+# unmatched pair is no faster than no noise (at $\sigma = 0.5$ it is slower), while the matched one
+# is 100-150 steps faster in every seed, two to three evaluation intervals. The frozen $W_{qk}$ term
+# that helps on its own at $\sigma = 1$ does not help once $W_{vo}$ is noised too, unless the two
+# halves form the identity. So on this 1-hop model the planted identity is a cause of the speed-up,
+# not only a description of it **[ours]**; the random query-key term is a second, weaker effect.
+# Three seeds, evaluated every 50 steps: a clear but small effect.
+#
 # ### Where it does not help: 2 hops at d_model 32
 #
 # The sweep also trained notebook 02's 2-hop model (d_model 32) with and without $\sigma = 1$
@@ -368,19 +433,22 @@ assert live_steps is not None and live_steps <= max(base)
 # %% [markdown]
 # ### Open question
 #
-# Noise on $W_{qk}$ alone never forms the product $\Xi\Xi^\top$, yet it changes training (section 3).
-# What could a *fixed random* query-key bias do to a model whose attention starts almost uniform
-# (small init), and how would you test your explanation?
+# Noise on $W_{qk}$ alone never forms the product $\Xi\Xi^\top$, yet at $\sigma = 1$ it speeds up
+# training (section 3), and noise on $W_{vo}$ alone slows it. What could a *fixed random*
+# query-key bias do to a model whose attention starts almost uniform (small init), why would a
+# random $W_{vo}$ term hurt, and how would you test your explanations?
 #
 # <details><summary>Answer</summary>
 #
 # With small init every attention score starts near 0 and the pattern is nearly uniform, a
 # symmetric point the gradient leaves slowly (the plateau). A fixed random $x_i \Xi x_j^\top$ term
-# gives every query a different, content-dependent pattern from step 0, which breaks that symmetry;
-# it need not be the identity to help. Tests: use a *different* random matrix on $W_{qk}$ than on
-# $W_{vo}$ (no product $\Xi\Xi^\top$, same symmetry breaking), or a noise that is redrawn every step
-# (no fixed direction to exploit), and compare steps to solve over several seeds. The paper's
-# setting (5 layers, harder datasets) may also behave differently from this 1-hop model.
+# gives every query a different, content-dependent pattern from step 0, which breaks that symmetry.
+# A random $W_{vo}$ term, in turn, mixes a random image of each token into what layer 0 writes,
+# which the later layers must learn to ignore unless something reads it (the matched $\Xi$ on
+# $W_{qk}$ does). Tests: noise redrawn every step (no fixed direction to exploit); the noise on
+# $W_{qk}$ scaled down as training goes; and, for the pair, the unmatched control of section 3
+# at more seeds. The paper's setting (5 layers, harder datasets) may behave differently from
+# this 1-hop model.
 # </details>
 #
 # ## Summary
@@ -391,8 +459,11 @@ assert live_steps is not None and live_steps <= max(base)
 #   $W_{vo}^{(l)}$ and $W_{qk}^{(l+1)}$; at init this already makes the matching matrix diagonal.
 # - On 1-hop questions (3 seeds per setting), noise on both $W_{vo}$ and $W_{qk}$ shortens the
 #   plateau in every seed at $\sigma = 0.5$ and 1; on $W_{qk}$ alone it helps only at $\sigma = 1$; on
-#   $W_{vo}$ alone it always slows training. Part of the effect is the planted identity, part a
-#   frozen random attention bias [ours].
+#   $W_{vo}$ alone it always slows training.
+# - The control separates the explanations [ours]: the same noise with an *independent* matrix on
+#   $W_{qk}$ (no planted identity) is no faster than no noise, while the matched pair is 100-150
+#   steps faster in every seed. The planted identity is a cause; a frozen random query-key term
+#   is a second, weaker effect.
 # - On 2 hops at d_model 32 (one seed) the noised model stayed on the plateau. At laptop
 #   scale we therefore reproduce "noise helps" for 1 hop only; the paper's setting (5 layers,
 #   harder datasets, d_model 400) is open.

@@ -334,6 +334,16 @@ def test_noise_prediction():
     assert E.check_noise_prediction({"both": None, "qk": None, "vo": None}) is None
 
 
+def test_unmatched_prediction():
+    truth = E.solution_unmatched_prediction()
+    assert set(truth) == {0.5, 1.0} and set(truth.values()) <= {"faster", "slower", "same"}
+    assert E.check_unmatched_prediction(truth) is True
+    flipped = {**truth, 0.5: "faster" if truth[0.5] != "faster" else "slower"}
+    assert E.check_unmatched_prediction(flipped) is False
+    assert E.check_unmatched_prediction({0.5: "same"}) is False
+    assert E.check_unmatched_prediction({0.5: None, 1.0: None}) is None
+
+
 def test_depth2_best_hop():
     sweep = X.load_sweep(X.DATA_DIR / "parallel_sweep.json")
     truth = E.depth2_best_hop(sweep)

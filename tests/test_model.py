@@ -126,6 +126,19 @@ def test_orthogonal_noise_is_frozen_and_plants_the_identity():
         small_config(noise_std=-1)
 
 
+def test_unmatched_noise_has_the_same_scale_but_no_identity():
+    """The control: W_vo(l) keeps Xi_l, W_qk(l+1) gets an independent Xi'_l of the same size, so
+    the product that matching reads (Xi'_l Xi_l^T) has no diagonal."""
+    both = make_model(small_config(d_model=64, noise_std=1.0), seed=0)
+    ctrl = make_model(small_config(d_model=64, noise_std=1.0, noise_target="unmatched"), seed=0)
+    xi, xi_other = ctrl.blocks[0].attn.noise_vo, ctrl.blocks[1].attn.noise_qk
+    assert torch.equal(xi, both.blocks[0].attn.noise_vo)
+    assert xi_other.norm() == pytest.approx(xi.norm().item(), rel=0.1)
+    assert (xi @ xi.T).diagonal().mean() > 0.85
+    assert (xi_other @ xi.T).diagonal().abs().mean() < 0.3
+    assert ((xi_other @ xi.T).argmax(1) == torch.arange(64)).float().mean() < 0.1
+
+
 def test_noise_on_one_layer_only():
     """noise_layer=l plants Xi_l on W_vo(l) and W_qk(l+1) only, the same Xi_l as with every layer."""
     one = Transformer(ModelConfig(n_layers=5, noise_std=1.0, noise_layer=1))

@@ -42,7 +42,11 @@ def test_noise_view_and_steps():
     base = S.noise_steps_to_solve(sweep, 0.0, "qk")   # no noise has no target: every target gives it
     assert base == S.noise_steps_to_solve(sweep, 0.0, "both") and len(base) == len(sweep["seeds"])
     fig = S.noise_view(sweep, 1.0, "vo")
-    assert "σ = 1.0 on vo" in fig.axes[0].get_title()
+    assert "σ = 1.0, noise on vo" in fig.axes[0].get_title()
+    plt.close(fig)
+    fig = S.noise_view(sweep, 0.5, "unmatched")   # the control is drawn and named as such
+    assert "unmatched pair (control)" in fig.axes[0].get_title()
+    assert any("unmatched pair" in t.get_text() for t in fig.axes[1].get_legend().get_texts())
     plt.close(fig)
     with pytest.raises(ValueError, match="sigma=0.3"):
         S.noise_view(sweep, 0.3, "both")

@@ -180,13 +180,18 @@ def ood_interventions(model, ood_data, seeds=(0, 1, 2)) -> dict:
 # Width or learning rate? The ladder lowers the lr as it widens, so one control run trains d_model
 # 128 at d_model 256's lr: if OOD follows the lr rather than the width, this run shows it.
 LADDER_LR_CONTROLS = ({"d_model": 128, "seed": 0, "lr": 5e-4},)
+# The position embedding's init: the ladder draws it like a token row (fan_in 201, bound 6/201 at
+# gamma 1) where the authors use fan_in = seq_len 13 (bound 6/13, 15x larger). One control run at
+# d_model 128 with the authors' position init says whether this difference moves OOD.
+LADDER_POS_CONTROLS = ({"d_model": 128, "seed": 0, "pos": "seq_len"},)
 
 
 def ladder_cells() -> list[dict]:
     """Every (width, seed), then the lr controls. Order [ours], for 2 workers: d_model 256 seed 0
     first (2-3 hours on a core) while the other worker trains d_model 32, then 128 and the lr
     control, then the rest."""
-    cells = [{"d_model": d, "seed": seed} for d in LADDER_WIDTHS for seed in LADDER_SEEDS] + list(LADDER_LR_CONTROLS)
+    cells = ([{"d_model": d, "seed": seed} for d in LADDER_WIDTHS for seed in LADDER_SEEDS] + list(LADDER_LR_CONTROLS)
+             + list(LADDER_POS_CONTROLS))
     first = [{"d_model": 256, "seed": 0}, {"d_model": 32, "seed": 0}, {"d_model": 32, "seed": 1},
              {"d_model": 128, "seed": 0}, *LADDER_LR_CONTROLS]
     return first + [c for c in cells if c not in first]
@@ -197,6 +202,8 @@ def _ladder_run(cell: dict, run_dir: Path = LADDER_DIR) -> dict:
     model_cfg, train_cfg = ladder_model_config(d), replace(ladder_train_config(d), seed=seed)
     if "lr" in cell:   # an lr control: this width at another width's learning rate
         train_cfg = replace(train_cfg, lr=cell["lr"])
+    if "pos" in cell:  # a position-init control: the authors' fan_in = seq_len
+        model_cfg = replace(model_cfg, pos_init_scale=cell["pos"])
     train_data = make_chain_data(N_TRAIN, 2, "train", seed=seed)
     evals = chain_eval_sets(2)
     model = make_model(model_cfg, seed=seed)
@@ -224,10 +231,10 @@ def make_width_ladder(path: Path = DATA_DIR / "width_ladder.json", workers: int 
     runs = (finished_records(cells, LADDER_DIR) if collect
             else run_sweep(_ladder_run, cells, LADDER_DIR, workers, desc="width ladder"))
     pending = pending_cells(cells, LADDER_DIR)
-    runs = sorted(runs, key=lambda r: (r["d_model"], "lr" in r, r["seed"]))
+    runs = sorted(runs, key=lambda r: (r["d_model"], "lr" in r, "pos" in r, r["seed"]))
     blob = {"command": "python -m helpers.experiments width_ladder", **OOD_RULE, "hops": 2, "n_train": N_TRAIN,
             "widths": LADDER_WIDTHS, "seeds": LADDER_SEEDS, "lr_by_width": LADDER_LR,
-            "lr_controls": LADDER_LR_CONTROLS, "train_config": LADDER_TRAIN.to_dict(), "ratios": LADDER_RATIOS,
+            "lr_controls": LADDER_LR_CONTROLS, "pos_controls": LADDER_POS_CONTROLS, "train_config": LADDER_TRAIN.to_dict(), "ratios": LADDER_RATIOS,
             "runs": runs, "pending": pending}
     path.write_text(json.dumps(blob))
     return path
@@ -273,7 +280,7 @@ def ladder_summary(runs: list[dict]) -> list[dict]:
         stop = h.steps.index(run["stop_step"]) if run["stop_step"] is not None else None
         late = [a for step, a in zip(h.steps, h.acc["test_ood"]) if step > h.steps[-1] - LADDER_LATE_STEPS]
         rows.append({"d_model": run["d_model"], "seed": run["seed"], "lr": run["train_config"]["lr"],
-                     "lr_control": "lr" in run,
+                     "lr_control": "lr" in run, "pos_control": "pos" in run,
                      "transition_step": t, "stop_step": run["stop_step"], "steps": h.steps[-1],
                      "final": run["final"], "plateau_ood": (min(plateau), max(plateau)),
                      "ood_at_stop": h.acc["test_ood"][stop] if stop is not None else None,

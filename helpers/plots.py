@@ -307,14 +307,17 @@ def plot_init_ln_grid(sweep: dict, label: str, suptitle: str, threshold: float =
                             color=line.get_color(), marker=marker, s=20)
             axes[1].scatter([g + dx] * (len(steps) - len(done)), [budget * 1.03] * (len(steps) - len(done)),
                             color=line.get_color(), marker="^", s=30)
-        axes[1].scatter([], [], color=line.get_color(), marker=marker, label=f"{norm}-LN, one mark per seed")
+        axes[1].scatter([], [], color=line.get_color(), marker=marker, label=f"{norm}-LN solved, one mark per seed")
+        axes[1].scatter([], [], color=line.get_color(), marker="^", label=f"{norm}-LN not solved in the budget")
     axes[0].set(xlabel="init rate γ (larger = smaller initial weights)", ylabel="final test-ID accuracy",
                 ylim=(-0.03, 1.03), title=f"{label}: final test-ID accuracy")
+    pad = 0.06 * (max(gammas) - min(gammas))
+    axes[1].set_xlim(min(gammas) - pad, max(gammas) + pad)
     axes[1].axhline(budget, color="grey", ls=":")
     axes[1].set(xlabel="init rate γ", ylabel=f"steps to {threshold:.0%} test-ID", ylim=(0, budget * 1.07),
                 title=f"{label}: steps to solve (▲: not within {budget:,} steps)")
     axes[0].legend()
-    axes[1].legend(fontsize="small", loc="center left")
+    axes[1].legend(fontsize="x-small", loc="lower left")
     fig.suptitle(suptitle)
     fig.tight_layout()
     return fig, axes

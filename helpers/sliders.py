@@ -122,13 +122,13 @@ def noise_view(sweep: dict, sigma: float, target: str = "both"):
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
     base = noise_runs(sweep, 0.0)
     plot_curve_band(left, base[0]["history"].steps, [r["history"].acc["test_id"] for r in base],
-                    label="no noise", color="grey")
+                    label="no noise (band: range over seeds)", color="grey")
     if sigma:
         runs = noise_runs(sweep, sigma, target)
         plot_curve_band(left, runs[0]["history"].steps, [r["history"].acc["test_id"] for r in runs],
                         label=f"σ = {sigma}, {_noise_setting_name(target)}", color=NOISE_COLORS[target])
     left.axhline(SOLVED, color="grey", ls=":", lw=1)
-    left.set(xlabel="training step", ylabel="test-ID accuracy (band: seeds' range)", ylim=(-0.03, 1.03))
+    left.set(xlabel="training step", ylabel="test-ID accuracy", ylim=(-0.03, 1.03))
     left.legend(fontsize="small", loc="lower right")
     budget = base[0]["history"].steps[-1]
     sigmas = sorted(sweep["sigmas"])
@@ -153,9 +153,9 @@ def noise_view(sweep: dict, sigma: float, target: str = "both"):
             xs.append(s + offset)
             means.append(np.mean([x if x is not None else budget for x in steps]))
         right.plot(xs, means, color=color, label=f"{_noise_setting_name(t)} (line: mean, dots: seeds)")
-    right.axvline(sigma, color="black", lw=1, ls="--")
+    right.axvline(sigma, color="black", lw=1, ls="--", label="the σ drawn on the left")
     right.set(xlabel="noise σ", ylabel="steps to 95 % test-ID", title=f"every shipped setting (▲: not by step {budget})")
-    right.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
+    right.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.33), ncol=2)
     label = "no noise" if sigma == 0 else f"σ = {sigma}, {_noise_setting_name(target)}"
     left.set_title(f"{label}: {_describe_steps(noise_steps_to_solve(sweep, sigma, target))}\n"
                    f"no noise: median step {int(np.median([s for s in noise_steps_to_solve(sweep, 0.0) if s]))}",

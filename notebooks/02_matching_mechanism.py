@@ -478,26 +478,35 @@ for r in summary:
           f"{r['plateau_ood'][1]:>10.2f} {r['ood_at_stop']:>13.3f} "
           f"{r['final']['test_id']:>8.3f} {r['final']['test_ood']:>9.3f} {r['ood_late']:>8.3f} "
           f"{r['ratio_end']:>11.3f} {r['random_codes_as_trained']:>11.3f} {r['id_ood_abs_cos_end']:>12.3f} "
-          f"{r['minutes']:>7.0f}" + ("  (lr control)" if r["lr_control"] else ""))
+          f"{r['minutes']:>7.0f}" + ("  (lr control)" if r["lr_control"] else "")
+          + ("  (position-init control)" if r["pos_control"] else ""))
 print("jump at: first evaluation with test-ID >= 0.5 | OOD before: best test-OOD before it | late OOD: mean over "
       "the evaluations of the last 1,000 steps (after the jump test-OOD swings by up to ~0.25 between evaluations) | "
       "random rows: test-OOD with the OOD rows replaced by fresh random rows of the same norm | "
       "|cos| ID-OOD: mean |cosine| between an ID row and an OOD row at the end")
 if ladder["pending"]:
     print("not run yet:", ", ".join(f"d_model {c['d_model']} seed {c['seed']}" + (f" at lr {c['lr']:.0e}" if "lr" in c else "")
+                                    + (" with the authors' position init" if "pos" in c else "")
                                     for c in ladder["pending"]))
-plot_width_ladder(summary, ladder["runs"],
-                  title="Along the ladder never-seen rows stay larger and OOD rises from d_model 128 on; "
-                        "setting their norm by hand moves OOD at every width")
+plot_width_ladder([r for r in summary if not r["pos_control"]], [r for r in ladder["runs"] if "pos" not in r],
+                  title="Along the ladder never-seen rows stay larger and OOD rises, with a seed spread as large as a "
+                        "width step; setting their norm by hand moves OOD at every width")
 plt.show()
 
-recipe = [r for r in summary if not r["lr_control"]]
+recipe = [r for r in summary if not (r["lr_control"] or r["pos_control"])]
 widths = sorted({r["d_model"] for r in recipe})
 by_width = {d: [r for r in recipe if r["d_model"] == d] for d in widths}
 for d, rows in by_width.items():
     print(f"d_model {d:>3}: late OOD {[round(r['ood_late'], 3) for r in rows]}, OOD/ID norm "
           f"{[round(r['ratio_end'], 3) for r in rows]}, OOD with the rows set to "
           + ", ".join(f"{x} x ID norm: {[round(r['by_ratio'][str(x)], 2) for r in rows]}" for x in ladder["ratios"]))
+for r, run in zip(summary, ladder["runs"]):
+    first = run["history"].metrics["ood_id_norm_ratio"][0]
+    print(f"d_model {r['d_model']:>3} seed {r['seed']}" + (" (lr control)" if r["lr_control"] else "")
+          + (" (position-init control)" if r["pos_control"] else "")
+          + f": OOD/ID norm {first:.2f} at step {run['history'].steps[0]}, {r['ratio_end']:.2f} at the end"
+          + (f"; OOD with the rows set to " + ", ".join(f"{x} x ID norm: {r['by_ratio'][str(x)]:.2f}" for x in ladder["ratios"])
+             if r["lr_control"] or r["pos_control"] else ""))
 narrow, wide = by_width[widths[0]], by_width[widths[-1]]
 assert widths[0] == 32 and widths[-1] >= 128, "the ladder spans narrow to wide"
 for r in summary:   # the intervention, at every width: OOD accuracy rises with the OOD rows' norm
@@ -537,9 +546,9 @@ assert min(r["by_ratio"]["0.05"] for r in wide) > max(r["by_ratio"]["0.05"] for 
 #   the narrower control jumps later (step 12,250 against 9,250), so its rows end fainter (25 %), and
 #   it ends at 0.55 OOD, between the two. At equal norm the models of d_model 128 and above also
 #   score more: at the full ID norm 0.80-0.85 at 32-64 against 0.92-0.94 at 128-256 (0.96 for the
-#   control, right panel). The gap is largest for faint rows: at 0.05 × the ID norm 0.14-0.19 at
-#   32-64, 0.24-0.40 at 128, 0.49 for the control and 0.58 at 256, so the learning rate matters there
-#   too, not only width. One guess we have not tested: random codes overlap less in more
+#   control). For faint rows (0.05 × the ID norm) the seeds overlap across widths (0.14-0.24 at
+#   32-64, 0.24-0.40 at 128), while the control (0.49) and d_model 256 (0.58) score more, so the
+#   learning rate matters there too, not only width. One guess we have not tested: random codes overlap less in more
 #   dimensions (mean |cos| between an ID and an OOD row: 0.14 at 32, 0.05 at 256).
 #
 # Caveats: two seeds per width up to 128 and one at 256 so far, and a CPU recipe that differs from the authors'

@@ -151,8 +151,9 @@ plt.show()
 for norm in norms:
     for g in gammas:
         steps = solve_steps(norm, g)
+        finals = [round(r["final"]["test_id"], 2) for r in S.init_runs(sweep, norm, g)]
         print(f"{norm:4s}-LN γ={g:<4}: {sum(s is not None for s in steps)}/{len(seeds)} seeds solve, "
-              f"steps to 95 %: {steps}")
+              f"steps to 95 %: {str(steps):18s} final test-ID per seed: {finals}")
 solved = {(n, g): all(s is not None for s in solve_steps(n, g)) for n in norms for g in gammas}
 never = {(n, g): all(s is None for s in solve_steps(n, g)) for n in norms for g in gammas}
 smallest_post = min(g for g in gammas if solved[("post", g)])
@@ -366,6 +367,13 @@ for norm in grid2["grid"]["norm"]:
         steps = solve_steps2(norm, g)
         print(f"{norm + '-LN γ=' + str(g):16s} {sum(s is not None for s in steps)}/{len(steps):<5d}  {str(steps):26s} "
               + " / ".join(f"{answers2[(norm, g)][k]:.2f}" for k in kinds))
+print("\nruns that did not solve, seed by seed (final train / test-ID accuracy):")
+for norm in grid2["grid"]["norm"]:
+    for g in gammas2:
+        failed = [r for r in S.init_runs(grid2, norm, g) if r["history"].steps_to("test_id", 0.95) is None]
+        if failed:
+            print(f"  {norm + '-LN γ=' + str(g):16s} " + "; ".join(
+                f"seed {r['seed']}: {r['final']['train']:.2f} / {r['final']['test_id']:.2f}" for r in failed))
 solves2 = lambda norm, g: [s is not None for s in solve_steps2(norm, g)]
 assert not any(any(solves2("pre", g)) for g in gammas2), "pre-LN never learns 2 hops within the budget"
 assert all(solves2("post", 1.0)), "post-LN with the small init (γ = 1) learns 2 hops in every seed"
@@ -385,7 +393,7 @@ assert answers2[("post", 0.3)]["outside"] > 0.3        # large-init post-LN ofte
 #
 # The failures differ in **what they answer**:
 #
-# - **pre-LN**, every $\gamma$: about 12 % right, about 22 % *one hop short* (the middle node),
+# - **pre-LN**, every $\gamma$: about 12 % right, about 23 % *one hop short* (the middle node),
 #   about 60 % another token of the question, almost never a token outside it. They answer from
 #   the question and hit the middle node about twice as often as the answer: something of the
 #   first hop is there, the second is missing.

@@ -3,7 +3,9 @@ import json
 
 import pytest
 
+from helpers import experiments as X
 from helpers.sweep import cell_key, pending_cells, run_path, run_sweep
+from helpers.train import TrainConfig
 
 
 def test_cell_key_is_stable_and_names_every_setting():
@@ -44,3 +46,18 @@ def test_sweep_rejects_bad_input(tmp_path):
         run_sweep(dict, [{"seed": 0}], tmp_path, workers=0)
     with pytest.raises(ValueError, match="share a key"):
         run_sweep(dict, [{"seed": 0}, {"seed": 0}], tmp_path)
+
+
+def test_noise5_cells_and_one_tiny_run(tmp_path):
+    """The 5L1H study's grid (no-noise runs first, every target incl. the unmatched control, per
+    layer) and one run's record: per-hop steps to 95 %, weights kept, a control's noise in place."""
+    cells = X.noise5_cells()
+    assert len(cells) == 2 * (1 + 2 * len(X.NOISE_TARGETS) * 3) * 3 == 150
+    assert all(c["sigma"] == 0 for c in cells[:6]) and {c["target"] for c in cells} == set(X.NOISE_TARGETS)
+    cell = {"dataset": "with_order_after", "sigma": 1.0, "target": "unmatched", "layer": 1, "seed": 0}
+    record = X._noise5_run(cell, train_cfg=TrainConfig(steps=20, batch_size=16, eval_every=10, eval_size=64),
+                           run_dir=tmp_path)
+    assert record["n_layers"] == 5 and record["noise_target"] == "unmatched" and record["noise_layer"] == 1
+    assert set(record["steps_to_95_by_hop"]) == {"1", "2", "3"}
+    assert {int(k) for k in record["acc_by_hop"]} == {1, 2, 3}
+    assert (tmp_path / f"{cell_key(cell)}.pt").exists()

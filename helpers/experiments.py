@@ -204,6 +204,14 @@ def _ladder_run(cell: dict, run_dir: Path = LADDER_DIR) -> dict:
         train_cfg = replace(train_cfg, lr=cell["lr"])
     if "pos" in cell:  # a position-init control: the authors' fan_in = seq_len
         model_cfg = replace(model_cfg, pos_init_scale=cell["pos"])
+    return _train_2hop_with_geometry(cell, model_cfg, train_cfg, run_dir, "python -m helpers.experiments width_ladder")
+
+
+def _train_2hop_with_geometry(cell: dict, model_cfg: ModelConfig, train_cfg: TrainConfig, run_dir: Path,
+                              command: str) -> dict:
+    """One resumable 2-hop run that records the embedding geometry at every evaluation and the
+    OOD-row interventions at the end; keeps its fp16 weights in `run_dir`."""
+    seed = cell["seed"]
     train_data = make_chain_data(N_TRAIN, 2, "train", seed=seed)
     evals = chain_eval_sets(2)
     model = make_model(model_cfg, seed=seed)
@@ -213,7 +221,7 @@ def _ladder_run(cell: dict, run_dir: Path = LADDER_DIR) -> dict:
     save_checkpoint(Path(run_dir) / f"{cell_key(cell)}.pt", model, fp16=True,
                     task={"family": "chain", "hops": 2, "n_nodes": 7, "variant": "single", "n_train": N_TRAIN,
                           "seed": seed, **OOD_RULE}, train_config=train_cfg.to_dict(), results={s: history.final(s) for s in history.acc},
-                    command="python -m helpers.experiments width_ladder")
+                    command=command)
     record = {"model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(), "history": history.to_dict(),
               "final": {s: history.final(s) for s in history.acc}, "transition_step": history.steps_to("test_id", 0.5),
               "stop_step": history.stop_step, "interventions": ood_interventions(model, evals["test_ood"]),
@@ -236,6 +244,32 @@ def make_width_ladder(path: Path = DATA_DIR / "width_ladder.json", workers: int 
             "widths": LADDER_WIDTHS, "seeds": LADDER_SEEDS, "lr_by_width": LADDER_LR,
             "lr_controls": LADDER_LR_CONTROLS, "pos_controls": LADDER_POS_CONTROLS, "train_config": LADDER_TRAIN.to_dict(), "ratios": LADDER_RATIOS,
             "runs": runs, "pending": pending}
+    path.write_text(json.dumps(blob))
+    return path
+
+
+# The authors' reference configuration itself (issue 15, item 5): d_model 400, batch 1000, their
+# epoch-stepped schedule, 27,000 steps, 2 seeds. About 3 s per step on a laptop core, so a GPU job:
+# `python -m helpers.experiments authors_chain --workers 2` (resumable inside a run; --collect).
+AUTHORS_CHAIN_SEEDS = (0, 1)
+AUTHORS_CHAIN_DIR = RUNS_DIR / "authors_chain"
+
+
+def _authors_chain_run(cell: dict, run_dir: Path = AUTHORS_CHAIN_DIR, model_cfg: ModelConfig = AUTHORS_CHAIN_MODEL,
+                       train_cfg: TrainConfig = AUTHORS_CHAIN_TRAIN) -> dict:
+    return _train_2hop_with_geometry(cell, model_cfg, replace(train_cfg, seed=cell["seed"]), run_dir,
+                                     "python -m helpers.experiments authors_chain")
+
+
+def make_authors_chain(path: Path = DATA_DIR / "authors_chain.json", workers: int = 2, collect: bool = False,
+                       **_) -> Path:
+    """The authors' 2-hop reference run at 2 seeds, with the ladder's per-run record."""
+    cells = [{"seed": s} for s in AUTHORS_CHAIN_SEEDS]
+    runs = (finished_records(cells, AUTHORS_CHAIN_DIR) if collect
+            else run_sweep(_authors_chain_run, cells, AUTHORS_CHAIN_DIR, workers, desc="authors' 2-hop reference"))
+    blob = {"command": "python -m helpers.experiments authors_chain", **OOD_RULE, "hops": 2, "n_train": N_TRAIN,
+            "model_config": AUTHORS_CHAIN_MODEL.to_dict(), "train_config": AUTHORS_CHAIN_TRAIN.to_dict(),
+            "ratios": LADDER_RATIOS, "runs": runs, "pending": pending_cells(cells, AUTHORS_CHAIN_DIR)}
     path.write_text(json.dumps(blob))
     return path
 
@@ -1051,6 +1085,7 @@ ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "mysteries": make_mysteries, "noise5_sweep": make_noise5_sweep,
              "width_ladder": make_width_ladder, "chain_2hop_wide": make_chain_2hop_wide,
              "init_ln_2hop_sweep": make_init_ln_2hop_sweep, "iteration16_sweep": make_iteration16_sweep,
+             "authors_chain": make_authors_chain,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
 
 
@@ -1064,7 +1099,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="write here instead of data/")
     parser.add_argument("--collect", action="store_true",
-                        help="width_ladder: write the aggregate from the runs finished so far, train nothing")
+                        help="a resumable sweep (width_ladder, init_ln_2hop_sweep, noise5_sweep, authors_chain, iteration16_sweep): "
+                             "write the aggregate from the runs finished so far, train nothing")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()

@@ -61,3 +61,17 @@ def test_noise5_cells_and_one_tiny_run(tmp_path):
     assert set(record["steps_to_95_by_hop"]) == {"1", "2", "3"}
     assert {int(k) for k in record["acc_by_hop"]} == {1, 2, 3}
     assert (tmp_path / f"{cell_key(cell)}.pt").exists()
+
+
+def test_authors_chain_run_records_what_the_ladder_records(tmp_path):
+    """The authors' reference run (GPU-sized) goes through the same per-run record as the ladder;
+    a tiny stand-in of its config checks the record and the kept weights."""
+    from dataclasses import replace
+    model_cfg = replace(X.AUTHORS_CHAIN_MODEL, d_model=16, d_head=16, d_ff=32)
+    train_cfg = replace(X.AUTHORS_CHAIN_TRAIN, steps=6, batch_size=32, steps_per_epoch=3, warmup_epochs=1,
+                        cosine_epochs=2, eval_every=3, eval_size=64)
+    record = X._authors_chain_run({"seed": 0}, run_dir=tmp_path, model_cfg=model_cfg, train_cfg=train_cfg)
+    assert record["model_config"]["pos_init_scale"] == "seq_len" and record["train_config"]["batch_size"] == 32
+    assert record["history"]["steps"] == [3, 6]
+    assert set(record["interventions"]["by_ratio"]) == {str(r) for r in X.LADDER_RATIOS}
+    assert (tmp_path / "seed=0.pt").exists()

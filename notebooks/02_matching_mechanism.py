@@ -529,7 +529,7 @@ assert min(r["by_ratio"]["0.05"] for r in wide) > max(r["by_ratio"]["0.05"] for 
 # - **Never-seen rows fall behind less.** After training the OOD rows have 5 % of the ID rows' norm
 #   at d_model 32, 8-9 % at 64, 16-18 % at 128 and 28 % at 256. At initialization the ratio is about 1
 #   (all rows are drawn alike); by the first evaluation (step 250, where the middle panel starts)
-#   it is already 0.45 at d_model 32 and 0.92 at 256, and it keeps falling long before the jump.
+#   it is already 0.45-0.46 at d_model 32 and 0.92 at 256, and it keeps falling long before the jump.
 # - **The intervention moves OOD accuracy at every width, as predicted.** Setting only the OOD
 #   rows' norm from 0.05 to 1 × the ID norm takes test-OOD from 0.14-0.24 to 0.80-0.85 at d_model
 #   32 and 64, from 0.24-0.40 to 0.92 at 128 and from 0.58 to 0.94 at 256. Fresh random rows of the same
@@ -546,7 +546,7 @@ assert min(r["by_ratio"]["0.05"] for r in wide) > max(r["by_ratio"]["0.05"] for 
 #   the narrower control jumps later (step 12,250 against 9,250), so its rows end fainter (25 %), and
 #   it ends at 0.55 OOD, between the two. At equal norm the models of d_model 128 and above also
 #   score more: at the full ID norm 0.80-0.85 at 32-64 against 0.92-0.94 at 128-256 (0.96 for the
-#   control). For faint rows (0.05 × the ID norm) the seeds overlap across widths (0.14-0.24 at
+#   control). For faint rows (0.05 × the ID norm) the seeds' ranges meet across widths (0.14-0.24 at
 #   32-64, 0.24-0.40 at 128), while the control (0.49) and d_model 256 (0.58) score more, so the
 #   learning rate matters there too, not only width. One guess we have not tested: random codes overlap less in more
 #   dimensions (mean |cos| between an ID and an OOD row: 0.14 at 32, 0.05 at 256).

@@ -331,7 +331,7 @@ for sigma in (0.5, 1.0):
           f"vo alone {np.mean(steps_to[(sigma, 'vo')]):.0f} | unmatched - matched, seed by seed: {gaps}")
     assert None not in matched + unmatched
     assert max(matched) < min(unmatched), f"σ = {sigma}: the matched pair beats the unmatched one in every seed"
-    assert np.mean(unmatched) >= np.mean(base) - 50, f"σ = {sigma}: the unmatched pair is no faster than no noise"
+    assert np.mean(unmatched) >= np.mean(base), f"σ = {sigma}: the unmatched pair is no faster than no noise on average"
 fig = S.noise_view(sweep, 1.0, "unmatched")
 fig.suptitle("Same noise, no planted identity (brown): no faster than no noise; "
              "the matched pair (green, right) is faster", y=1.04)

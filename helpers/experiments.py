@@ -900,11 +900,9 @@ def _noise5_run(cell: dict, train_cfg: TrainConfig = NOISE5_TRAIN, run_dir: Path
                                         checkpoint=partial_path(run_dir, cell))
     save_checkpoint(Path(run_dir) / f"{cell_key(cell)}.pt", model, fp16=True, cell=cell,
                     command="python -m helpers.experiments noise5_sweep")   # kept out of git
-    steps_by_hop = {str(k): next((step for step, a in zip(history.steps, history.metrics[f"hop {k}"]) if a >= 0.95), None)
-                    for k in NOISE5_HOPS}
     return {"n_layers": model_cfg.n_layers, "noise_std": cell["sigma"], "noise_target": cell["target"],
             "noise_layer": cell["layer"], "history": history.to_dict(), "stop_step": history.stop_step,
-            "steps_to_95_by_hop": steps_by_hop,
+            "steps_to_95_by_hop": {str(k): history.steps_to(f"hop {k}", 0.95) for k in NOISE5_HOPS},
             "acc_by_hop": accuracy_by(model, evals["test_id"], "hops"), "seconds": history.seconds}
 
 

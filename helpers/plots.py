@@ -284,7 +284,7 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
 
 
 def plot_init_ln_grid(sweep: dict, label: str, suptitle: str, threshold: float = 0.95):
-    """An init-rate x LayerNorm sweep in two panels (notebook 03): final test-ID accuracy against
+    """An init-rate x LayerNorm sweep (as `load_sweep` returns it) in two panels (notebook 03): final test-ID accuracy against
     gamma (dots: seeds, line: their mean), and steps to reach `threshold` test-ID, with the runs
     that never get there drawn as triangles just above the step budget (censored, not measured)."""
     gammas, budget = sweep["grid"]["gamma"], sweep["train_config"]["steps"]
@@ -299,9 +299,7 @@ def plot_init_ln_grid(sweep: dict, label: str, suptitle: str, threshold: float =
         for g, f in zip(gammas, finals):
             axes[0].scatter([g] * len(f), f, color=line.get_color(), s=12, alpha=0.5)
         for g in gammas:
-            steps = [History.from_dict(r["history"]) if isinstance(r["history"], dict) else r["history"]
-                     for r in runs(norm, g)]
-            steps = [h.steps_to("test_id", threshold) for h in steps]
+            steps = [r["history"].steps_to("test_id", threshold) for r in runs(norm, g)]
             done = [s for s in steps if s is not None]
             axes[1].scatter(np.array([g] * len(done)) + dx + np.linspace(-0.01, 0.01, len(done)), done,
                             color=line.get_color(), marker=marker, s=20)

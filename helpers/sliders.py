@@ -136,11 +136,9 @@ def noise_view(sweep: dict, sigma: float, target: str = "both"):
     base_mean = np.mean([x if x is not None else budget for x in base_steps])
     right.scatter([0] * len(base_steps), [x if x is not None else budget for x in base_steps], color="grey", s=14,
                   label="no noise (σ = 0)")
-    colors = NOISE_COLORS
-    targets = [t for t in colors if t in sweep["targets"]]
-    offsets = np.linspace(-0.045, 0.045, len(targets))
-    for offset, t in zip(offsets, targets):
-        color = colors[t]
+    targets = [t for t in NOISE_COLORS if t in sweep["targets"]]
+    for offset, t in zip(np.linspace(-0.045, 0.045, len(targets)), targets):
+        color = NOISE_COLORS[t]
         xs, means = [0.0], [base_mean]
         for s in sigmas:
             if s == 0:

@@ -97,8 +97,9 @@ class History:
         return self.acc[split][-1]
 
     def steps_to(self, split: str, threshold: float) -> int | None:
-        """First evaluated step at which `split` reached `threshold`, or None."""
-        for step, a in zip(self.steps, self.acc[split]):
+        """First evaluated step at which `split` (an accuracy, or a tracked metric such as
+        "hop 2") reached `threshold`, or None."""
+        for step, a in zip(self.steps, self.acc[split] if split in self.acc else self.metrics[split]):
             if a >= threshold:
                 return step
         return None

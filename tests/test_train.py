@@ -154,3 +154,10 @@ def test_steps_after_stop_keeps_training():
     assert history.stop_step == 10 and history.steps[-1] == 40
     with pytest.raises(ValueError, match="steps_after_stop=-1 must be >= 0"):
         TrainConfig(steps_after_stop=-1)
+
+
+def test_steps_to_reads_accuracies_and_tracked_metrics():
+    from helpers.train import History
+    h = History(steps=[10, 20, 30], acc={"test_id": [0.1, 0.96, 0.99]}, metrics={"hop 2": [0.0, 0.5, 0.95]})
+    assert h.steps_to("test_id", 0.95) == 20 and h.steps_to("hop 2", 0.95) == 30
+    assert h.steps_to("hop 2", 0.99) is None

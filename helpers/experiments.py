@@ -261,15 +261,41 @@ def _authors_chain_run(cell: dict, run_dir: Path = AUTHORS_CHAIN_DIR, model_cfg:
                                      "python -m helpers.experiments authors_chain")
 
 
+def record_stopped_authors_run(state_path: Path, seed: int, device: str, run_dir: Path = AUTHORS_CHAIN_DIR) -> Path:
+    """A run of the reference config stopped before its last step (a GPU call ran out of time):
+    from the state it brought back (fp16 weights + history at that step), write
+    `seed=<seed>.stopped.json` with the curves so far and the OOD-row interventions measured on
+    those weights here, on the CPU. `make_authors_chain` lists these under "stopped_runs" until the
+    seed's full run exists."""
+    blob = torch.load(state_path, map_location="cpu", weights_only=False)
+    model = make_model(AUTHORS_CHAIN_MODEL, device="cpu")
+    model.load_state_dict({k: v.float() for k, v in blob["model"].items()})
+    model.eval()
+    history = History.from_dict(blob["history"])
+    evals = chain_eval_sets(2)
+    record = {"seed": seed, "stopped_at_step": blob["step"], "of_steps": AUTHORS_CHAIN_TRAIN.steps, "device": device,
+              "history": blob["history"], "final": {s: history.final(s) for s in history.acc},
+              "full_eval_at_stop": {s: evaluate(model, d)["acc"] for s, d in evals.items()},
+              "transition_step": history.steps_to("test_id", 0.5),
+              "interventions": ood_interventions(model, evals["test_ood"])}
+    out = Path(run_dir) / f"seed={seed}.stopped.json"
+    out.write_text(json.dumps(record))
+    return out
+
+
 def make_authors_chain(path: Path = DATA_DIR / "authors_chain.json", workers: int = 2, collect: bool = False,
                        **_) -> Path:
-    """The authors' 2-hop reference run at 2 seeds, with the ladder's per-run record."""
+    """The authors' 2-hop reference run at 2 seeds, with the ladder's per-run record; seeds with no
+    full run yet but a stopped one (see `record_stopped_authors_run`) are listed under "stopped_runs"."""
     cells = [{"seed": s} for s in AUTHORS_CHAIN_SEEDS]
     runs = (finished_records(cells, AUTHORS_CHAIN_DIR) if collect
             else run_sweep(_authors_chain_run, cells, AUTHORS_CHAIN_DIR, workers, desc="authors' 2-hop reference"))
+    pending = pending_cells(cells, AUTHORS_CHAIN_DIR)
+    stopped = [json.loads(p.read_text()) for c in pending
+               if (p := AUTHORS_CHAIN_DIR / f"seed={c['seed']}.stopped.json").exists()]
     blob = {"command": "python -m helpers.experiments authors_chain", **OOD_RULE, "hops": 2, "n_train": N_TRAIN,
             "model_config": AUTHORS_CHAIN_MODEL.to_dict(), "train_config": AUTHORS_CHAIN_TRAIN.to_dict(),
-            "ratios": LADDER_RATIOS, "runs": runs, "pending": pending_cells(cells, AUTHORS_CHAIN_DIR)}
+            "ratios": LADDER_RATIOS, "runs": runs, "pending": pending, "stopped_runs": stopped}
     path.write_text(json.dumps(blob))
     return path
 
@@ -467,10 +493,12 @@ AUTHORS_ITER_TRAIN = TrainConfig(
     steps=1000 * AUTHORS_EPOCH_STEPS, batch_size=256, lr=3e-4, warmup_steps=0, schedule="constant",
     optimizer="adam", weight_decay=0.0, grad_clip=None, eval_every=10 * AUTHORS_EPOCH_STEPS,
     eval_size=100_000, shuffle=False)
-# [ours] for a CPU: evaluate every 2.5 epochs on 128 test strings per length (4..16) and 1,664
-# training strings spread over every length, stop
-# 10 epochs after the test accuracy first reaches 0.99, at most 100 epochs (theirs: 1,000).
-ITER16_TRAIN = replace(AUTHORS_ITER_TRAIN, steps=100 * AUTHORS_EPOCH_STEPS, eval_every=160, eval_size=1664,
+# The authors' 1,000 epochs (64,000 steps); [ours]: evaluate every 2.5 epochs on 128 test strings per
+# length (4..16) and 1,664 training strings spread over every length, and stop 10 epochs after the
+# test accuracy first reaches 0.99. A first GPU pass at 100 epochs (2026-11-26, H100, 3 seeds of
+# polynomial with CoT, kept in data/runs/iteration16_100ep/) ended at mean accuracy 0.09-0.13 over
+# lengths 4..16 with layer-2 peakiness 0.28-0.46: at n_len 16 a tenth of their schedule is too short.
+ITER16_TRAIN = replace(AUTHORS_ITER_TRAIN, eval_every=160, eval_size=1664,
                        train_eval_rows="spread", stop_at={"test": 0.99}, steps_after_stop=10 * AUTHORS_EPOCH_STEPS)
 ITER16_EVAL_PER_LENGTH = 128
 
@@ -484,7 +512,7 @@ def train_iteration16(task: str, cot: bool = True, seed: int = 0, model_cfg: Mod
 
 ITER16_SEEDS = tuple(range(10))
 ITER16_TASKS = ("polynomial", "parity", "copy")
-ITER16_PRETRAIN_STEPS = 20 * AUTHORS_EPOCH_STEPS   # [ours] the authors fine-tune from epoch 200 of 1,000
+ITER16_PRETRAIN_STEPS = 200 * AUTHORS_EPOCH_STEPS   # the authors fine-tune from the epoch-200 checkpoint
 ITER16_DIR = RUNS_DIR / "iteration16"
 ITER16_KINDS = ("scratch", "pretrain", "finetune_full", "finetune_mlp2", "control")
 # [ours] the authors' controls on the cheapest grid we think still shows each effect: their
@@ -515,11 +543,14 @@ def iteration16_model_config(cell: dict) -> ModelConfig:
 
 
 def iteration16_cells(seeds=ITER16_SEEDS) -> tuple[list[dict], list[dict]]:
-    """(first, then): every task with and without CoT from scratch, and the polynomial models
-    that transfer starts from; then parity fine-tuned from each, whole model or layer-2 MLP."""
-    first = ([{"kind": "scratch", "task": t, "cot": cot, "seed": s} for s in seeds for t in ITER16_TASKS
-              for cot in (True, False)]
-             + [{"kind": "pretrain", "task": "polynomial", "cot": True, "seed": s} for s in seeds])
+    """(first, then): the polynomial models that transfer starts from, and every task with and
+    without CoT from scratch; then parity fine-tuned from each, whole model or layer-2 MLP.
+    Order [ours]: the short pretraining runs first, then task by task (every seed of one task
+    before the next: polynomial and parity first), so that a sweep stopped part-way holds whole tasks."""
+    scratch_order = [("polynomial", True), ("parity", True), ("parity", False), ("polynomial", False),
+                     ("copy", True), ("copy", False)]
+    first = ([{"kind": "pretrain", "task": "polynomial", "cot": True, "seed": s} for s in seeds]
+             + [{"kind": "scratch", "task": t, "cot": cot, "seed": s} for t, cot in scratch_order for s in seeds])
     then = [{"kind": kind, "task": "parity", "cot": True, "seed": s} for s in seeds
             for kind in ("finetune_full", "finetune_mlp2")]
     return first, then
@@ -564,7 +595,8 @@ def _iteration16_run(cell: dict, run_dir: Path = ITER16_DIR) -> dict:
 def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", workers: int = 2,
                            collect: bool = False, **_) -> Path:
     """Paper B at the authors' scale (issue 11), resumable (data/runs/iteration16/); GPU-sized:
-    one run is 0.3-1 s per step on one CPU core. collect=True writes what is finished."""
+    one run is up to 64,000 steps at 0.3-1 s per step on one CPU core (on an H100 shared by 16
+    processes: ~25 steps/s each). collect=True writes what is finished."""
     first, then = iteration16_cells()
     if not collect:
         run_sweep(_iteration16_run, first, ITER16_DIR, workers, desc="n_len 16: scratch and pretraining")
@@ -846,7 +878,7 @@ def load_sweep(path: Path) -> dict:
     if not Path(path).exists():
         raise FileNotFoundError(f"no sweep at {path}; see data/README.md to regenerate it")
     blob = json.loads(Path(path).read_text())
-    for run in blob["runs"]:
+    for run in blob["runs"] + blob.get("stopped_runs", []):
         run["history"] = History.from_dict(run["history"])
     return blob
 
@@ -883,9 +915,10 @@ def noise5_model_config(dataset: str, sigma: float = 0.0, target: str = "both", 
 
 def noise5_cells() -> list[dict]:
     """dataset x (no noise, or sigma x target x layer) x seed: 2 x 25 x 3 = 150 runs; the runs
-    without noise first (notebooks 04 and 05 dissect them), then sigma 1, then sigma 0.5."""
-    settings = ([(0.0, "both", None)] + [(s, t, l) for s in sorted(NOISE5_SIGMAS, reverse=True) if s
-                                          for t in NOISE_TARGETS for l in NOISE5_LAYERS])
+    without noise first (notebooks 04 and 05 dissect them), then layer by layer (0, 1, 2), each
+    with sigma 1 then 0.5 on every target, so that a sweep stopped part-way holds whole layers."""
+    settings = ([(0.0, "both", None)] + [(s, t, l) for l in NOISE5_LAYERS for s in sorted(NOISE5_SIGMAS, reverse=True)
+                                          if s for t in NOISE_TARGETS])
     return [{"dataset": d, "sigma": s, "target": t, "layer": l, "seed": seed}
             for s, t, l in settings for d in NOISE5_DATASETS for seed in NOISE5_SEEDS]
 

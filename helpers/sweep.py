@@ -50,6 +50,7 @@ def _run_and_save(run_fn: Callable[[dict], dict], run_dir: Path, cell: dict) -> 
     start = time.perf_counter()
     record = {**cell, **run_fn(cell)}
     record.setdefault("seconds", time.perf_counter() - start)
+    record.setdefault("device", "cuda" if torch.cuda.is_available() else "cpu")   # where it ran (or finished)
     path = run_path(run_dir, cell)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record))

@@ -12,7 +12,7 @@ from helpers.train import accuracy_by, evaluate, load_checkpoint
 def shipped_files():
     """Every file of data/ that git ships (per-run weights of the big sweeps and partial
     checkpoints stay local: see .gitignore)."""
-    local = {"width_ladder", "parallel_sweep", "parallel_depth3", "iteration_sweep", "init_ln_2hop", "iteration16"}
+    local = {"width_ladder", "parallel_sweep", "parallel_depth3", "iteration_sweep", "init_ln_2hop", "iteration16", "iteration16_100ep", "noise5_sweep", "authors_chain"}
     return [p for p in DATA_DIR.rglob("*") if p.is_file() and not p.name.endswith(".partial.pt")
             and not (p.parent.name in local and p.suffix == ".pt")]
 

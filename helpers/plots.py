@@ -345,7 +345,7 @@ def plot_authors_run(runs: Sequence[dict], steps_per_epoch: int, title: str = ""
         ax_ratio.plot(epochs, h.metrics["ood_id_norm_ratio"], ls, color="black", label=f"seed {run['seed']}")
     ax.set(xlim=(0, 101), ylim=(-0.03, 1.03), xlabel="epoch (270 steps)", ylabel="accuracy",
            title="Jump on the authors' schedule, but test-OOD ends near 0.5, not 0.94")
-    ax.legend(fontsize="x-small", loc="center right", ncol=2)
+    ax.legend(fontsize="x-small", loc="lower right", ncol=2)
     ax_ratio.set(xlim=(0, 101), xlabel="epoch", ylabel="mean |OOD row| / mean |ID row|",
                  title="never-seen rows fall to about a third of the ID norm")
     ax_ratio.legend(fontsize="small")

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from helpers import experiments as X
 from helpers.sweep import cell_key, pending_cells, run_path, run_sweep
@@ -75,3 +76,33 @@ def test_authors_chain_run_records_what_the_ladder_records(tmp_path):
     assert record["history"]["steps"] == [3, 6]
     assert set(record["interventions"]["by_ratio"]) == {str(r) for r in X.LADDER_RATIOS}
     assert (tmp_path / "seed=0.pt").exists()
+
+
+def test_a_stopped_authors_run_is_recorded_and_listed_until_its_full_run_exists(tmp_path, monkeypatch):
+    """A GPU call that runs out of time brings back fp16 weights + history; the record made from
+    them carries the curves, the evaluation of those weights and the interventions, and the
+    aggregate lists it under "stopped_runs" for a seed without a full run only."""
+    from dataclasses import replace
+    tiny = replace(X.AUTHORS_CHAIN_MODEL, d_model=16, d_head=16, d_ff=32)
+    train_cfg = replace(X.AUTHORS_CHAIN_TRAIN, steps=6, batch_size=32, steps_per_epoch=3, warmup_epochs=1,
+                        cosine_epochs=2, eval_every=3, eval_size=64)
+    monkeypatch.setattr(X, "AUTHORS_CHAIN_MODEL", tiny)
+    monkeypatch.setattr(X, "AUTHORS_CHAIN_DIR", tmp_path)
+    X._authors_chain_run({"seed": 0}, run_dir=tmp_path, model_cfg=tiny, train_cfg=train_cfg)
+    model, meta = X.load_checkpoint(tmp_path / "seed=0.pt", expected=tiny)
+    state = tmp_path / "seed=1.state_at_step_6.pt"
+    torch.save({"model": {k: v.half() for k, v in model.state_dict().items()}, "step": 6,
+                "history": {"steps": [3, 6], "train_loss": [2.0, 1.0], "acc": {"train": [0.1, 0.2], "test_id": [0.0, 0.6],
+                            "test_ood": [0.3, 0.4]}, "loss": {"train": [2, 1], "test_id": [2, 1], "test_ood": [2, 1]},
+                            "metrics": {}, "seconds": 1.0, "stop_step": None}}, state)
+    out = X.record_stopped_authors_run(state, seed=1, device="cpu (test)", run_dir=tmp_path)
+    record = json.loads(out.read_text())
+    assert record["stopped_at_step"] == 6 and record["transition_step"] == 6 and record["final"]["test_id"] == 0.6
+    evals = X.chain_eval_sets(2)
+    assert record["full_eval_at_stop"]["test_ood"] == pytest.approx(X.evaluate(model, evals["test_ood"])["acc"], abs=2e-3)
+    assert set(record["interventions"]["by_ratio"]) == {str(r) for r in X.LADDER_RATIOS}
+    blob = json.loads(X.make_authors_chain(path=tmp_path / "agg.json", collect=True).read_text())
+    assert [r["seed"] for r in blob["stopped_runs"]] == [1] and {c["seed"] for c in blob["pending"]} == {0, 1}
+    (tmp_path / "seed=1.json").write_text(json.dumps({"seed": 1}))   # once seed 1's full run exists ...
+    blob = json.loads(X.make_authors_chain(path=tmp_path / "agg.json", collect=True).read_text())
+    assert blob["stopped_runs"] == [] and [r["seed"] for r in blob["runs"]] == [1]   # ... it replaces the stopped one

@@ -303,22 +303,75 @@ def top_key_chain_offsets(model: Transformer, data: SeqData, head: int = 0) -> t
       pair. Keys in *other* pairs are what composing hop segments in parallel needs.
     Offsets to tokens off the asked chain (other chain, hop token) are NaN.
     """
-    _, cache = model.run_with_cache(data.inputs.to(model.device),
-                                    names_filter=lambda n: n.endswith("hook_pattern"))
-    index = chain_index(data).float()
-    index[index < 0] = float("nan")
-    rows = torch.arange(len(data))
-    n_pair_tokens = pair_token_count(data)
-    odd = torch.arange(1, n_pair_tokens, 2)
-    last, pairs = [], []
-    for layer in range(model.cfg.n_layers):
-        pattern = cache["pattern", layer][:, head].cpu()
-        top_last = pattern[:, -1].argmax(-1)
-        last.append(index[rows, top_last] - data.info["start"])
+    patterns = _patterns(model, data, head)
+    index = _chain_index_or_nan(data)
+    odd = torch.arange(1, pair_token_count(data), 2)
+    pairs = []
+    for pattern in patterns:
         top = pattern[:, odd].argmax(-1)                          # [n, n_pairs]
         offset = torch.gather(index, 1, top) - index[:, odd]
         pairs.append(torch.where((top == odd) | (top == odd - 1), torch.tensor(float("nan")), offset))
-    return torch.stack(last), torch.stack(pairs)
+    return chain_offsets_read(model, data, (-1,), head, patterns)[0], torch.stack(pairs)
+
+
+def _patterns(model: Transformer, data: SeqData, head: int = 0) -> list[torch.Tensor]:
+    """Every layer's attention pattern of `head`, [n, query, key], on the CPU."""
+    _, cache = model.run_with_cache(data.inputs.to(model.device),
+                                    names_filter=lambda n: n.endswith("hook_pattern"))
+    return [cache["pattern", layer][:, head].cpu() for layer in range(model.cfg.n_layers)]
+
+
+def _chain_index_or_nan(data: SeqData) -> torch.Tensor:
+    index = chain_index(data).float()
+    index[index < 0] = float("nan")
+    return index
+
+
+def chain_offsets_read(model: Transformer, data: SeqData, positions=(-1,), head: int = 0,
+                       patterns: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """[len(positions), n_layers, n]: at each query position and layer, where the strongest key's
+    token sits on the asked chain, counted from the start (k: the node k hops after the start;
+    NaN: a token off that chain, e.g. the hop token or the other chain). A serial model's last
+    position reads node l - 1 in layer l; any other position shows what it prepares for it."""
+    patterns = patterns if patterns is not None else _patterns(model, data, head)
+    index, rows = _chain_index_or_nan(data), torch.arange(len(data))
+    return torch.stack([torch.stack([index[rows, pattern[:, pos].argmax(-1)] - data.info["start"] for pattern in patterns])
+                        for pos in positions])
+
+
+def with_order_attention_targets(model: Transformer, data: SeqData, positions=(-2, -1), head: int = 0,
+                                 patterns: list[torch.Tensor] | None = None) -> list[list[dict]]:
+    """With-order questions (pairs, then the start token, then the hop token): [position][layer] ->
+    {label: share of questions}, largest first, for where each query position's strongest key is:
+    "start token" or "hop token" (the question's own two tokens), "node k" (the second slot of a
+    pair, holding the node k hops after the start as a child: where matching looks), "node k as a
+    parent" (a pair's first slot) or "off chain" (a slot of a node before the start)."""
+    patterns = patterns if patterns is not None else _patterns(model, data, head)
+    T = data.inputs.shape[1]
+    offsets = chain_offsets_read(model, data, positions, head, patterns)
+    table = []
+    for pos, by_layer in zip(positions, offsets):
+        rows = []
+        for pattern, offset in zip(patterns, by_layer):
+            top = pattern[:, pos].argmax(-1)
+            labels = ["start token" if t == T - 2 else "hop token" if t == T - 1
+                      else "off chain" if torch.isnan(o) or o < 0 else f"node {int(o)}" + ("" if t % 2 else " as a parent")
+                      for t, o in zip(top.tolist(), offset)]
+            shares = {v: labels.count(v) / len(labels) for v in set(labels)}
+            rows.append(dict(sorted(shares.items(), key=lambda kv: -kv[1])))
+        table.append(rows)
+    return table
+
+
+def offset_shares(offsets: torch.Tensor) -> list[dict]:
+    """Per layer of `offsets` [n_layers, n] (from `chain_offsets_read`): {offset: share of questions}
+    in decreasing share, with NaN (off the chain) under the key "off"."""
+    table = []
+    for row in offsets:
+        values = ["off" if torch.isnan(v) else int(v) for v in row]
+        shares = {v: values.count(v) / len(values) for v in set(values)}
+        table.append(dict(sorted(shares.items(), key=lambda kv: -kv[1])))
+    return table
 
 
 # ----------------------------------------------------------------------------------------------

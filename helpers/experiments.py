@@ -953,6 +953,34 @@ def make_noise5_sweep(path: Path = DATA_DIR / "noise5_sweep.json", workers: int 
     return path
 
 
+# The shipped 5-layer model (notebook 05): the noise study's run without noise on the with-order
+# questions, seed 0 (mixed 1-3 hops, the paper's 5L1H).
+CHAIN_5LAYER_CELL = {"dataset": "with_order_after", "sigma": 0.0, "target": "both", "layer": None, "seed": 0}
+
+
+def make_chain_5layer(path: Path = DATA_DIR / "chain_5layer.pt", **_) -> Path:
+    """Copy the noise study's run `CHAIN_5LAYER_CELL` into data/ (training it first, resumably, if missing)."""
+    weights = NOISE5_DIR / f"{cell_key(CHAIN_5LAYER_CELL)}.pt"
+    if not (weights.exists() and run_path(NOISE5_DIR, CHAIN_5LAYER_CELL).exists()):
+        run_sweep(_noise5_run, [CHAIN_5LAYER_CELL], NOISE5_DIR, workers=1, desc="5-layer with-order model")
+    record = json.loads(run_path(NOISE5_DIR, CHAIN_5LAYER_CELL).read_text())
+    blob = torch.load(weights, map_location="cpu", weights_only=True)   # fp16 weights, as trained
+    blob["meta"].update(command="python -m helpers.experiments chain_5layer", noise5_cell=CHAIN_5LAYER_CELL,
+                        task={"family": "chain", "hops": list(NOISE5_HOPS), "n_nodes": NOISE5_NODES,
+                              "variant": CHAIN_5LAYER_CELL["dataset"], "n_train": N_TRAIN, "seed": CHAIN_5LAYER_CELL["seed"]},
+                        train_config=replace(NOISE5_TRAIN, seed=CHAIN_5LAYER_CELL["seed"]).to_dict(),
+                        history=record["history"], acc_by_hop=record["acc_by_hop"], device=record.get("device"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(blob, path)
+    return path
+
+
+def load_chain_5layer(path: Path = DATA_DIR / "chain_5layer.pt"):
+    """(model, meta) of the shipped 5-layer with-order model (fp16 on disk, float32 here)."""
+    c = CHAIN_5LAYER_CELL
+    return load_checkpoint(path, expected=noise5_model_config(c["dataset"], c["sigma"], c["target"], c["layer"], c["seed"]))
+
+
 # ----------------------------------------------------------------------------------------------
 # Notebook 08 [ours]: chain-of-thought against the depth bound
 # ----------------------------------------------------------------------------------------------
@@ -1116,11 +1144,11 @@ ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "mysteries": make_mysteries, "noise5_sweep": make_noise5_sweep,
              "width_ladder": make_width_ladder, "chain_2hop_wide": make_chain_2hop_wide,
              "init_ln_2hop_sweep": make_init_ln_2hop_sweep, "iteration16_sweep": make_iteration16_sweep,
-             "authors_chain": make_authors_chain,
+             "authors_chain": make_authors_chain, "chain_5layer": make_chain_5layer,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
 
 
-CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "iteration_polynomial")   # --out writes NAME.pt; mysteries write a folder
+CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "iteration_polynomial", "chain_5layer")   # --out writes NAME.pt; mysteries write a folder
 
 
 def main() -> None:

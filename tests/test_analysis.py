@@ -190,3 +190,24 @@ def test_answer_kinds_tell_a_short_hop_from_a_right_answer(hand2):
     one_hop = matching_model(1, d_token=48)          # follows one pair: the middle node of a 2-hop question
     kinds = A.answer_kinds(one_hop, data)
     assert kinds["one_hop_short"] == 1.0 and sum(kinds.values()) == pytest.approx(1.0)
+
+
+def test_with_order_attention_targets_labels_each_key_kind():
+    """Hand-set patterns on with-order questions: every query reading the start token, then every
+    query reading the slot that holds node 1 as a child, then node 1 as a parent (when it has one)."""
+    data = make_chain_data(50, 2, "test_id", n_nodes=5, variant="with_order_after", seed=3)
+    n, T = data.inputs.shape
+    rows = torch.arange(n)
+    node1 = data.info["chain"][rows, data.info["start"] + 1]
+    node2 = data.info["chain"][rows, data.info["start"] + 2]
+    patterns = [torch.zeros(n, T, T) for _ in range(3)]
+    patterns[0][:, :, T - 2] = 1.0
+    patterns[1][rows, :, A.child_position(data, node1)] = 1.0
+    parent_slot = A.child_position(data, node2) - 1      # the first slot of the pair [node 1, node 2]
+    patterns[2][rows, :, parent_slot] = 1.0
+    (last,) = A.with_order_attention_targets(None, data, positions=(-1,), patterns=patterns)
+    assert last[0] == {"start token": 1.0}
+    assert last[1] == {"node 1": 1.0}
+    assert last[2] == {"node 1 as a parent": 1.0}
+    offsets = A.chain_offsets_read(None, data, (-1, -2), patterns=patterns)
+    assert offsets.shape == (2, 3, n) and (offsets[:, 1] == 1).all() and (offsets[:, 0] == 0).all()

@@ -118,11 +118,12 @@ assert set(D.RESIDUES["train"]).isdisjoint(D.RESIDUES["test_id"])
 assert set(D.RESIDUES["test_ood"]) == {0, 1, 2, 3, 4}, "the authors' OOD rule: every residue"
 
 # %% [markdown]
-# Two harder variants are **[ours]**: the paper describes them, but their exact formats are not
-# public. *Double chain*: two chains whose pairs are shuffled together, the question about one of
-# them. *With order*: a hop-count token placed just before the start token, so that one model
-# answers several hop counts; the authors' related generator writes the hop count after the start
-# token instead. Notebook 01 shows both variants; notebook 05 trains on with-order questions.
+# Two harder datasets come from an older public code base of the same group: the *noised double
+# chain* (two chains, each with a distractor pair pointing into it, all pairs shuffled together)
+# and questions *with order* (the hop count as a token after the start token, so that one model
+# answers several hop counts). Notebook 01 shows both; notebook 05 trains the paper's 5-layer
+# model on with-order questions. Our own earlier formats stay as named variants (a double chain
+# without distractors, and the hop token before the start token).
 #
 # ### Paper B: iteration tasks, with and without chain-of-thought
 #
@@ -265,8 +266,8 @@ assert np.allclose(theirs, S.authors_peakiness(poly_model, poly_test)), "the sco
 # - the **orthogonal-noise recipe** (notebook 04): a frozen random matrix $\Xi_l$ added to
 #   $W_{vo}^{(l)}$ and to $W_{qk}^{(l+1)}$, so that their product starts close to the identity that
 #   matching needs;
-# - the **double-chain** and **with-order** formats (section 2), and the with-order model of
-#   notebook 05 that answers 1-6 hops at once;
+# - our own **double-chain** (no distractors) and **hop-first with-order** variants (section 2), and
+#   the model of notebook 05 (sections 1-6) that answers 1-6 hops at once on the latter;
 # - the **position-embedding scale**: the authors' reference run gives positions the init bound of
 #   a fan-in of 13 (the sequence length), ~15× larger than tokens at $\gamma = 1$; the course uses the
 #   token's fan-in (201) by default, which learns faster here (`pos_init_scale` in the config);

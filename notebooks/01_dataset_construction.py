@@ -28,7 +28,7 @@
 # 1. how a **k-hop question over shuffled pairs** is built (paper A, the *matching mechanism*),
 #    and why there are three splits: `train`, `test_id` (unseen pairs of seen tokens) and
 #    `test_ood` (OOD tokens; from 2 hops on, the start token is one never seen in training);
-# 2. the two variants we reconstructed (with-order, which notebook 05 trains on, and double chain);
+# 2. the paper's harder datasets (noised double chain, with order) as the group's code builds them;
 # 3. how the **iteration tasks** of paper B (copy, parity, polynomial iteration) are written with
 #    and without **chain-of-thought**, and which positions carry the loss;
 # 4. how to check all of this with brute force, so that you can trust the data.
@@ -239,29 +239,37 @@ except ValueError as err:
     print("ValueError:", err)
 
 # %% [markdown]
-# ## 3. Two variants for harder experiments [ours]
+# ## 3. The paper's harder datasets, and two variants of ours
 #
-# Paper A also trains 5-layer models on a **double-chain** dataset (two chains in one sequence,
-# with distractor pairs: figures `information_flow_5L1H_noised_double_chain_*` in the arXiv
-# source) and a **with-order** dataset (the hop count is part of the input: figures
-# `information_flow_5L1H_*order_with_order_*`). The paper's `multi-step_reasoning_code` has no
-# generator for them (an older code base of the same group has two, `task_noised_double_chain`
-# and `task_single_chain_with_order`), so both formats here are our reconstruction: the double
-# chain shuffles the 12 pairs of two disjoint chains together (no distractor pairs) and asks
-# about one of them; with-order puts a hop token `k=1..6` (ids 201..206, so the vocabulary grows
-# to 207) just before the start token, so that the start token stays the last input (the group's
-# older generator writes $k$ after the start token). **Notebook 05**
-# trains on the with-order variant, mixing 1 to 6 hops in one model; no notebook trains on the
-# double chain: it is here for your own experiments.
+# Paper A also trains 5-layer models on a **noised double chain** (figures
+# `information_flow_5L1H_noised_double_chain_*` in the arXiv source) and on questions **with
+# order**, where the hop count is part of the input (figures `information_flow_5L1H_*order_with_order_*`).
+# The paper's `multi-step_reasoning_code` has no generator for them, but an older public code base
+# of the same group has both, and `make_chain_data` follows it:
+#
+# - `variant="noised_double"` (their `task_noised_double_chain`): two chains, each with one
+#   **distractor pair** `[noise, c_j]` that points *into* an interior node, all pairs shuffled
+#   together; the question is one chain's node k steps before its end, so the answer is always a
+#   chain's end (train and test-ID splits only, as in their code);
+# - `variant="with_order_after"` (their `task_single_chain_with_order`): the shuffled pairs, the
+#   start token, then the hop count k as a token of its own (ids 200 + k **[ours]**: their code
+#   writes k as a plain number, which would collide with our node ids).
+#
+# Notebook 05 (section 7) trains the paper's 5-layer model on mixed 1-3-hop with-order questions.
+# Two earlier formats of ours stay as named variants: `"double"` (two chains, no distractor
+# pairs, any start) and `"with_order"` (the hop token *before* the start token, so that the start
+# token stays the last input); notebooks 05 (sections 1-6) and 08 use `"with_order"`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-double = D.make_chain_data(1, hops=3, variant="double", seed=4)
-print("double:    ", D.decode_chain(double.inputs[0], double.labels[0]))
-print("   chains: ", double.info["chains"][0].tolist())
-ordered = D.make_chain_data(2, hops=[1, 3], variant="with_order", seed=5)
+noised = D.make_chain_data(1, hops=2, n_nodes=5, variant="noised_double", seed=4)
+print("noised double:   ", D.decode_chain(noised.inputs[0], noised.labels[0]))
+print("   chains:       ", noised.info["chains"][0].tolist())
+after = D.make_chain_data(2, hops=[1, 3], n_nodes=5, variant="with_order_after", seed=5)
 for i in range(2):
-    print("with_order:", D.decode_chain(ordered.inputs[i], ordered.labels[i]))
+    print("with order:      ", D.decode_chain(after.inputs[i], after.labels[i]))
+ordered = D.make_chain_data(1, hops=3, variant="with_order", seed=5)
+print("ours, k first:   ", D.decode_chain(ordered.inputs[0], ordered.labels[0]))
 
 # %% [markdown]
 # ## 4. Iteration tasks (paper B)

@@ -245,6 +245,7 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
                    marker="s" if row.get("lr_control") else "o")
         ax.scatter(row["d_model"], row["plateau_ood"][1], marker="_", s=300, color="grey", zorder=2)
     ax.scatter([400], [0.944], marker="*", s=160, color="black", label="star: authors' final OOD (d 400, their recipe)")
+    ax.scatter([], [], marker="o", color="grey", label="circle: one ladder run (a seed)")
     ax.scatter([], [], marker="_", s=300, color="grey", label="best OOD before the jump")
     if any(row.get("lr_control") for row in summary):
         ax.scatter([], [], marker="s", color="grey", label="square: lr control (another width's lr)")
@@ -263,7 +264,7 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
         labelled.add(name)
     ax.set(yscale="log", xlabel="step", ylabel="mean |OOD row| / mean |ID row|",
            title="OOD / ID row-norm ratio over training\n(lower lr: falls slower)")
-    ax.legend(fontsize="small", loc="lower left")
+    ax.legend(fontsize="small", loc="lower right")
     ax = axes[2]
     groups = {}
     for r in summary:

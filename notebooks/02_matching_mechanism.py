@@ -509,6 +509,8 @@ for r, run in zip(summary, ladder["runs"]):
           + (" (position-init control)" if r["pos_control"] else "")
           + f": OOD/ID norm {first:.2f} at step {run['history'].steps[0]}, {r['ratio_end']:.2f} at the end"
           + (f"; OOD with the rows set to " + ", ".join(f"{x} x ID norm: {r['by_ratio'][str(x)]:.2f}" for x in ladder["ratios"])
+             + f"; at its last step ({r['steps']:,}) train {r['final']['train']:.2f}, test-ID {r['final']['test_id']:.2f}, "
+               f"test-OOD {r['final']['test_ood']:.2f}"
              if r["lr_control"] or r["pos_control"] else ""))
 narrow, wide = by_width[widths[0]], by_width[widths[-1]]
 assert widths[0] == 32 and widths[-1] >= 128, "the ladder spans narrow to wide"
@@ -525,7 +527,7 @@ assert min(r["by_ratio"]["0.05"] for r in wide) > max(r["by_ratio"]["0.05"] for 
 # What the ladder shows (the numbers are in the table and the lines above):
 #
 # - **OOD rises with width, with a wide spread between seeds.** The mean test-OOD of the last
-#   1,000 steps is 0.15-0.16 at d_model 32 (both seeds), 0.16 and 0.33 at 64, 0.47 and 0.33 at 128,
+#   1,000 steps is 0.14-0.16 at d_model 32 (both seeds), 0.16 and 0.33 at 64, 0.47 and 0.33 at 128,
 #   and 0.69 at 256 (one seed so far), well above its own plateau (0.51). The two seeds of one
 #   width differ as much as neighbouring widths do, so only the ends of the ladder are clearly
 #   apart. The authors' 94.4 % at 400 is not reached on this CPU: the d_model 400 runs and the
@@ -544,13 +546,16 @@ assert min(r["by_ratio"]["0.05"] for r in wide) > max(r["by_ratio"]["0.05"] for 
 #   norm the two seeds already differ (0.24 against 0.40). The norm explains what the intervention
 #   does inside one model; how well the trained circuit reads a faint code differs from seed to
 #   seed.
-# - **The authors' position init stalls our CPU recipe.** The control at d_model 128 with the
+# - **The authors' position init stalls our CPU recipe** (this control is left out of the figure:
+#   it has no jump to place). The control at d_model 128 with the
 #   position embedding drawn as the authors draw it (fan_in 13: position rows about 15× larger
 #   than token rows at init) never jumped in 24,000 steps. It ended at train 0.27, test-ID 0.11 and
 #   test-OOD 0.49, the plateau's level, where the same width with the ladder's init jumped at steps
 #   7,250 and 5,250. Its interventions change nothing, since there is no circuit to read the rows.
-#   On the authors' own recipe (batch 1,000, their schedule) the same init does jump (next
-#   section), so it is this init together with our recipe that stalls, for this seed at least.
+#   Its OOD / ID norm ratio still falls to 0.09: the ID rows grow while the model memorises part
+#   of its training questions on the plateau. On the authors' own recipe (batch 1,000, their
+#   schedule) the same init does jump (next section), so it is this init together with our recipe
+#   (or with the smaller width: those runs are 400 wide) that stalls, for this seed at least.
 # - **Width or learning rate? Both.** The control, d_model 128 at d_model 256's learning rate
 #   (5e-4, dashed), loses OOD-row norm at nearly the same pace as d_model 256 (the two curves nearly
 #   overlap until d_model 256 jumps): the learning rate sets how fast the rows fall behind. But
@@ -621,7 +626,7 @@ for run in authors["stopped_runs"]:
     assert 0.15 <= np.median(r["plateau_train"]) <= 0.35 and max(r["plateau_ood"]) <= 0.6, "a plateau like the log's"
     assert full["test_id"] >= 0.99 and run["final"]["train"] >= 0.99
     assert 0.6 <= r["ood_at_solved"] and r["ood_lowest_after"] < r["ood_at_solved"] - 0.2, "OOD peaks at the jump, then falls"
-    assert r["ood_last_10_epochs"] < 0.7 and full["test_ood"] < 0.85, "OOD stays well under the log's 0.87-0.94"
+    assert r["ood_last_10_epochs"] < 0.7 and full["test_ood"] < 0.7, "OOD stays far under the log's 0.87-0.94"
     assert moved["by_ratio"]["1.0"] >= 0.9 and moved["random_codes_at_id_norm"] >= 0.9, "visible OOD rows: the log's level"
     assert abs(moved["random_codes_as_trained"] - moved["as_trained"]) < 0.1
 
@@ -631,13 +636,17 @@ for run in authors["stopped_runs"]:
 # - **The training dynamics match their log.** A plateau (medians: train 0.23-0.25, test-OOD
 #   about 0.5; the log: 18-26 % and 36-52 %), then a few epochs in which train climbs toward 0.5 while
 #   test-ID falls to about 0 (the model memorises its training questions), then the jump: test-ID
-#   passes 0.5 in epoch 24 (seed 0) and 22 (seed 1), inside the log's 20-25.
+#   passes 0.5 in epoch 24 (seed 0) and 22 (seed 1), inside the log's 20-25. (Epochs here count
+#   from 1: epoch e ends at step 270 e. The log counts from 0, so its jump "in epoch 24" is drawn
+#   at 25, and its last epoch, 99, at 100.)
 # - **Test-OOD does not match.** When test-ID first reaches 0.9 it is about 0.8 (the log: 0.87).
 #   Then, unlike in the log, it drops: seed 0 falls to 0.33 within ten epochs and climbs back
 #   slowly; seed 1 swings between 0.34 and 0.79 from one evaluation to the next. Both stand at 0.50
 #   at epoch 72; the log ends at 0.944 at epoch 100. Our runs lack the last 28 epochs, at the
 #   lowest learning rates, but these would have to add over 0.4 where seed 0's 40 epochs before
-#   them added about 0.16.
+#   them added about 0.16. Seed 0's norm ratio stays at 0.36 from epoch 28 on (its loss is near
+#   zero, so its embeddings hardly move) while its test-OOD climbs from 0.33 to 0.50: inside one
+#   run, OOD also moves for reasons the norm does not capture.
 # - **The visibility explanation holds at the authors' scale, and reaches their number.** The
 #   never-seen rows end at 0.36 and 0.31 of the ID rows' norm. Set them to the ID norm (directions
 #   kept, nothing retrained) and test-OOD goes to 0.99 and 0.94, the authors' level; fresh random
@@ -858,14 +867,17 @@ assert min(soft[5.0]) >= 0.99
 #   rescaled embeddings, or fresh random ones of the same norm, recover most OOD questions.
 # - **What makes a never-seen token work** (our own finding, beyond the paper): along the width
 #   ladder (wider, lower learning rate) the never-seen rows fall behind the ID rows less, and OOD
-#   rises from d_model 128 on (0.15 at 32-64, 0.47 at 128, 0.69 at 256; one seed above 32; the
-#   authors' 94.4 % not reached on CPU). The control at d_model 128 with lr 5e-4 shows that the
-#   learning rate sets how fast the rows fade, and width how soon the model jumps. Setting only
+#   rises, with a seed spread as large as a width step (late OOD 0.14-0.16 at 32, 0.16 / 0.33 at
+#   64, 0.47 / 0.33 at 128, 0.69 at 256; two seeds up to 128, one at 256; the authors' 94.4 % not
+#   reached on CPU). The control at d_model 128 with lr 5e-4 shows that the learning rate sets how
+#   fast the rows fade, and (one run per width) that the narrower model jumps later at the same
+#   learning rate. Setting only
 #   those rows' norm by hand raises OOD accuracy at every width, and fresh random rows of the
 #   same norm do as well as the model's own.
 # - **The authors' configuration, run on a GPU** (2 seeds, stopped at epoch 72 of 100): the
 #   plateau and the jump come as in their log (epochs 22-24), test-OOD reaches about 0.8 at the
-#   jump and then settles near 0.5, not their 0.944. With its never-seen rows raised to the ID
+#   jump and then falls back: both runs stand at 0.50 at the stop (seed 1 swinging between 0.34
+#   and 0.79 on the way), not at their 0.944. With its never-seen rows raised to the ID
 #   norm, the same model answers 0.94-0.99 of the OOD questions.
 # - Random nearly-orthogonal matrices, wired as the paper says, solve 1 to 6 hops with no
 #   training: the mechanism is sufficient.

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -305,18 +306,26 @@ def make_authors_chain(path: Path = DATA_DIR / "authors_chain.json", workers: in
 WIDE_CELL = {"d_model": 256, "seed": 0}
 
 
-def make_chain_2hop_wide(path: Path = DATA_DIR / "chain_2hop_wide.pt", **_) -> Path:
-    """Copy the ladder run `WIDE_CELL` into data/ (training it first, resumably, if it is missing)."""
-    weights = LADDER_DIR / f"{cell_key(WIDE_CELL)}.pt"
-    if not (weights.exists() and run_path(LADDER_DIR, WIDE_CELL).exists()):
-        run_sweep(_ladder_run, [WIDE_CELL], LADDER_DIR, workers=1, desc="wide 2-hop model")
-    record = json.loads(run_path(LADDER_DIR, WIDE_CELL).read_text())
+def ship_sweep_run(run_fn, cell: dict, run_dir: Path, path: Path, command: str, desc: str,
+                   meta: Callable[[dict], dict]) -> Path:
+    """Copy one run of a resumable sweep (its fp16 weights) into `path`, training it first,
+    resumably, if it is missing; `meta(record)` adds what the shipped file should carry."""
+    weights = Path(run_dir) / f"{cell_key(cell)}.pt"
+    if not (weights.exists() and run_path(run_dir, cell).exists()):
+        run_sweep(run_fn, [cell], run_dir, workers=1, desc=desc)
+    record = json.loads(run_path(run_dir, cell).read_text())
     blob = torch.load(weights, map_location="cpu", weights_only=True)   # fp16 weights, as trained
-    blob["meta"].update(command="python -m helpers.experiments chain_2hop_wide", ladder_cell=WIDE_CELL,
-                        history=record["history"], interventions=record["interventions"])
+    blob["meta"].update(command=command, **meta(record))
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(blob, path)
     return path
+
+
+def make_chain_2hop_wide(path: Path = DATA_DIR / "chain_2hop_wide.pt", **_) -> Path:
+    """Copy the ladder run `WIDE_CELL` into data/ (training it first, resumably, if it is missing)."""
+    return ship_sweep_run(_ladder_run, WIDE_CELL, LADDER_DIR, path, "python -m helpers.experiments chain_2hop_wide",
+                          "wide 2-hop model", lambda record: {"ladder_cell": WIDE_CELL, "history": record["history"],
+                                                              "interventions": record["interventions"]})
 
 
 def load_chain_2hop_wide(path: Path = DATA_DIR / "chain_2hop_wide.pt"):
@@ -899,9 +908,11 @@ NOISE5_NODES = 5                  # [ours] 4 steps per chain: 21 tokens for the 
 # - with order, d_model 64, batch 128, lr 1e-3: plateau at 0.28 until step 5,250, then 1 hop jumps
 #   to 1.00 by step 5,750 while 2 and 3 hops sit at 0.26 / 0.40 at 6,000 (21 min).
 # Hops are learned one after the other, so a run needs well over 6,000 steps: up to 30,000 here,
-# stopping 1,000 steps after test-ID (all hops) first reaches 0.99. That is GPU work.
+# stopping 1,000 steps after test-ID (all hops) first reaches 0.98. That is GPU work. (The first
+# threshold, 0.99, was not met: the with-order runs without noise hovered at test-ID 0.978-0.989
+# from step ~9,000 to 14,500, 3-hop questions at 0.94-0.96, so it was lowered before any run ended.)
 NOISE5_TRAIN = TrainConfig(steps=30_000, batch_size=256, lr=1e-3, warmup_steps=200, schedule="constant",
-                           eval_every=250, stop_at={"test_id": 0.99}, steps_after_stop=1_000)
+                           eval_every=250, stop_at={"test_id": 0.98}, steps_after_stop=1_000)
 
 
 def noise5_model_config(dataset: str, sigma: float = 0.0, target: str = "both", layer: int | None = None,
@@ -960,19 +971,14 @@ CHAIN_5LAYER_CELL = {"dataset": "with_order_after", "sigma": 0.0, "target": "bot
 
 def make_chain_5layer(path: Path = DATA_DIR / "chain_5layer.pt", **_) -> Path:
     """Copy the noise study's run `CHAIN_5LAYER_CELL` into data/ (training it first, resumably, if missing)."""
-    weights = NOISE5_DIR / f"{cell_key(CHAIN_5LAYER_CELL)}.pt"
-    if not (weights.exists() and run_path(NOISE5_DIR, CHAIN_5LAYER_CELL).exists()):
-        run_sweep(_noise5_run, [CHAIN_5LAYER_CELL], NOISE5_DIR, workers=1, desc="5-layer with-order model")
-    record = json.loads(run_path(NOISE5_DIR, CHAIN_5LAYER_CELL).read_text())
-    blob = torch.load(weights, map_location="cpu", weights_only=True)   # fp16 weights, as trained
-    blob["meta"].update(command="python -m helpers.experiments chain_5layer", noise5_cell=CHAIN_5LAYER_CELL,
-                        task={"family": "chain", "hops": list(NOISE5_HOPS), "n_nodes": NOISE5_NODES,
-                              "variant": CHAIN_5LAYER_CELL["dataset"], "n_train": N_TRAIN, "seed": CHAIN_5LAYER_CELL["seed"]},
-                        train_config=replace(NOISE5_TRAIN, seed=CHAIN_5LAYER_CELL["seed"]).to_dict(),
-                        history=record["history"], acc_by_hop=record["acc_by_hop"], device=record.get("device"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(blob, path)
-    return path
+    c = CHAIN_5LAYER_CELL
+    task = {"family": "chain", "hops": list(NOISE5_HOPS), "n_nodes": NOISE5_NODES, "variant": c["dataset"],
+            "n_train": N_TRAIN, "seed": c["seed"]}
+    return ship_sweep_run(_noise5_run, c, NOISE5_DIR, path, "python -m helpers.experiments chain_5layer",
+                          "5-layer with-order model",
+                          lambda record: {"noise5_cell": c, "task": task, "train_config": replace(NOISE5_TRAIN, seed=c["seed"]).to_dict(),
+                                          "history": record["history"], "acc_by_hop": record["acc_by_hop"],
+                                          "device": record.get("device")})
 
 
 def load_chain_5layer(path: Path = DATA_DIR / "chain_5layer.pt"):

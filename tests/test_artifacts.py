@@ -1,4 +1,6 @@
 """Every shipped artifact in data/ loads, carries the config that made it, and says true things."""
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -115,7 +117,7 @@ def test_parallel_sweeps(name):
     assert X.largest_hops_solved(measured) == meta["largest_solved"]
 
 
-@pytest.mark.parametrize("name", ["init_ln_sweep", "noise_sweep", "chain_cot_sweep", "width_ladder"])
+@pytest.mark.parametrize("name", ["init_ln_sweep", "noise_sweep", "chain_cot_sweep", "width_ladder", "noise5_sweep"])
 def test_resumable_sweep_is_assembled_from_its_run_files(name):
     """data/runs/NAME/ holds one file per run, and the aggregate holds exactly those runs: a
     teacher who re-runs the command after an interruption trains nothing that is already there."""
@@ -125,7 +127,8 @@ def test_resumable_sweep_is_assembled_from_its_run_files(name):
     files = sorted((X.RUNS_DIR / name).glob("*.json"))
     assert len(files) == len(sweep["runs"])
     by_file = {p.name: json.loads(p.read_text()) for p in files}
-    keys = ("hops", "sigma", "target", "norm", "gamma", "seed", "task", "cot", "n_layers", "d_model", "lr")
+    keys = ("hops", "sigma", "target", "norm", "gamma", "seed", "task", "cot", "n_layers", "d_model", "lr", "pos",
+            "dataset", "layer")
     from helpers.sweep import run_path
     for run in sweep["runs"]:
         assert by_file[run_path(X.RUNS_DIR / name, {k: run[k] for k in keys if k in run}).name] == run
@@ -173,11 +176,13 @@ def test_width_ladder():
     sweep = X.load_sweep(DATA_DIR / "width_ladder.json")
     assert sweep["command"] == "python -m helpers.experiments width_ladder"
     assert sweep["test_ood_residues"] == [0, 1, 2, 3, 4]
-    done = [{k: r[k] for k in ("d_model", "seed", "lr") if k in r} for r in sweep["runs"]]
+    done = [{k: r[k] for k in ("d_model", "seed", "lr", "pos") if k in r} for r in sweep["runs"]]
     assert sorted(map(str, done + sweep["pending"])) == sorted(map(str, X.ladder_cells()))
     for run, row in zip(sweep["runs"], X.ladder_summary(sweep["runs"])):
         h = run["history"]
-        assert ModelConfig.from_dict(run["model_config"]) == X.ladder_model_config(run["d_model"])
+        expected = X.ladder_model_config(run["d_model"])
+        assert ModelConfig.from_dict(run["model_config"]) == (replace(expected, pos_init_scale=run["pos"]) if "pos" in run
+                                                              else expected)
         assert run["train_config"]["lr"] == run.get("lr", X.ladder_train_config(run["d_model"]).lr)
         assert all(h.final(split) == value for split, value in run["final"].items())
         assert set(h.metrics) == {"ood_id_norm_ratio", "id_abs_cos", "id_ood_abs_cos", "ood_matching_layer1",
@@ -189,6 +194,26 @@ def test_width_ladder():
             assert h.steps[-1] == min(run["stop_step"] + sweep["train_config"]["steps_after_stop"],
                                       sweep["train_config"]["steps"])
         assert row["plateau_ood"][0] <= row["plateau_ood"][1]
+
+
+def test_noise5_sweep_and_the_5layer_checkpoint():
+    """The 5-layer noise study ships what is finished (each run with its per-hop curves) and lists
+    the rest; the shipped 5-layer model is its no-noise with-order run and answers fresh
+    questions as its record says."""
+    sweep = X.load_sweep(DATA_DIR / "noise5_sweep.json")
+    assert len(sweep["runs"]) + len(sweep["pending"]) == len(X.noise5_cells())
+    for run in sweep["runs"]:
+        assert run["n_layers"] == 5 and {"noise_std", "noise_target", "noise_layer"} <= set(run)
+        assert set(run["history"].metrics) == {f"hop {k}" for k in X.NOISE5_HOPS}
+        assert set(run["steps_to_95_by_hop"]) == {str(k) for k in X.NOISE5_HOPS}
+    model, meta = X.load_chain_5layer()
+    assert meta["command"] == "python -m helpers.experiments chain_5layer" and meta["noise5_cell"] == X.CHAIN_5LAYER_CELL
+    record = next(r for r in sweep["runs"] if all(r[k] == v for k, v in X.CHAIN_5LAYER_CELL.items()))
+    assert meta["acc_by_hop"] == record["acc_by_hop"]
+    data = X.chain_eval_sets(list(X.NOISE5_HOPS), X.NOISE5_NODES, "with_order_after")["test_id"]
+    measured = accuracy_by(model, data, "hops")
+    for k, value in meta["acc_by_hop"].items():
+        assert measured[int(k)] == pytest.approx(value, abs=5e-3)   # fp16 weights, the same held-out questions
 
 
 def test_init_ln_2hop_sweep():

@@ -121,8 +121,8 @@ assert set(D.RESIDUES["test_ood"]) == {0, 1, 2, 3, 4}, "the authors' OOD rule: e
 # Two harder datasets come from an older public code base of the same group: the *noised double
 # chain* (two chains, each with a distractor pair pointing into it, all pairs shuffled together)
 # and questions *with order* (the hop count as a token after the start token, so that one model
-# answers several hop counts). Notebook 01 shows both; notebook 05 trains the paper's 5-layer
-# model on with-order questions. Our own earlier formats stay as named variants (a double chain
+# answers several hop counts). Notebook 01 shows both; notebook 05 trains a 5-layer model in the
+# paper's setting on with-order questions. Our own earlier formats stay as named variants (a double chain
 # without distractors, and the hop token before the start token).
 #
 # ### Paper B: iteration tasks, with and without chain-of-thought

@@ -255,7 +255,7 @@ except ValueError as err:
 #   start token, then the hop count k as a token of its own (ids 200 + k **[ours]**: their code
 #   writes k as a plain number, which would collide with our node ids).
 #
-# Notebook 05 (section 7) trains the paper's 5-layer model on mixed 1-3-hop with-order questions.
+# Notebook 05 (section 7) trains a 5-layer model in the paper's setting on mixed 1-3-hop with-order questions.
 # Two earlier formats of ours stay as named variants: `"double"` (two chains, no distractor
 # pairs, any start) and `"with_order"` (the hop token *before* the start token, so that the start
 # token stays the last input); notebooks 05 (sections 1-6) and 08 use `"with_order"`.
@@ -267,9 +267,11 @@ print("noised double:   ", D.decode_chain(noised.inputs[0], noised.labels[0]))
 print("   chains:       ", noised.info["chains"][0].tolist())
 after = D.make_chain_data(2, hops=[1, 3], n_nodes=5, variant="with_order_after", seed=5)
 for i in range(2):
-    print("with order:      ", D.decode_chain(after.inputs[i], after.labels[i]))
+    print("with order:      ", D.decode_chain(after.inputs[i], after.labels[i]),
+          "| last two inputs:", D.chain_token_labels(after.inputs[i, -2:].tolist()))
 ordered = D.make_chain_data(1, hops=3, variant="with_order", seed=5)
-print("ours, k first:   ", D.decode_chain(ordered.inputs[0], ordered.labels[0]))
+print("ours, k first:   ", D.decode_chain(ordered.inputs[0], ordered.labels[0]),
+      "| last two inputs:", D.chain_token_labels(ordered.inputs[0, -2:].tolist()))
 
 # %% [markdown]
 # ## 4. Iteration tasks (paper B)

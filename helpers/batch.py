@@ -4,7 +4,7 @@ borrowed GPU with a time limit and a cap on the files that come back (teachers r
     python -m helpers.batch authors_chain:2 noise5_sweep:4 --minutes 8 --out $OUT
 
 Each `SWEEP:WORKERS` runs `python -m helpers.experiments SWEEP --workers WORKERS` in its own
-process group. At the deadline (or when all are done) every sweep is stopped, and `--out` gets:
+process group (`SWEEP:WORKERS:N` adds `--together N`: N seeds of a setting as one vmapped model). At the deadline (or when all are done) every sweep is stopped, and `--out` gets:
 - `results.tgz`: every run file (JSON) written since the start, and the logs;
 - `weights_N.tar`: the weights of those runs, at most `--max-tars` tars of at most `--tar-mb` MB;
 - for each run still going, its latest state in `states_N.tar`: fp16 weights, the curves so far
@@ -34,16 +34,18 @@ from .course import ROOT_DIR
 from .experiments import ARTIFACTS, RUNS_DIR
 
 
-def parse_jobs(specs: list[str]) -> dict[str, int]:
-    """["authors_chain:2", "noise5_sweep"] -> {"authors_chain": 2, "noise5_sweep": 1}."""
+def parse_jobs(specs: list[str]) -> dict[str, list[str]]:
+    """SWEEP[:WORKERS[:TOGETHER]] -> the arguments of `python -m helpers.experiments`, e.g.
+    "iteration16_sweep:2:10" -> ["iteration16_sweep", "--workers", "2", "--together", "10"]."""
     jobs = {}
     for spec in specs:
-        name, _, workers = spec.partition(":")
+        name, *numbers = spec.split(":")
         if name not in ARTIFACTS:
             raise ValueError(f"sweep {name!r} is not one of {sorted(ARTIFACTS)}")
-        if workers and not (workers.isdigit() and int(workers) >= 1):
-            raise ValueError(f"workers={workers!r} in {spec!r} must be an integer >= 1")
-        jobs[name] = int(workers or 1)
+        if len(numbers) > 2 or not all(x.isdigit() and int(x) >= 1 for x in numbers):
+            raise ValueError(f"{spec!r}: after the sweep's name come at most two integers >= 1 (workers, together)")
+        args = [name, "--workers", numbers[0] if numbers else "1"]
+        jobs[name] = args + (["--together", numbers[1]] if len(numbers) == 2 else [])
     return jobs
 
 
@@ -103,7 +105,7 @@ def pack(files: list[Path], out_dir: Path, stem: str, max_bytes: float, max_tars
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("jobs", nargs="+", help="SWEEP or SWEEP:WORKERS")
+    parser.add_argument("jobs", nargs="+", help="SWEEP, SWEEP:WORKERS or SWEEP:WORKERS:TOGETHER")
     parser.add_argument("--minutes", type=float, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--tar-mb", type=float, default=15.5)
@@ -115,7 +117,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     before = {p: p.stat().st_mtime for p in RUNS_DIR.rglob("*.json")}
     logs = Path("/tmp") / f"batch_logs_{os.getpid()}"
-    commands = {name: [sys.executable, "-m", "helpers.experiments", name, "--workers", str(w)] for name, w in jobs.items()}
+    commands = {name: [sys.executable, "-m", "helpers.experiments", *args] for name, args in jobs.items()}
     codes = run_side_by_side(commands, 60 * args.minutes, logs, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     print("exit codes (None: stopped at the deadline):", codes, flush=True)
     new = sorted(p for p in RUNS_DIR.rglob("*.json") if before.get(p) != p.stat().st_mtime)

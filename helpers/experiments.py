@@ -28,7 +28,8 @@ from .analysis import (cot_attention_summary, cot_effective_matching_matrix, dia
 from .course import DATA_DIR
 from .data import ID_TOKENS, ITER_VOCAB_SIZE, OOD_TOKENS, RESIDUES, chain_vocab_size, make_chain_data, make_iteration_data, with_pairs_reordered
 from .model import ModelConfig
-from .sweep import cell_key, finished_records, partial_path, pending_cells, run_path, run_sweep
+from .sweep import cell_key, finished_records, partial_path, pending_cells, run_path, run_sweep, run_sweep_together
+from .together import train_together
 from .train import (History, TrainConfig, accuracy_by, check_config, evaluate, load_checkpoint, make_model,
                     save_checkpoint, train)
 
@@ -453,6 +454,36 @@ def peakiness_metrics(data) -> dict:
             "peakiness layer 2": lambda m: peakiness(m, data)[1]}
 
 
+def prepare_iteration_run(task: str, cot: bool, seed: int, model_cfg: ModelConfig, n_len: int, model=None,
+                          trainable: str = "all", track_peakiness: bool = True, split_rule: str = ITER_SPLIT_RULE,
+                          eval_per_length: int | None = None):
+    """(model, train data, eval sets, metrics) of one iteration run, with the model's trainable
+    parameters set (`trainable`: "all", or "layer2_mlp" for the second MLP only; frozen positions
+    stay frozen). `finish_iteration_run` makes every parameter trainable again afterwards."""
+    if trainable not in ("all", "layer2_mlp"):
+        raise ValueError(f"trainable={trainable!r} is not one of ['all', 'layer2_mlp']")
+    train_data = make_iteration_data(task, "train", n_len=n_len, cot=cot, seed=seed, split_rule=split_rule)
+    evals = iteration_eval_sets(task, cot, n_len, seed, split_rule, eval_per_length)
+    if model is None:
+        if model_cfg.seq_len < train_data.inputs.shape[1]:
+            raise ValueError(f"model seq_len={model_cfg.seq_len} is shorter than the sequences "
+                             f"({train_data.inputs.shape[1]} tokens for n_len={n_len})")
+        model = make_model(model_cfg, seed=seed)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name not in _frozen(model) and (trainable == "all" or name.startswith("blocks.1.mlp.")))
+    metrics = peakiness_metrics(per_length_sample(evals["test"], 64)) if track_peakiness and cot else None
+    return model, train_data, evals, metrics
+
+
+def _frozen(model) -> set:
+    return {"pos_embed.weight"} if model.cfg.freeze_pos else set()
+
+
+def finish_iteration_run(model) -> None:
+    for name, p in model.named_parameters():
+        p.requires_grad_(name not in _frozen(model))
+
+
 def train_iteration(task: str, cot: bool = True, seed: int = 0, model_cfg: ModelConfig = ITER_MODEL,
                     train_cfg: TrainConfig = ITER_TRAIN, n_len: int = N_LEN, model=None,
                     trainable: str = "all", progress: bool = True, track_peakiness: bool = True,
@@ -464,24 +495,12 @@ def train_iteration(task: str, cot: bool = True, seed: int = 0, model_cfg: Model
     Peakiness is tracked on 64 test strings of every length. checkpoint: a partial file that
     makes the run resumable (see `train`).
     """
-    if trainable not in ("all", "layer2_mlp"):
-        raise ValueError(f"trainable={trainable!r} is not one of ['all', 'layer2_mlp']")
-    train_data = make_iteration_data(task, "train", n_len=n_len, cot=cot, seed=seed, split_rule=split_rule)
-    evals = iteration_eval_sets(task, cot, n_len, seed, split_rule, eval_per_length)
-    if model is None:
-        if model_cfg.seq_len < train_data.inputs.shape[1]:
-            raise ValueError(f"model seq_len={model_cfg.seq_len} is shorter than the sequences "
-                             f"({train_data.inputs.shape[1]} tokens for n_len={n_len})")
-        model = make_model(model_cfg, seed=seed)
-    frozen = {"pos_embed.weight"} if model.cfg.freeze_pos else set()
-    for name, p in model.named_parameters():
-        p.requires_grad_(name not in frozen and (trainable == "all" or name.startswith("blocks.1.mlp.")))
-    metrics = peakiness_metrics(per_length_sample(evals["test"], 64)) if track_peakiness and cot else None
+    model, train_data, evals, metrics = prepare_iteration_run(task, cot, seed, model_cfg, n_len, model, trainable,
+                                                              track_peakiness, split_rule, eval_per_length)
     history = train(model, train_data, evals, replace(train_cfg, seed=seed), metrics=metrics,
                     progress=progress, desc=f"{task}, {'CoT' if cot else 'no CoT'}, seed {seed}",
                     checkpoint=checkpoint)
-    for name, p in model.named_parameters():
-        p.requires_grad_(name not in frozen)
+    finish_iteration_run(model)
     return model, history, evals
 
 
@@ -569,9 +588,8 @@ def _iteration16_weights(cell: dict, run_dir: Path) -> Path:
     return Path(run_dir) / f"{cell_key(cell)}.pt"
 
 
-def _iteration16_run(cell: dict, run_dir: Path = ITER16_DIR) -> dict:
-    """One run of the n_len-16 sweep; its record carries task, cot, seed, kind, the final accuracy
-    per length (every test string of lengths 1..16), the authors' attention scores and the curves."""
+def _iteration16_setup(cell: dict, run_dir: Path):
+    """(model or None, train config, trainable, model config, n_len) of one cell of the sweep."""
     if cell["kind"] not in ITER16_KINDS:
         raise ValueError(f"kind={cell['kind']!r} is not one of {list(ITER16_KINDS)}")
     train_cfg, model, trainable = ITER16_TRAIN, None, "all"
@@ -583,17 +601,19 @@ def _iteration16_run(cell: dict, run_dir: Path = ITER16_DIR) -> dict:
         model, _ = load_checkpoint(_iteration16_weights(source, run_dir), expected=model_cfg)
         model.train()
         trainable = "all" if cell["kind"] == "finetune_full" else "layer2_mlp"
-    model, history, evals = train_iteration16(cell["task"], cell["cot"], cell["seed"], model_cfg=model_cfg,
-                                              train_cfg=train_cfg, n_len=n_len, model=model,
-                                              trainable=trainable, progress=False,
-                                              track_peakiness=model_cfg.n_layers == 2,
-                                              checkpoint=partial_path(run_dir, cell))
+    return model, replace(train_cfg, seed=cell["seed"]), trainable, model_cfg, n_len
+
+
+def _iteration16_record(cell: dict, model, history: History, train_cfg: TrainConfig, run_dir: Path) -> dict:
+    """Save the run's weights; its record: the final accuracy per length (every test string of
+    lengths 1..n_len), the authors' attention scores and the curves."""
+    n_len = cell.get("n_len", AUTHORS_N_LEN)
     every_test = make_iteration_data(cell["task"], "test", n_len=n_len, cot=cell["cot"], seed=cell["seed"])
     attention = (iteration_attention_metrics(model, per_length_sample(every_test, 256), min_length=MIN_TEST_LENGTH)
-                 if model_cfg.n_layers == 2 else {"peaky": None, "invariance": None, "per_length": {}})
+                 if model.cfg.n_layers == 2 else {"peaky": None, "invariance": None, "per_length": {}})
     save_checkpoint(_iteration16_weights(cell, run_dir), model, fp16=cell["kind"] != "pretrain",
                     cell=cell, train_config=train_cfg.to_dict(), command="python -m helpers.experiments iteration16_sweep")
-    return {"model_config": model.cfg.to_dict(), "train_config": replace(train_cfg, seed=cell["seed"]).to_dict(),
+    return {"model_config": model.cfg.to_dict(), "train_config": train_cfg.to_dict(),
             "history": history.to_dict(), "stop_step": history.stop_step,
             "acc_by_length": accuracy_by(model, every_test, "lengths"),
             "peakiness": attention["peaky"], "invariance": attention["invariance"],
@@ -601,16 +621,53 @@ def _iteration16_run(cell: dict, run_dir: Path = ITER16_DIR) -> dict:
             "seconds": history.seconds}
 
 
+def _iteration16_run(cell: dict, run_dir: Path = ITER16_DIR) -> dict:
+    """One run of the n_len-16 sweep; its record carries task, cot, seed, kind, the final accuracy
+    per length, the authors' attention scores and the curves."""
+    model, train_cfg, trainable, model_cfg, n_len = _iteration16_setup(cell, run_dir)
+    model, history, _ = train_iteration16(cell["task"], cell["cot"], cell["seed"], model_cfg=model_cfg,
+                                          train_cfg=train_cfg, n_len=n_len, model=model, trainable=trainable,
+                                          progress=False, track_peakiness=model_cfg.n_layers == 2,
+                                          checkpoint=partial_path(run_dir, cell))
+    return _iteration16_record(cell, model, history, train_cfg, run_dir)
+
+
+def _iteration16_group(cells: list[dict], run_dir: Path = ITER16_DIR) -> list[dict]:
+    """Cells that differ only in seed, trained together as one vmapped model (`train_together`):
+    one record per cell, as `_iteration16_run` would write it (not resumable inside the group)."""
+    runs = []
+    for cell in cells:
+        model, train_cfg, trainable, model_cfg, n_len = _iteration16_setup(cell, run_dir)
+        model, data, evals, metrics = prepare_iteration_run(
+            cell["task"], cell["cot"], cell["seed"], model_cfg, n_len, model, trainable, model_cfg.n_layers == 2,
+            "authors", ITER16_EVAL_PER_LENGTH)
+        runs.append((cell, model, train_cfg, data, evals, metrics or {}))
+    histories = train_together([r[1] for r in runs], [r[3] for r in runs], [r[4] for r in runs],
+                               [r[2] for r in runs], [r[5] for r in runs])
+    records = []
+    for (cell, model, train_cfg, *_), history in zip(runs, histories):
+        finish_iteration_run(model)
+        records.append(_iteration16_record(cell, model, history, train_cfg, run_dir))
+    return records
+
+
 def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", workers: int = 2,
-                           collect: bool = False, **_) -> Path:
+                           collect: bool = False, together: int = 0, **_) -> Path:
     """Paper B at the authors' scale (issue 11), resumable (data/runs/iteration16/); GPU-sized:
     one run is up to 64,000 steps at 0.3-1 s per step on one CPU core (on an H100 shared by 16
     processes: ~25 steps/s each). collect=True writes what is finished."""
     first, then = iteration16_cells()
+
+    def run(cells, desc):   # together=N: up to N seeds of a setting trained as one vmapped model (a GPU's way)
+        if together:
+            run_sweep_together(_iteration16_group, cells, ITER16_DIR, workers, together, desc=desc)
+        else:
+            run_sweep(_iteration16_run, cells, ITER16_DIR, workers, desc=desc)
+
     if not collect:
-        run_sweep(_iteration16_run, first, ITER16_DIR, workers, desc="n_len 16: scratch and pretraining")
-        run_sweep(_iteration16_run, then, ITER16_DIR, workers, desc="n_len 16: transfer")
-        run_sweep(_iteration16_run, iteration16_control_cells(), ITER16_DIR, workers, desc="n_len 16: controls")
+        run(first, "n_len 16: scratch and pretraining")
+        run(then, "n_len 16: transfer")
+        run(iteration16_control_cells(), "n_len 16: controls")
     cells = first + then + iteration16_control_cells()
     blob = {"command": "python -m helpers.experiments iteration16_sweep", "n_len": AUTHORS_N_LEN,
             "model_config": AUTHORS_ITER_MODEL.to_dict(), "train_config": ITER16_TRAIN.to_dict(),
@@ -1166,12 +1223,16 @@ def main() -> None:
     parser.add_argument("--collect", action="store_true",
                         help="a resumable sweep (width_ladder, init_ln_2hop_sweep, noise5_sweep, authors_chain, iteration16_sweep): "
                              "write the aggregate from the runs finished so far, train nothing")
+    parser.add_argument("--together", type=int, default=0,
+                        help="iteration16_sweep: train up to N seeds of a setting at once, as one vmapped model "
+                             "(for a GPU; not resumable inside a group)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
     suffix = ".pt" if args.name in CHECKPOINTS else "" if args.name == "mysteries" else ".json"
     where = {"path": args.out / f"{args.name}{suffix}"} if args.out else {}
-    path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed, collect=args.collect, **where)
+    path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed, collect=args.collect, together=args.together,
+                                **where)
     print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
 
 

@@ -45,11 +45,9 @@ def partial_path(run_dir: Path, cell: dict) -> Path:
     return Path(run_dir) / f"{cell_key(cell)}.partial.pt"
 
 
-def _run_and_save(run_fn: Callable[[dict], dict], run_dir: Path, cell: dict) -> str:
-    torch.set_num_threads(1)
-    start = time.perf_counter()
-    record = {**cell, **run_fn(cell)}
-    record.setdefault("seconds", time.perf_counter() - start)
+def _save_record(run_dir: Path, cell: dict, record: dict, seconds: float) -> str:
+    record = {**cell, **record}
+    record.setdefault("seconds", seconds)
     record.setdefault("device", "cuda" if torch.cuda.is_available() else "cpu")   # where it ran (or finished)
     path = run_path(run_dir, cell)
     tmp = path.with_suffix(".json.tmp")
@@ -57,6 +55,60 @@ def _run_and_save(run_fn: Callable[[dict], dict], run_dir: Path, cell: dict) -> 
     tmp.replace(path)   # atomic: a killed run leaves no half-written result
     partial_path(run_dir, cell).unlink(missing_ok=True)
     return path.name
+
+
+def _run_and_save(run_fn: Callable[[dict], dict], run_dir: Path, cell: dict) -> str:
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    return _save_record(run_dir, cell, run_fn(cell), time.perf_counter() - start)
+
+
+def _run_group_and_save(group_fn: Callable[[list], list], run_dir: Path, cells: list[dict]) -> list[str]:
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    records = group_fn(cells)
+    return [_save_record(run_dir, c, r, time.perf_counter() - start) for c, r in zip(cells, records)]
+
+
+def seed_groups(cells: list[dict], size: int) -> list[list[dict]]:
+    """`cells` grouped by every setting but "seed", in order, at most `size` cells a group."""
+    groups: dict[str, list[list[dict]]] = {}
+    for cell in cells:
+        chunks = groups.setdefault(cell_key({k: v for k, v in cell.items() if k != "seed"} or {"_": 0}), [[]])
+        if len(chunks[-1]) == size:
+            chunks.append([])
+        chunks[-1].append(cell)
+    return [chunk for chunks in groups.values() for chunk in chunks]
+
+
+def run_sweep_together(group_fn: Callable[[list], list], cells: list[dict], run_dir: Path, workers: int = 1,
+                       group_size: int = 10, desc: str = "sweep", progress: bool = True) -> list[dict]:
+    """`run_sweep` for a run function that trains the cells of a group together
+    (`group_fn(cells) -> records`, e.g. several seeds as one vmapped model): the pending cells are
+    grouped by every setting but the seed, and each group is one job (resumable between groups)."""
+    if workers < 1 or group_size < 1:
+        raise ValueError(f"workers={workers} and group_size={group_size} must be >= 1")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    groups = seed_groups(pending_cells(cells, run_dir), group_size)
+    print(f"{desc}: {len(cells) - sum(map(len, groups))} of {len(cells)} runs already done in {run_dir}, "
+          f"{len(groups)} group(s) of seeds to train together on {min(workers, max(1, len(groups)))} worker(s)")
+    _run_jobs(partial(_run_group_and_save, group_fn, run_dir), groups, workers, desc, progress, "group")
+    return finished_records(cells, run_dir)
+
+
+def _run_jobs(job: Callable, items: list, workers: int, desc: str, progress: bool, unit: str) -> None:
+    """job(item) for every item, in `workers` processes (in this one if 1), with a progress bar."""
+    bar = tqdm(total=len(items), desc=desc, disable=not progress or not items, unit=unit)
+    if workers == 1 or len(items) <= 1:
+        for item in items:
+            job(item)
+            bar.update()
+    else:
+        with get_context("spawn").Pool(min(workers, len(items))) as pool:
+            for _ in pool.imap_unordered(job, items):
+                bar.update()
+    bar.close()
 
 
 def pending_cells(cells: list[dict], run_dir: Path) -> list[dict]:
@@ -83,15 +135,5 @@ def run_sweep(run_fn: Callable[[dict], dict], cells: list[dict], run_dir: Path, 
     todo = pending_cells(cells, run_dir)
     print(f"{desc}: {len(cells) - len(todo)} of {len(cells)} runs already done in {run_dir}, "
           f"{len(todo)} to run on {min(workers, max(1, len(todo)))} worker(s)")
-    job = partial(_run_and_save, run_fn, run_dir)
-    bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo, unit="run")
-    if workers == 1 or len(todo) <= 1:
-        for cell in todo:
-            job(cell)
-            bar.update()
-    else:
-        with get_context("spawn").Pool(min(workers, len(todo))) as pool:
-            for _ in pool.imap_unordered(job, todo):
-                bar.update()
-    bar.close()
+    _run_jobs(partial(_run_and_save, run_fn, run_dir), todo, workers, desc, progress, "run")
     return [json.loads(run_path(run_dir, c).read_text()) for c in cells]

@@ -10,10 +10,12 @@ from helpers.train import make_model
 
 
 def test_jobs_are_checked_before_anything_runs():
-    assert B.parse_jobs(["authors_chain:2", "noise5_sweep"]) == {"authors_chain": 2, "noise5_sweep": 1}
+    assert B.parse_jobs(["authors_chain:2", "noise5_sweep", "iteration16_sweep:2:10"]) == {
+        "authors_chain": ["authors_chain", "--workers", "2"], "noise5_sweep": ["noise5_sweep", "--workers", "1"],
+        "iteration16_sweep": ["iteration16_sweep", "--workers", "2", "--together", "10"]}
     with pytest.raises(ValueError, match="sweep 'nosuch' is not one of"):
         B.parse_jobs(["nosuch:2"])
-    with pytest.raises(ValueError, match=r"workers='0' in 'noise5_sweep:0' must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"'noise5_sweep:0': after the sweep's name come at most two integers >= 1"):
         B.parse_jobs(["noise5_sweep:0"])
 
 

@@ -145,14 +145,20 @@ def test_per_length_sample_covers_every_length():
         TrainConfig(train_eval_rows="middle")
 
 
-def test_iteration16_sweep_records_and_transfer(tmp_path, monkeypatch):
+def _tiny_iteration16(monkeypatch, steps: int, eval_every: int) -> ModelConfig:
+    """The n_len-16 sweep shrunk to n_len 5, d_model 16 and a few steps (a CPU test's size)."""
     tiny = ModelConfig(vocab_size=64, seq_len=12, n_layers=2, n_heads=1, d_model=16, d_ff=64, activation="gelu",
                        norm="pre_stream", ln_bias=False, init="torch", bias=False, unembed_bias=False)
     monkeypatch.setattr(X, "AUTHORS_N_LEN", 5)
     monkeypatch.setattr(X, "AUTHORS_ITER_MODEL", tiny)
-    monkeypatch.setattr(X, "ITER16_TRAIN", TrainConfig(steps=4, batch_size=64, lr=1e-3, optimizer="adam",
-                                                       warmup_steps=0, schedule="constant", eval_every=2,
+    monkeypatch.setattr(X, "ITER16_TRAIN", TrainConfig(steps=steps, batch_size=64, lr=1e-3, optimizer="adam",
+                                                       warmup_steps=0, schedule="constant", eval_every=eval_every,
                                                        shuffle=False, train_eval_rows="spread", eval_size=100))
+    return tiny
+
+
+def test_iteration16_sweep_records_and_transfer(tmp_path, monkeypatch):
+    tiny = _tiny_iteration16(monkeypatch, steps=4, eval_every=2)
     monkeypatch.setattr(X, "ITER16_PRETRAIN_STEPS", 3)
     first, then = X.iteration16_cells(seeds=(0,))
     assert len(first) == 7 and len(then) == 2
@@ -173,3 +179,21 @@ def test_iteration16_sweep_records_and_transfer(tmp_path, monkeypatch):
     assert {c.get("n_layers", 2) for c in X.iteration16_control_cells()} == {1, 2}
     with pytest.raises(ValueError, match="kind='distill' is not one of"):
         X._iteration16_run({"kind": "distill", "task": "parity", "cot": True, "seed": 0}, tmp_path)
+
+
+def test_iteration16_seeds_trained_together_match_one_by_one(tmp_path, monkeypatch):
+    """`--together`: seeds of one setting trained as one vmapped model give the records that
+    training them one by one gives (no dropout here, so up to floating-point order)."""
+    from helpers.sweep import run_path, run_sweep_together, seed_groups
+    _tiny_iteration16(monkeypatch, steps=6, eval_every=3)
+    cells = [{"kind": "scratch", "task": "parity", "cot": True, "seed": s} for s in (0, 1)]
+    alone = [X._iteration16_run(c, tmp_path / "alone") for c in cells]
+    records = run_sweep_together(X._iteration16_group, cells, tmp_path / "together", group_size=10, progress=False)
+    assert all(run_path(tmp_path / "together", c).exists() for c in cells)
+    for a, b in zip(alone, records):
+        assert b["history"]["steps"] == a["history"]["steps"] == [3, 6]
+        assert b["history"]["train_loss"] == pytest.approx(a["history"]["train_loss"], rel=1e-4)
+        assert {int(k): v for k, v in b["acc_by_length"].items()} == pytest.approx(a["acc_by_length"], abs=0.02)
+        assert b["peakiness"] == pytest.approx(a["peakiness"], abs=0.02)
+    assert [len(g) for g in seed_groups(cells + [{**cells[0], "cot": False}], size=1)] == [1, 1, 1]
+    assert [len(g) for g in seed_groups(cells + [{**cells[0], "cot": False}], size=10)] == [2, 1]

@@ -78,17 +78,10 @@ def chain_eval_sets(hops, n_nodes: int = 7, variant: str = "single", cot: bool =
             for split in splits}
 
 
-def train_chain(hops, model_cfg: ModelConfig = CHAIN_1HOP_MODEL, train_cfg: TrainConfig = CHAIN_1HOP_TRAIN,
-                seed: int = 0, n_train: int = N_TRAIN, n_nodes: int = 7, variant: str = "single",
-                progress: bool = True, metrics=None, cot: bool = False, per_hop: bool = False,
-                desc: str | None = None, checkpoint=None):
-    """Train one model on k-hop chains; returns (model, history, eval sets).
-
-    cot: answer with the whole path (notebook 08). per_hop: also record test-ID accuracy per hop
-    count at every evaluation (for mixed hops). Bad arguments (hops beyond the chain, a model too
-    short for the sequence) fail here, before any training starts. checkpoint: a partial file
-    that makes the run resumable (see `train`).
-    """
+def prepare_chain_run(hops, model_cfg: ModelConfig, seed: int = 0, n_train: int = N_TRAIN, n_nodes: int = 7,
+                      variant: str = "single", metrics=None, cot: bool = False, per_hop: bool = False):
+    """(model, train data, eval sets, metrics) of one chain run; bad arguments (hops beyond the
+    chain, a model too short for the sequence) fail here, before any training starts."""
     train_data = make_chain_data(n_train, hops, "train", seed=seed, n_nodes=n_nodes, variant=variant, cot=cot)
     seq_len = train_data.inputs.shape[1]
     if model_cfg.seq_len < seq_len or model_cfg.vocab_size < chain_vocab_size(variant):
@@ -97,7 +90,21 @@ def train_chain(hops, model_cfg: ModelConfig = CHAIN_1HOP_MODEL, train_cfg: Trai
     evals = chain_eval_sets(hops, n_nodes, variant, cot)
     if per_hop:
         metrics = {**(metrics or {}), **hop_accuracy_metrics(evals["test_id"])}
-    model = make_model(model_cfg, seed=seed)
+    return make_model(model_cfg, seed=seed), train_data, evals, metrics
+
+
+def train_chain(hops, model_cfg: ModelConfig = CHAIN_1HOP_MODEL, train_cfg: TrainConfig = CHAIN_1HOP_TRAIN,
+                seed: int = 0, n_train: int = N_TRAIN, n_nodes: int = 7, variant: str = "single",
+                progress: bool = True, metrics=None, cot: bool = False, per_hop: bool = False,
+                desc: str | None = None, checkpoint=None):
+    """Train one model on k-hop chains; returns (model, history, eval sets).
+
+    cot: answer with the whole path (notebook 08). per_hop: also record test-ID accuracy per hop
+    count at every evaluation (for mixed hops). checkpoint: a partial file that makes the run
+    resumable (see `train`).
+    """
+    model, train_data, evals, metrics = prepare_chain_run(hops, model_cfg, seed, n_train, n_nodes, variant, metrics,
+                                                          cot, per_hop)
     history = train(model, train_data, evals, replace(train_cfg, seed=seed), metrics=metrics, progress=progress,
                     desc=desc or f"{hops} hop(s), {model_cfg.norm}-LN, gamma={model_cfg.init_rate}",
                     checkpoint=checkpoint)
@@ -994,26 +1001,43 @@ def noise5_cells() -> list[dict]:
 NOISE5_DIR = RUNS_DIR / "noise5_sweep"
 
 
-def _noise5_run(cell: dict, train_cfg: TrainConfig = NOISE5_TRAIN, run_dir: Path = NOISE5_DIR) -> dict:
-    model_cfg = noise5_model_config(cell["dataset"], cell["sigma"], cell["target"], cell["layer"], cell["seed"])
-    model, history, evals = train_chain(list(NOISE5_HOPS), model_cfg, train_cfg, cell["seed"], n_nodes=NOISE5_NODES,
-                                        variant=cell["dataset"], progress=False, per_hop=True,
-                                        checkpoint=partial_path(run_dir, cell))
+def _noise5_model_config(cell: dict) -> ModelConfig:
+    return noise5_model_config(cell["dataset"], cell["sigma"], cell["target"], cell["layer"], cell["seed"])
+
+
+def _noise5_record(cell: dict, model, history: History, evals: dict, run_dir: Path) -> dict:
     save_checkpoint(Path(run_dir) / f"{cell_key(cell)}.pt", model, fp16=True, cell=cell,
                     command="python -m helpers.experiments noise5_sweep")   # kept out of git
-    return {"n_layers": model_cfg.n_layers, "noise_std": cell["sigma"], "noise_target": cell["target"],
+    return {"n_layers": model.cfg.n_layers, "noise_std": cell["sigma"], "noise_target": cell["target"],
             "noise_layer": cell["layer"], "history": history.to_dict(), "stop_step": history.stop_step,
             "steps_to_95_by_hop": {str(k): history.steps_to(f"hop {k}", 0.95) for k in NOISE5_HOPS},
             "acc_by_hop": accuracy_by(model, evals["test_id"], "hops"), "seconds": history.seconds}
 
 
+def _noise5_run(cell: dict, train_cfg: TrainConfig = NOISE5_TRAIN, run_dir: Path = NOISE5_DIR) -> dict:
+    model, history, evals = train_chain(list(NOISE5_HOPS), _noise5_model_config(cell), train_cfg, cell["seed"],
+                                        n_nodes=NOISE5_NODES, variant=cell["dataset"], progress=False, per_hop=True,
+                                        checkpoint=partial_path(run_dir, cell))
+    return _noise5_record(cell, model, history, evals, run_dir)
+
+
+def _noise5_group(cells: list[dict], train_cfg: TrainConfig = NOISE5_TRAIN, run_dir: Path = NOISE5_DIR) -> list[dict]:
+    """Seeds of one noise setting trained together as one vmapped model (`train_together`)."""
+    runs = [prepare_chain_run(list(NOISE5_HOPS), _noise5_model_config(c), c["seed"], n_nodes=NOISE5_NODES,
+                              variant=c["dataset"], per_hop=True) for c in cells]
+    histories = train_together([r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs],
+                               [replace(train_cfg, seed=c["seed"]) for c in cells], [r[3] for r in runs])
+    return [_noise5_record(c, r[0], h, r[2], run_dir) for c, r, h in zip(cells, runs, histories)]
+
+
 def make_noise5_sweep(path: Path = DATA_DIR / "noise5_sweep.json", workers: int = 2, collect: bool = False,
-                      **_) -> Path:
+                      together: int = 0, **_) -> Path:
     """The 5L1H noise study; resumable (data/runs/noise5_sweep/). Sized for a GPU: 150 runs.
     collect=True trains nothing and writes what is finished, listing the rest under "pending"."""
     cells = noise5_cells()
     runs = (finished_records(cells, NOISE5_DIR) if collect
-            else run_sweep(_noise5_run, cells, NOISE5_DIR, workers, desc="5L1H noise study"))
+            else run_sweep_together(_noise5_group, cells, NOISE5_DIR, workers, together, desc="5L1H noise study")
+            if together else run_sweep(_noise5_run, cells, NOISE5_DIR, workers, desc="5L1H noise study"))
     blob = {"command": "python -m helpers.experiments noise5_sweep", "train_config": NOISE5_TRAIN.to_dict(),
             "datasets": NOISE5_DATASETS, "hops": NOISE5_HOPS, "n_nodes": NOISE5_NODES, "runs": runs,
             "pending": pending_cells(cells, NOISE5_DIR)}
@@ -1224,7 +1248,7 @@ def main() -> None:
                         help="a resumable sweep (width_ladder, init_ln_2hop_sweep, noise5_sweep, authors_chain, iteration16_sweep): "
                              "write the aggregate from the runs finished so far, train nothing")
     parser.add_argument("--together", type=int, default=0,
-                        help="iteration16_sweep: train up to N seeds of a setting at once, as one vmapped model "
+                        help="iteration16_sweep, noise5_sweep: train up to N seeds of a setting at once, as one vmapped model "
                              "(for a GPU; not resumable inside a group)")
     args = parser.parse_args()
     torch.set_num_threads(1)

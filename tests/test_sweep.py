@@ -106,3 +106,17 @@ def test_a_stopped_authors_run_is_recorded_and_listed_until_its_full_run_exists(
     (tmp_path / "seed=1.json").write_text(json.dumps({"seed": 1}))   # once seed 1's full run exists ...
     blob = json.loads(X.make_authors_chain(path=tmp_path / "agg.json", collect=True).read_text())
     assert blob["stopped_runs"] == [] and [r["seed"] for r in blob["runs"]] == [1]   # ... it replaces the stopped one
+
+
+def test_noise5_seeds_trained_together_match_one_by_one(tmp_path):
+    """`noise5_sweep --together 3`: the seeds of a noise setting as one vmapped model give the
+    records of one-by-one training (frozen noise and all), up to floating-point order."""
+    cfg = TrainConfig(steps=20, batch_size=16, eval_every=10, eval_size=64)
+    cells = [{"dataset": "with_order_after", "sigma": 1.0, "target": "unmatched", "layer": 1, "seed": s} for s in (0, 1)]
+    alone = [X._noise5_run(c, train_cfg=cfg, run_dir=tmp_path / "alone") for c in cells]
+    together = X._noise5_group(cells, train_cfg=cfg, run_dir=tmp_path / "together")
+    for a, b in zip(alone, together):
+        assert a["history"]["steps"] == b["history"]["steps"] == [10, 20]
+        assert b["history"]["train_loss"] == pytest.approx(a["history"]["train_loss"], rel=1e-4)
+        assert b["acc_by_hop"] == pytest.approx(a["acc_by_hop"], abs=0.01)
+        assert b["history"]["metrics"]["hop 2"] == pytest.approx(a["history"]["metrics"]["hop 2"], abs=0.01)

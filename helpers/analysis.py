@@ -363,17 +363,6 @@ def with_order_attention_targets(model: Transformer, data: SeqData, positions=(-
     return table
 
 
-def offset_shares(offsets: torch.Tensor) -> list[dict]:
-    """Per layer of `offsets` [n_layers, n] (from `chain_offsets_read`): {offset: share of questions}
-    in decreasing share, with NaN (off the chain) under the key "off"."""
-    table = []
-    for row in offsets:
-        values = ["off" if torch.isnan(v) else int(v) for v in row]
-        shares = {v: values.count(v) / len(values) for v in set(values)}
-        table.append(dict(sorted(shares.items(), key=lambda kv: -kv[1])))
-    return table
-
-
 # ----------------------------------------------------------------------------------------------
 # Notebook 08 [ours]: which mechanism does each chain-of-thought step use?
 # ----------------------------------------------------------------------------------------------

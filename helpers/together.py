@@ -62,10 +62,10 @@ def train_together(models: list, train_datas: list[SeqData], eval_datas: list[di
     params, buffers = stack_module_state(models)
     frozen = {k: v.detach() for k, v in params.items() if k not in trainable}
     weights = {k: params[k].detach().clone().requires_grad_(True) for k in trainable}
-    decay = [k for k in trainable if params[k].ndim - 1 >= 2 and ".b_" not in k]
-    groups = [{"params": [weights[k] for k in trainable if k in decay] if not cfg.decay_all else list(weights.values()),
-               "weight_decay": cfg.weight_decay if cfg.optimizer == "adamw" else 0.0},
-              {"params": [] if cfg.decay_all else [weights[k] for k in trainable if k not in decay], "weight_decay": 0.0}]
+    # the groups of `train` (`_param_groups`): decay on weight matrices and embeddings, or on all
+    decay = [k for k in trainable if cfg.decay_all or (params[k].ndim - 1 >= 2 and ".b_" not in k)]
+    groups = [{"params": [weights[k] for k in decay], "weight_decay": cfg.weight_decay if cfg.optimizer == "adamw" else 0.0},
+              {"params": [weights[k] for k in trainable if k not in decay], "weight_decay": 0.0}]
     opt = (torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam)(
         [g for g in groups if g["params"]], lr=cfg.lr)
     base = models[0]

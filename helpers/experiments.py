@@ -193,6 +193,14 @@ LADDER_LR_CONTROLS = ({"d_model": 128, "seed": 0, "lr": 5e-4},)
 # gamma 1) where the authors use fan_in = seq_len 13 (bound 6/13, 15x larger). One control run at
 # d_model 128 with the authors' position init says whether this difference moves OOD.
 LADDER_POS_CONTROLS = ({"d_model": 128, "seed": 0, "pos": "seq_len"},)
+# [ours] The explanation as a training recipe. Token rows drawn at gamma 0.5 (b = (6/201)^0.5, row norm
+# ~1.1 at d_model 128: about the norm the ID rows of the d_model 128 ladder runs grow to), then either
+# frozen there ("frozen": every row, ID or OOD, keeps the same norm by construction, so the
+# explanation predicts test-OOD close to test-ID) or trained ("trained": the ID rows start where
+# they would end, so they should drift less, relative to the untouched OOD rows).
+LADDER_EMBED_RATE = 0.5
+LADDER_EMBED_CONTROLS = ({"d_model": 128, "seed": 0, "embed": "frozen"}, {"d_model": 128, "seed": 0, "embed": "trained"})
+EMBED_CONTROLS = ("frozen", "trained")
 
 
 def ladder_cells() -> list[dict]:
@@ -213,6 +221,10 @@ def _ladder_run(cell: dict, run_dir: Path = LADDER_DIR) -> dict:
         train_cfg = replace(train_cfg, lr=cell["lr"])
     if "pos" in cell:  # a position-init control: the authors' fan_in = seq_len
         model_cfg = replace(model_cfg, pos_init_scale=cell["pos"])
+    if "embed" in cell:  # an embedding control: token rows at gamma LADDER_EMBED_RATE, frozen or trained
+        if cell["embed"] not in EMBED_CONTROLS:
+            raise ValueError(f"embed={cell['embed']!r} is not one of {list(EMBED_CONTROLS)}")
+        model_cfg = replace(model_cfg, embed_init_rate=LADDER_EMBED_RATE, freeze_embed=cell["embed"] == "frozen")
     return _train_2hop_with_geometry(cell, model_cfg, train_cfg, run_dir, "python -m helpers.experiments width_ladder")
 
 
@@ -483,7 +495,8 @@ def prepare_iteration_run(task: str, cot: bool, seed: int, model_cfg: ModelConfi
 
 
 def _frozen(model) -> set:
-    return {"pos_embed.weight"} if model.cfg.freeze_pos else set()
+    return {name for name, flag in (("pos_embed.weight", model.cfg.freeze_pos), ("embed.weight", model.cfg.freeze_embed))
+            if flag}
 
 
 def finish_iteration_run(model) -> None:

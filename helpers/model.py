@@ -47,6 +47,8 @@ class ModelConfig:
     unembed_bias: bool = True
     dropout: float = 0.0         # on the embedding
     freeze_pos: bool = False     # position embedding kept at its init (paper B's `freeze_pos` control)
+    embed_init_rate: float | None = None  # [ours] gamma of the token embedding alone (None: init_rate)
+    freeze_embed: bool = False   # [ours] token embedding kept at its init (a control of paper A's OOD test)
     noise_std: float = 0.0       # [ours] orthogonal noise sigma: frozen Xi_l on W_vo(l) and W_qk(l+1)
     noise_target: str = "both"   # where Xi_l goes: "both", "qk" (W_qk of l+1 only) or "vo" (W_vo of l only);
     #                              "unmatched" [ours, a control]: Xi_l on W_vo(l), an independent Xi'_l on W_qk(l+1)
@@ -66,6 +68,8 @@ class ModelConfig:
             (self.pos_init_scale in POS_INIT_SCALES,
              f"pos_init_scale={self.pos_init_scale!r} is not one of {list(POS_INIT_SCALES)}"),
             (self.init_rate > 0, f"init_rate={self.init_rate} must be > 0 (gamma; 0.5 is Kaiming scale)"),
+            (self.embed_init_rate is None or self.embed_init_rate > 0,
+             f"embed_init_rate={self.embed_init_rate} must be > 0 (or None: init_rate)"),
             (0 <= self.dropout < 1, f"dropout={self.dropout} must be in [0, 1)"),
             (self.noise_std >= 0, f"noise_std={self.noise_std} must be >= 0"),
             (self.noise_target in NOISE_TARGETS,
@@ -216,6 +220,7 @@ class Transformer(nn.Module):
                 self.hook_points[name] = module
         self.reset_parameters()
         self.pos_embed.weight.requires_grad_(not cfg.freeze_pos)
+        self.embed.weight.requires_grad_(not cfg.freeze_embed)
 
     def _add_orthogonal_noise(self) -> None:
         """[ours] Xi_l ~ N(0, sigma^2 / d) per entry, nearly orthogonal (Xi Xi^T ~ sigma^2 I), added
@@ -266,7 +271,8 @@ class Transformer(nn.Module):
                         p.uniform_(-bound, bound)
                 else:
                     fan_in = {"embed.weight": cfg.vocab_size, "pos_embed.weight": pos_fan_in}.get(name)
-                    bound = init_bound(fan_in or self.fan_in(name, p), cfg.init_rate)
+                    rate = cfg.embed_init_rate if name == "embed.weight" and cfg.embed_init_rate else cfg.init_rate
+                    bound = init_bound(fan_in or self.fan_in(name, p), rate)
                     p.uniform_(-bound, bound)
 
     def fan_in(self, name: str, p: torch.Tensor) -> int:

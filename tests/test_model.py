@@ -31,8 +31,24 @@ def test_position_scale_option_uses_seq_len():
     assert math.isclose(model.pos_embed.weight.abs().max().item(), 6 / 13, rel_tol=0.1)
 
 
+def test_embed_init_rate_sets_only_the_token_rows_and_freeze_embed_keeps_them():
+    from helpers.data import make_chain_data
+    from helpers.train import TrainConfig, train
+    model = make_model(small_config(init_rate=1.0, embed_init_rate=0.5, freeze_embed=True), seed=0)
+    params = dict(model.named_parameters())
+    assert math.isclose(params["embed.weight"].abs().max().item(), (6 / 201) ** 0.5, rel_tol=0.05)
+    assert params["pos_embed.weight"].abs().max() <= 6 / 201 + 1e-7
+    assert params["blocks.0.attn.W_Q"].abs().max() <= 6 / 32 + 1e-7
+    before = {k: v.detach().clone() for k, v in params.items()}
+    train(model, make_chain_data(200, 1, "train", seed=0), {}, TrainConfig(steps=5, batch_size=32, warmup_steps=0,
+          weight_decay=0.1, decay_all=True, eval_every=5), progress=False)
+    assert torch.equal(params["embed.weight"], before["embed.weight"]), "a frozen token embedding moved"
+    assert not torch.equal(params["pos_embed.weight"], before["pos_embed.weight"])
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(init_rate=0.0), "init_rate=0.0 must be > 0"),
+    (dict(embed_init_rate=0.0), "embed_init_rate=0.0 must be > 0"),
     (dict(init_rate=-1), "init_rate=-1 must be > 0"),
     (dict(norm="middle"), "norm='middle' is not one of"),
     (dict(activation="tanh"), "activation='tanh' is not one of"),

@@ -120,3 +120,9 @@ def test_noise5_seeds_trained_together_match_one_by_one(tmp_path):
         assert b["history"]["train_loss"] == pytest.approx(a["history"]["train_loss"], rel=1e-4)
         assert b["acc_by_hop"] == pytest.approx(a["acc_by_hop"], abs=0.01)
         assert b["history"]["metrics"]["hop 2"] == pytest.approx(a["history"]["metrics"]["hop 2"], abs=0.01)
+
+
+def test_a_ladder_embedding_control_names_an_allowed_recipe(tmp_path):
+    with pytest.raises(ValueError, match="embed='shrunk' is not one of"):
+        X._ladder_run({"d_model": 32, "seed": 0, "embed": "shrunk"}, run_dir=tmp_path)
+    assert not list(tmp_path.iterdir()), "nothing is trained or written for a bad cell"

@@ -369,7 +369,7 @@ def ladder_summary(runs: list[dict]) -> list[dict]:
         stop = h.steps.index(run["stop_step"]) if run["stop_step"] is not None else None
         late = [a for step, a in zip(h.steps, h.acc["test_ood"]) if step > h.steps[-1] - LADDER_LATE_STEPS]
         rows.append({"d_model": run["d_model"], "seed": run["seed"], "lr": run["train_config"]["lr"],
-                     "lr_control": "lr" in run, "pos_control": "pos" in run,
+                     "lr_control": "lr" in run, "pos_control": "pos" in run, "embed_control": run.get("embed"),
                      "transition_step": t, "stop_step": run["stop_step"], "steps": h.steps[-1],
                      "final": run["final"], "plateau_ood": (min(plateau), max(plateau)),
                      "ood_at_stop": h.acc["test_ood"][stop] if stop is not None else None,

@@ -354,3 +354,26 @@ def plot_authors_run(runs: Sequence[dict], steps_per_epoch: int, title: str = ""
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_embedding_controls(runs: Sequence[tuple[str, dict]], title: str = ""):
+    """Notebook 02: 2-hop runs at one width that differ only in how the token embedding is drawn
+    and trained, as (label, ladder record) pairs. Left: test-ID (solid) and test-OOD (dashed) over
+    training; right: the OOD / ID row-norm ratio."""
+    fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(14, 4.4), gridspec_kw={"width_ratios": [2, 1]})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (label, run), color in zip(runs, colors):
+        h = run["history"]
+        ax.plot(h.steps, h.acc["test_id"], "-", color=color, label=f"{label}: test-ID")
+        ax.plot(h.steps, h.acc["test_ood"], "--", color=color, label=f"{label}: test-OOD")
+        ax_ratio.plot(h.steps, h.metrics["ood_id_norm_ratio"], color=color, label=label)
+    ax.set(ylim=(-0.03, 1.03), xlabel="training step", ylabel="accuracy (2,000 questions)",
+           title="test-ID (solid) and test-OOD (dashed)")
+    ax.legend(fontsize="x-small", loc="lower right")
+    ax_ratio.set(ylim=(0, 1.05), xlabel="training step", ylabel="mean |OOD row| / mean |ID row|",
+                 title="how visible the never-seen rows stay")
+    ax_ratio.legend(fontsize="x-small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -316,10 +316,11 @@ def check_two_hop_ood_prediction(answer: str | None) -> bool | None:
 
 # 02 · predict: shrink a wide model's never-seen rows
 def widest_ladder_run() -> dict:
-    """The shipped ladder's widest finished run of the recipe (seed 0 if there, no lr control)."""
+    """The shipped ladder's widest finished run of the recipe (seed 0 if there, no control)."""
     from .course import DATA_DIR
     from .experiments import load_sweep
-    runs = [r for r in load_sweep(DATA_DIR / "width_ladder.json")["runs"] if "lr" not in r]
+    runs = [r for r in load_sweep(DATA_DIR / "width_ladder.json")["runs"]
+            if not {"lr", "pos", "embed"} & set(r)]
     return max(runs, key=lambda r: (r["d_model"], -r["seed"]))
 
 

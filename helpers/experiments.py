@@ -204,11 +204,11 @@ EMBED_CONTROLS = ("frozen", "trained")
 
 
 def ladder_cells() -> list[dict]:
-    """Every (width, seed), then the lr controls. Order [ours], for 2 workers: d_model 256 seed 0
-    first (2-3 hours on a core) while the other worker trains d_model 32, then 128 and the lr
-    control, then the rest."""
+    """Every (width, seed), then the controls (lr, position init, embedding). Order [ours], for 2
+    workers: d_model 256 seed 0 first (2-3 hours on a core) while the other worker trains d_model
+    32, then 128 and the lr control, then the rest."""
     cells = ([{"d_model": d, "seed": seed} for d in LADDER_WIDTHS for seed in LADDER_SEEDS] + list(LADDER_LR_CONTROLS)
-             + list(LADDER_POS_CONTROLS))
+             + list(LADDER_POS_CONTROLS) + list(LADDER_EMBED_CONTROLS))
     first = [{"d_model": 256, "seed": 0}, {"d_model": 32, "seed": 0}, {"d_model": 32, "seed": 1},
              {"d_model": 128, "seed": 0}, *LADDER_LR_CONTROLS]
     return first + [c for c in cells if c not in first]
@@ -260,10 +260,11 @@ def make_width_ladder(path: Path = DATA_DIR / "width_ladder.json", workers: int 
     runs = (finished_records(cells, LADDER_DIR) if collect
             else run_sweep(_ladder_run, cells, LADDER_DIR, workers, desc="width ladder"))
     pending = pending_cells(cells, LADDER_DIR)
-    runs = sorted(runs, key=lambda r: (r["d_model"], "lr" in r, "pos" in r, r["seed"]))
+    runs = sorted(runs, key=lambda r: (r["d_model"], "lr" in r, "pos" in r, r.get("embed", ""), r["seed"]))
     blob = {"command": "python -m helpers.experiments width_ladder", **OOD_RULE, "hops": 2, "n_train": N_TRAIN,
             "widths": LADDER_WIDTHS, "seeds": LADDER_SEEDS, "lr_by_width": LADDER_LR,
-            "lr_controls": LADDER_LR_CONTROLS, "pos_controls": LADDER_POS_CONTROLS, "train_config": LADDER_TRAIN.to_dict(), "ratios": LADDER_RATIOS,
+            "lr_controls": LADDER_LR_CONTROLS, "pos_controls": LADDER_POS_CONTROLS, "embed_controls": LADDER_EMBED_CONTROLS,
+            "embed_init_rate": LADDER_EMBED_RATE, "train_config": LADDER_TRAIN.to_dict(), "ratios": LADDER_RATIOS,
             "runs": runs, "pending": pending}
     path.write_text(json.dumps(blob))
     return path

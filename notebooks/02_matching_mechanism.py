@@ -482,7 +482,8 @@ for r in summary:
           f"{r['final']['test_id']:>8.3f} {r['final']['test_ood']:>9.3f} {r['ood_late']:>8.3f} "
           f"{r['ratio_end']:>11.3f} {r['random_codes_as_trained']:>11.3f} {r['id_ood_abs_cos_end']:>12.3f} "
           f"{r['minutes']:>7.0f}" + ("  (lr control)" if r["lr_control"] else "")
-          + ("  (position-init control)" if r["pos_control"] else ""))
+          + ("  (position-init control)" if r["pos_control"] else "")
+          + (f"  (embedding control: {r['embed_control']})" if r["embed_control"] else ""))
 print("jump at: first evaluation with test-ID >= 0.5 | OOD before: best test-OOD before it | late OOD: mean over "
       "the evaluations of the last 1,000 steps (after the jump test-OOD swings by up to ~0.25 between evaluations) | "
       "random rows: test-OOD with the OOD rows replaced by fresh random rows of the same norm | "
@@ -490,13 +491,15 @@ print("jump at: first evaluation with test-ID >= 0.5 | OOD before: best test-OOD
 if ladder["pending"]:
     print("not run yet:", ", ".join(f"d_model {c['d_model']} seed {c['seed']}" + (f" at lr {c['lr']:.0e}" if "lr" in c else "")
                                     + (" with the authors' position init" if "pos" in c else "")
+                                    + (f" with the token embedding {c['embed']} (embedding control)" if "embed" in c else "")
                                     for c in ladder["pending"]))
-plot_width_ladder([r for r in summary if not r["pos_control"]], [r for r in ladder["runs"] if "pos" not in r],
+in_figure = [not (r["pos_control"] or r["embed_control"]) for r in summary]
+plot_width_ladder([r for r, keep in zip(summary, in_figure) if keep], [run for run, keep in zip(ladder["runs"], in_figure) if keep],
                   title="Along the ladder never-seen rows stay larger and OOD rises, with a seed spread as large as a "
                         "width step; setting their norm by hand moves OOD at every width")
 plt.show()
 
-recipe = [r for r in summary if not (r["lr_control"] or r["pos_control"])]
+recipe = [r for r in summary if not (r["lr_control"] or r["pos_control"] or r["embed_control"])]
 widths = sorted({r["d_model"] for r in recipe})
 by_width = {d: [r for r in recipe if r["d_model"] == d] for d in widths}
 for d, rows in by_width.items():
@@ -504,6 +507,8 @@ for d, rows in by_width.items():
           f"{[round(r['ratio_end'], 3) for r in rows]}, OOD with the rows set to "
           + ", ".join(f"{x} x ID norm: {[round(r['by_ratio'][str(x)], 2) for r in rows]}" for x in ladder["ratios"]))
 for r, run in zip(summary, ladder["runs"]):
+    if r["embed_control"]:
+        continue   # the embedding controls have their own cell below
     first = run["history"].metrics["ood_id_norm_ratio"][0]
     print(f"d_model {r['d_model']:>3} seed {r['seed']}" + (" (lr control)" if r["lr_control"] else "")
           + (" (position-init control)" if r["pos_control"] else "")
@@ -514,7 +519,7 @@ for r, run in zip(summary, ladder["runs"]):
              if r["lr_control"] or r["pos_control"] else ""))
 narrow, wide = by_width[widths[0]], by_width[widths[-1]]
 assert widths[0] == 32 and widths[-1] >= 128, "the ladder spans narrow to wide"
-jumped = [r for r in summary if r["transition_step"] is not None]
+jumped = [r for r in summary if r["transition_step"] is not None and not r["embed_control"]]
 for r in jumped:   # the intervention, at every width: OOD accuracy rises with the OOD rows' norm
     curve = [r["by_ratio"][str(x)] for x in ladder["ratios"]]
     assert all(b >= a - 0.03 for a, b in zip(curve, curve[1:])) and curve[-1] >= curve[0] + 0.3

@@ -176,13 +176,16 @@ def test_width_ladder():
     sweep = X.load_sweep(DATA_DIR / "width_ladder.json")
     assert sweep["command"] == "python -m helpers.experiments width_ladder"
     assert sweep["test_ood_residues"] == [0, 1, 2, 3, 4]
-    done = [{k: r[k] for k in ("d_model", "seed", "lr", "pos") if k in r} for r in sweep["runs"]]
+    done = [{k: r[k] for k in ("d_model", "seed", "lr", "pos", "embed") if k in r} for r in sweep["runs"]]
     assert sorted(map(str, done + sweep["pending"])) == sorted(map(str, X.ladder_cells()))
     for run, row in zip(sweep["runs"], X.ladder_summary(sweep["runs"])):
         h = run["history"]
         expected = X.ladder_model_config(run["d_model"])
-        assert ModelConfig.from_dict(run["model_config"]) == (replace(expected, pos_init_scale=run["pos"]) if "pos" in run
-                                                              else expected)
+        if "pos" in run:
+            expected = replace(expected, pos_init_scale=run["pos"])
+        if "embed" in run:
+            expected = replace(expected, embed_init_rate=X.LADDER_EMBED_RATE, freeze_embed=run["embed"] == "frozen")
+        assert ModelConfig.from_dict(run["model_config"]) == expected
         assert run["train_config"]["lr"] == run.get("lr", X.ladder_train_config(run["d_model"]).lr)
         assert all(h.final(split) == value for split, value in run["final"].items())
         assert set(h.metrics) == {"ood_id_norm_ratio", "id_abs_cos", "id_ood_abs_cos", "ood_matching_layer1",

@@ -360,7 +360,7 @@ def plot_embedding_controls(runs: Sequence[tuple[str, dict]], title: str = ""):
     """Notebook 02: 2-hop runs at one width that differ only in how the token embedding is drawn
     and trained, as (label, ladder record) pairs. Left: test-ID (solid) and test-OOD (dashed) over
     training; right: the OOD / ID row-norm ratio."""
-    fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(14, 4.4), gridspec_kw={"width_ratios": [2, 1]})
+    fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(14, 5.2), gridspec_kw={"width_ratios": [2, 1]})
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for (label, run), color in zip(runs, colors):
         h = run["history"]
@@ -369,10 +369,10 @@ def plot_embedding_controls(runs: Sequence[tuple[str, dict]], title: str = ""):
         ax_ratio.plot(h.steps, h.metrics["ood_id_norm_ratio"], color=color, label=label)
     ax.set(ylim=(-0.03, 1.03), xlabel="training step", ylabel="accuracy (2,000 questions)",
            title="test-ID (solid) and test-OOD (dashed)")
-    ax.legend(fontsize="x-small", loc="lower right")
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3)
     ax_ratio.set(ylim=(0, 1.05), xlabel="training step", ylabel="mean |OOD row| / mean |ID row|",
                  title="how visible the never-seen rows stay")
-    ax_ratio.legend(fontsize="x-small")
+    ax_ratio.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.17))
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -128,7 +128,7 @@ def test_resumable_sweep_is_assembled_from_its_run_files(name):
     assert len(files) == len(sweep["runs"])
     by_file = {p.name: json.loads(p.read_text()) for p in files}
     keys = (("dataset", "sigma", "target", "layer", "seed") if name == "noise5_sweep"   # its records also say n_layers
-            else ("hops", "sigma", "target", "norm", "gamma", "seed", "task", "cot", "n_layers", "d_model", "lr", "pos"))
+            else ("hops", "sigma", "target", "norm", "gamma", "seed", "task", "cot", "n_layers", "d_model", "lr", "pos", "embed"))
     from helpers.sweep import run_path
     for run in sweep["runs"]:
         assert by_file[run_path(X.RUNS_DIR / name, {k: run[k] for k in keys if k in run}).name] == run

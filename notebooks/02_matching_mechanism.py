@@ -674,16 +674,18 @@ for run in authors["stopped_runs"]:
 # Two control runs at d_model 128, seed 0, with the ladder's recipe otherwise
 # (`X.LADDER_EMBED_CONTROLS`; the ladder's own d_model 128 seed 0 run is the baseline):
 #
-# - **frozen**: every token row drawn at $\gamma$ = 0.5 instead of 1 (row norm about 1.1, about
-#   the size the ID rows of the d_model 128 ladder runs grow to) and never trained, so the OOD /
-#   ID norm ratio stays at 1 by construction;
+# - **frozen**: every token row drawn at $\gamma$ = 0.5 instead of 1 and never trained, so the OOD /
+#   ID norm ratio stays at 1 by construction. Each weight is drawn in $\pm(6/\text{fan\_in})^\gamma$
+#   (notebook 03, section 6), so at fan_in 201 the rows start about 6 times larger than at
+#   $\gamma = 1$: about the factor by which the baseline's ID rows outgrow its OOD rows (its ratio
+#   ends at 0.16, printed below);
 # - **trained**: the same larger draw, trained as usual, so the ID rows start where they would
 #   end and should drift less relative to the OOD rows.
 #
 # **Predict** before you run the cell: if visibility were the whole story, where would the frozen
-# run's test-OOD end? Keep in mind notebook 03, section 5: on 2 hops, post-LN models drawn at
-# $\gamma \le 0.5$ (every weight, not only the token rows) memorised their training questions
-# instead of learning to match.
+# run's test-OOD end, compared with its own test-ID? Keep in mind notebook 03, section 5: on 2
+# hops, post-LN models drawn at $\gamma = 0.5$ (every weight, not only the token rows) fitted part of
+# their training questions without learning to match within 12,000 steps.
 
 # %%
 baseline = next(run for run in ladder["runs"] if run["d_model"] == 128 and run["seed"] == 0
@@ -702,7 +704,7 @@ for label, run in controls:
 waiting = [c["embed"] for c in ladder["pending"] if "embed" in c]
 if waiting:
     print("still to run (resumable: python -m helpers.experiments width_ladder):", ", ".join(waiting))
-plot_embedding_controls(controls, title="Token rows drawn large (γ 0.5): no jump but a slow climb on test-ID,\n"
+plot_embedding_controls(controls, title="Token rows drawn large (γ 0.5): test-ID never jumps to 0.99 but climbs slowly,\n"
                                         "and test-OOD stays at the guessing level even when every row keeps its size")
 plt.show()
 frozen = next(run for _, run in controls if run.get("embed") == "frozen")
@@ -712,29 +714,34 @@ assert baseline["history"].steps_to("test_id", 0.99) is not None and frozen["his
 assert fr["final"]["train"] > 0.95 and fr["final"]["test_id"] < 0.85, "it fits its training questions, not the rule"
 assert fr["final"]["test_ood"] < 0.6 and fr["final"]["test_ood"] < base["by_ratio"]["1.0"] - 0.3, \
     "rows of one size alone do not bring OOD"
-assert abs(fr["random_codes_at_id_norm"] - fr["as_trained"]) < 0.1, "nor do fresh random rows"
-trained = X.ladder_summary([next(run for _, run in controls if run.get("embed") == "trained")])[0]
+assert min(frozen["history"].metrics["ood_id_norm_ratio"]) > 0.95, "at every evaluation"
+assert fr["final"]["test_ood"] < fr["final"]["test_id"] - 0.2, "test-OOD does not follow test-ID"
+assert fr["random_codes_at_id_norm"] < fr["as_trained"] + 0.05, "nor do fresh random rows help"
+trained_run = next(run for _, run in controls if run.get("embed") == "trained")
+trained = X.ladder_summary([trained_run])[0]
+assert trained_run["history"].steps_to("test_id", 0.99) is None and trained["final"]["train"] > 0.95
 assert trained["ratio_end"] < 0.7 and trained["final"]["test_id"] < 0.85, "trained large rows still fall behind"
+assert trained["final"]["test_ood"] < 0.6
 assert trained["by_ratio"]["1.0"] < base["by_ratio"]["1.0"] - 0.2, "visible rows, but a circuit only partly there"
 
 # %% [markdown]
 # What the two controls show (one seed each, so read them as a first look):
 #
-# - **Neither jumps.** The baseline goes from test-ID 0.02 to 0.95 between two evaluations (250
-#   steps). Both large-row runs fit their training questions (train 0.975 and 0.985 at the end) while test-ID
-#   creeps up over thousands of steps and stops far from 0.99: it passes 0.5 near the baseline's
-#   jump (steps 8,500 frozen, 7,250 trained) and ends at 0.76 (frozen) and 0.68 (trained) after
-#   24,000 steps. This is the
-#   memorising side of notebook 03's init picture, reached by enlarging the token rows alone.
-# - **Rows of one size did not bring OOD.** The frozen run keeps its OOD / ID norm ratio at 1.00
-#   for all 24,000 steps, yet ends at test-OOD 0.49, at the guessing level of the ladder's
-#   plateaus, where the baseline's circuit answers 0.90 once it is handed never-seen rows of the
-#   ID norm (its "fresh random rows" figure). Fresh random rows at the ID norm do no better in the
-#   frozen model (0.43).
+# - **Neither makes the baseline's jump.** The baseline passes test-ID 0.5, 0.9 and 0.99 within
+#   250 steps (steps 7,250 to 7,500). The large-row runs pass 0.5 at about the same point (steps
+#   8,500 frozen, 7,250 trained), then creep up over thousands of steps and never reach 0.9: they
+#   end at test-ID 0.76 (frozen) and 0.68 (trained) after 24,000 steps, while fitting their
+#   training questions (train 0.975 and 0.985). They generalise only partly: a milder form of what
+#   notebook 03's $\gamma = 0.5$ models do on 2 hops, reached by enlarging the token rows alone.
+# - **Rows of one size did not bring OOD (the answer to the prediction).** The frozen run keeps
+#   its OOD / ID norm ratio at 1.00 for all 24,000 steps, yet its test-OOD does not follow its
+#   test-ID: 0.49 against 0.76, at the guessing level of the ladder's plateaus ("OOD before" in the
+#   ladder's table: 0.46-0.52 for the other runs). The baseline, with never-seen rows raised to the ID norm, answers
+#   0.92. Fresh random rows at the ID norm do no better in the frozen model (0.43).
 # - **Trained large rows still fall behind.** Drawn as large as the OOD rows, the ID rows still
 #   grow to about twice their size: the norm ratio falls from about 1 to 0.48 (the baseline ends at
 #   0.16). Test-OOD ends at 0.43. Raised to the ID norm, its never-seen rows give 0.61 (fresh random
-#   rows: 0.59), far under the baseline's 0.90, because the circuit that would read them is only
+#   rows: 0.59), far under the baseline's 0.92, because the circuit that would read them is only
 #   partly there (test-ID 0.68).
 #
 # So the visibility explanation is a statement about a circuit that exists: it says how much of
@@ -742,8 +749,9 @@ assert trained["by_ratio"]["1.0"] < base["by_ratio"]["1.0"] - 0.2, "visible rows
 # that. It is not a recipe. Keeping the rows the same size during training, by drawing them
 # larger, changed *what* was learned: these runs never built the clean circuit that the baseline
 # jumps into, so there was nothing for a visible row to be read by. A route to a model that
-# scores high on test-OOD by training alone stays open on this CPU (the goal of 0.85 is not met:
-# the best shipped model is the d_model 256 ladder run below, at about 0.7).
+# scores high on test-OOD by training alone stays open on this CPU: the goal this course set
+# itself, a shipped model at test-OOD ≥ 0.85 (the low end of the authors' range), is not met; the
+# best shipped model is the d_model 256 ladder run of the next subsection, at about 0.7.
 
 # %% [markdown]
 # ### The shipped wide model, checked live

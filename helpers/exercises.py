@@ -318,9 +318,8 @@ def check_two_hop_ood_prediction(answer: str | None) -> bool | None:
 def widest_ladder_run() -> dict:
     """The shipped ladder's widest finished run of the recipe (seed 0 if there, no control)."""
     from .course import DATA_DIR
-    from .experiments import load_sweep
-    runs = [r for r in load_sweep(DATA_DIR / "width_ladder.json")["runs"]
-            if not {"lr", "pos", "embed"} & set(r)]
+    from .experiments import is_ladder_control, load_sweep
+    runs = [r for r in load_sweep(DATA_DIR / "width_ladder.json")["runs"] if not is_ladder_control(r)]
     return max(runs, key=lambda r: (r["d_model"], -r["seed"]))
 
 

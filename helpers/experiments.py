@@ -201,6 +201,11 @@ LADDER_POS_CONTROLS = ({"d_model": 128, "seed": 0, "pos": "seq_len"},)
 LADDER_EMBED_RATE = 0.5
 LADDER_EMBED_CONTROLS = ({"d_model": 128, "seed": 0, "embed": "frozen"}, {"d_model": 128, "seed": 0, "embed": "trained"})
 EMBED_CONTROLS = ("frozen", "trained")
+LADDER_CONTROL_KEYS = ("lr", "pos", "embed")   # a cell with any of these is a control, not a rung of the ladder
+
+
+def is_ladder_control(cell: dict) -> bool:
+    return any(key in cell for key in LADDER_CONTROL_KEYS)
 
 
 def ladder_cells() -> list[dict]:
@@ -490,19 +495,14 @@ def prepare_iteration_run(task: str, cot: bool, seed: int, model_cfg: ModelConfi
                              f"({train_data.inputs.shape[1]} tokens for n_len={n_len})")
         model = make_model(model_cfg, seed=seed)
     for name, p in model.named_parameters():
-        p.requires_grad_(name not in _frozen(model) and (trainable == "all" or name.startswith("blocks.1.mlp.")))
+        p.requires_grad_(name not in model.frozen_parameter_names() and (trainable == "all" or name.startswith("blocks.1.mlp.")))
     metrics = peakiness_metrics(per_length_sample(evals["test"], 64)) if track_peakiness and cot else None
     return model, train_data, evals, metrics
 
 
-def _frozen(model) -> set:
-    return {name for name, flag in (("pos_embed.weight", model.cfg.freeze_pos), ("embed.weight", model.cfg.freeze_embed))
-            if flag}
-
-
 def finish_iteration_run(model) -> None:
     for name, p in model.named_parameters():
-        p.requires_grad_(name not in _frozen(model))
+        p.requires_grad_(name not in model.frozen_parameter_names())
 
 
 def train_iteration(task: str, cot: bool = True, seed: int = 0, model_cfg: ModelConfig = ITER_MODEL,

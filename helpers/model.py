@@ -219,8 +219,13 @@ class Transformer(nn.Module):
                 module.name = name
                 self.hook_points[name] = module
         self.reset_parameters()
-        self.pos_embed.weight.requires_grad_(not cfg.freeze_pos)
-        self.embed.weight.requires_grad_(not cfg.freeze_embed)
+        for name, p in self.named_parameters():
+            p.requires_grad_(name not in self.frozen_parameter_names())
+
+    def frozen_parameter_names(self) -> set[str]:
+        """The embeddings the config keeps at their init (`freeze_pos`, `freeze_embed`)."""
+        return {name for name, frozen in (("pos_embed.weight", self.cfg.freeze_pos), ("embed.weight", self.cfg.freeze_embed))
+                if frozen}
 
     def _add_orthogonal_noise(self) -> None:
         """[ours] Xi_l ~ N(0, sigma^2 / d) per entry, nearly orthogonal (Xi Xi^T ~ sigma^2 I), added
@@ -271,7 +276,7 @@ class Transformer(nn.Module):
                         p.uniform_(-bound, bound)
                 else:
                     fan_in = {"embed.weight": cfg.vocab_size, "pos_embed.weight": pos_fan_in}.get(name)
-                    rate = cfg.embed_init_rate if name == "embed.weight" and cfg.embed_init_rate else cfg.init_rate
+                    rate = cfg.embed_init_rate if name == "embed.weight" and cfg.embed_init_rate is not None else cfg.init_rate
                     bound = init_bound(fan_in or self.fan_in(name, p), rate)
                     p.uniform_(-bound, bound)
 

@@ -689,7 +689,7 @@ for run in authors["stopped_runs"]:
 
 # %%
 baseline = next(run for run in ladder["runs"] if run["d_model"] == 128 and run["seed"] == 0
-                and not {"lr", "pos", "embed"} & set(run))
+                and not X.is_ladder_control(run))
 controls = [("ladder recipe: rows at γ 1, trained", baseline)] + [
     (f"rows at γ {ladder['embed_init_rate']}, {run['embed']}", run) for run in ladder["runs"] if "embed" in run]
 for label, run in controls:

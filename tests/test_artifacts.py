@@ -176,7 +176,7 @@ def test_width_ladder():
     sweep = X.load_sweep(DATA_DIR / "width_ladder.json")
     assert sweep["command"] == "python -m helpers.experiments width_ladder"
     assert sweep["test_ood_residues"] == [0, 1, 2, 3, 4]
-    done = [{k: r[k] for k in ("d_model", "seed", "lr", "pos", "embed") if k in r} for r in sweep["runs"]]
+    done = [{k: r[k] for k in ("d_model", "seed", *X.LADDER_CONTROL_KEYS) if k in r} for r in sweep["runs"]]
     assert sorted(map(str, done + sweep["pending"])) == sorted(map(str, X.ladder_cells()))
     for run, row in zip(sweep["runs"], X.ladder_summary(sweep["runs"])):
         h = run["history"]

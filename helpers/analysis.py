@@ -24,7 +24,7 @@ def matching_matrix(model: Transformer, layer: int, tokens: torch.Tensor) -> tor
     if layer < 1:
         raise ValueError(f"layer={layer}: matching starts at layer 1 (layer 0 pairs tokens)")
     with torch.no_grad():
-        e = model.embed.weight[tokens.to(model.device)]
+        e = model.token_embeddings()[tokens.to(model.device)]
         query_side = e if layer == 1 else e @ model.W_vo(layer - 1)
         key_side = e @ model.W_vo(0)
         return (query_side @ model.W_qk(layer) @ key_side.T).cpu()
@@ -85,7 +85,7 @@ def ablation_accuracy(model: Transformer, data: SeqData, hook_name: str, mode: s
 
 
 def embedding_norms(model: Transformer, tokens: torch.Tensor) -> torch.Tensor:
-    return model.embed.weight[tokens.to(model.device)].norm(dim=-1).detach().cpu()
+    return model.token_embeddings()[tokens.to(model.device)].norm(dim=-1).detach().cpu()
 
 
 def with_ood_embeddings_rescaled(model: Transformer, ood_tokens: torch.Tensor, id_tokens: torch.Tensor,
@@ -119,7 +119,7 @@ def embedding_geometry(model: Transformer, id_tokens: torch.Tensor, ood_tokens: 
     """How the token embeddings sit: {"ood_id_norm_ratio": mean OOD row norm / mean ID row norm,
     "id_abs_cos": mean |cosine| between two different ID rows, "id_ood_abs_cos": mean |cosine|
     between an ID row and an OOD row}. Random rows in d dimensions give |cos| ~ 0.8 / sqrt(d)."""
-    emb = model.embed.weight.detach().cpu()
+    emb = model.token_embeddings().detach().cpu()
     id_rows, ood_rows = emb[id_tokens], emb[ood_tokens]
     unit_id = id_rows / id_rows.norm(dim=-1, keepdim=True)
     unit_ood = ood_rows / ood_rows.norm(dim=-1, keepdim=True)

@@ -258,7 +258,7 @@ def check_iteration_sequence(fn: Callable, trials: int = 8) -> bool | None:
 # 02 · the matching mechanism: predictions, the matching matrix, hops of the top key
 # ---------------------------------------------------------------------------------------------
 def solution_matching_matrix(model, tokens: torch.Tensor) -> torch.Tensor:
-    e = model.embed.weight[tokens]
+    e = model.token_embeddings()[tokens]
     return e @ model.W_qk(1) @ (e @ model.W_vo(0)).T
 
 

@@ -199,8 +199,13 @@ LADDER_POS_CONTROLS = ({"d_model": 128, "seed": 0, "pos": "seq_len"},)
 # explanation predicts test-OOD close to test-ID) or trained ("trained": the ID rows start where
 # they would end, so they should drift less, relative to the untouched OOD rows).
 LADDER_EMBED_RATE = 0.5
-LADDER_EMBED_CONTROLS = ({"d_model": 128, "seed": 0, "embed": "frozen"}, {"d_model": 128, "seed": 0, "embed": "trained"})
-EMBED_CONTROLS = ("frozen", "trained")
+# "shared" [ours]: the ladder's own init, but every token row is rescaled to one learned norm
+# (ModelConfig.embed_norm="shared"). The rows the training never touches then grow with the ID rows
+# while keeping their random directions: what the "raised rows" intervention does after training,
+# built into the model from the first step. Two seeds, because it is a candidate recipe.
+LADDER_EMBED_CONTROLS = ({"d_model": 128, "seed": 0, "embed": "frozen"}, {"d_model": 128, "seed": 0, "embed": "trained"},
+                         {"d_model": 128, "seed": 0, "embed": "shared"}, {"d_model": 128, "seed": 1, "embed": "shared"})
+EMBED_CONTROLS = ("frozen", "trained", "shared")
 LADDER_CONTROL_KEYS = ("lr", "pos", "embed")   # a cell with any of these is a control, not a rung of the ladder
 
 
@@ -219,6 +224,15 @@ def ladder_cells() -> list[dict]:
     return first + [c for c in cells if c not in first]
 
 
+def embed_control_config(model_cfg: ModelConfig, embed: str) -> ModelConfig:
+    """The ladder's model changed as embedding control `embed` says."""
+    if embed not in EMBED_CONTROLS:
+        raise ValueError(f"embed={embed!r} is not one of {list(EMBED_CONTROLS)}")
+    if embed == "shared":
+        return replace(model_cfg, embed_norm="shared")
+    return replace(model_cfg, embed_init_rate=LADDER_EMBED_RATE, freeze_embed=embed == "frozen")
+
+
 def _ladder_run(cell: dict, run_dir: Path = LADDER_DIR) -> dict:
     d, seed = cell["d_model"], cell["seed"]
     model_cfg, train_cfg = ladder_model_config(d), replace(ladder_train_config(d), seed=seed)
@@ -226,10 +240,8 @@ def _ladder_run(cell: dict, run_dir: Path = LADDER_DIR) -> dict:
         train_cfg = replace(train_cfg, lr=cell["lr"])
     if "pos" in cell:  # a position-init control: the authors' fan_in = seq_len
         model_cfg = replace(model_cfg, pos_init_scale=cell["pos"])
-    if "embed" in cell:  # an embedding control: token rows at gamma LADDER_EMBED_RATE, frozen or trained
-        if cell["embed"] not in EMBED_CONTROLS:
-            raise ValueError(f"embed={cell['embed']!r} is not one of {list(EMBED_CONTROLS)}")
-        model_cfg = replace(model_cfg, embed_init_rate=LADDER_EMBED_RATE, freeze_embed=cell["embed"] == "frozen")
+    if "embed" in cell:  # an embedding control (EMBED_CONTROLS)
+        model_cfg = embed_control_config(model_cfg, cell["embed"])
     return _train_2hop_with_geometry(cell, model_cfg, train_cfg, run_dir, "python -m helpers.experiments width_ladder")
 
 

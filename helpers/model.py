@@ -24,6 +24,7 @@ ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 POS_INIT_SCALES = ("vocab", "seq_len")
 INITS = ("rate", "torch")
 NOISE_TARGETS = ("both", "qk", "vo", "unmatched")
+EMBED_NORMS = ("none", "shared")
 
 
 @dataclass
@@ -49,6 +50,9 @@ class ModelConfig:
     freeze_pos: bool = False     # position embedding kept at its init (paper B's `freeze_pos` control)
     embed_init_rate: float | None = None  # [ours] gamma of the token embedding alone (None: init_rate)
     freeze_embed: bool = False   # [ours] token embedding kept at its init (a control of paper A's OOD test)
+    embed_norm: str = "none"     # [ours] "shared": every token row is rescaled to one learned norm g
+    #                              (e_t = g u_t / |u_t|), so rows that training never touches stay as
+    #                              large as the trained ones (a test of paper A's OOD explanation)
     noise_std: float = 0.0       # [ours] orthogonal noise sigma: frozen Xi_l on W_vo(l) and W_qk(l+1)
     noise_target: str = "both"   # where Xi_l goes: "both", "qk" (W_qk of l+1 only) or "vo" (W_vo of l only);
     #                              "unmatched" [ours, a control]: Xi_l on W_vo(l), an independent Xi'_l on W_qk(l+1)
@@ -65,6 +69,7 @@ class ModelConfig:
             (self.activation in ACTIVATIONS,
              f"activation={self.activation!r} is not one of {list(ACTIVATIONS)}"),
             (self.init in INITS, f"init={self.init!r} is not one of {list(INITS)}"),
+            (self.embed_norm in EMBED_NORMS, f"embed_norm={self.embed_norm!r} is not one of {list(EMBED_NORMS)}"),
             (self.pos_init_scale in POS_INIT_SCALES,
              f"pos_init_scale={self.pos_init_scale!r} is not one of {list(POS_INIT_SCALES)}"),
             (self.init_rate > 0, f"init_rate={self.init_rate} must be > 0 (gamma; 0.5 is Kaiming scale)"),
@@ -206,6 +211,8 @@ class Transformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        # embed_norm="shared": the one norm g every token row is rescaled to (set by reset_parameters)
+        self.embed_scale = nn.Parameter(torch.ones(())) if cfg.embed_norm == "shared" else None
         self.pos_embed = nn.Embedding(cfg.seq_len, cfg.d_model)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
@@ -279,6 +286,8 @@ class Transformer(nn.Module):
                     rate = cfg.embed_init_rate if name == "embed.weight" and cfg.embed_init_rate is not None else cfg.init_rate
                     bound = init_bound(fan_in or self.fan_in(name, p), rate)
                     p.uniform_(-bound, bound)
+            if self.embed_scale is not None:   # g starts at the rows' mean norm: the same first step
+                self.embed_scale.fill_(self.embed.weight.norm(dim=-1).mean().item())
 
     def fan_in(self, name: str, p: torch.Tensor) -> int:
         """Inputs feeding one output unit of this weight."""
@@ -295,11 +304,21 @@ class Transformer(nn.Module):
         if T > self.cfg.seq_len:
             raise ValueError(f"sequence length {T} exceeds the model's seq_len={self.cfg.seq_len}")
         positions = torch.arange(T, device=tokens.device)
-        x = self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(self.pos_embed(positions))
+        x = self.hook_embed(self._rescaled(self.embed(tokens))) + self.hook_pos_embed(self.pos_embed(positions))
         x = self.drop(x)
         for block in self.blocks:
             x = block(x)
         return self.unembed(self.ln_final(x))
+
+    def _rescaled(self, rows: torch.Tensor) -> torch.Tensor:
+        """Token rows as the model uses them: with embed_norm="shared", each at norm g."""
+        if self.embed_scale is None:
+            return rows
+        return rows * (self.embed_scale / rows.norm(dim=-1, keepdim=True))
+
+    def token_embeddings(self) -> torch.Tensor:
+        """W_E [vocab, d_model] as the forward pass sees it (embed.weight, rescaled if embed_norm="shared")."""
+        return self._rescaled(self.embed.weight)
 
     # ------------------------------------------------------------------ inspection
     @contextmanager

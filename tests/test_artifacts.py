@@ -184,7 +184,7 @@ def test_width_ladder():
         if "pos" in run:
             expected = replace(expected, pos_init_scale=run["pos"])
         if "embed" in run:
-            expected = replace(expected, embed_init_rate=X.LADDER_EMBED_RATE, freeze_embed=run["embed"] == "frozen")
+            expected = X.embed_control_config(expected, run["embed"])
         assert ModelConfig.from_dict(run["model_config"]) == expected
         assert run["train_config"]["lr"] == run.get("lr", X.ladder_train_config(run["d_model"]).lr)
         assert all(h.final(split) == value for split, value in run["final"].items())

@@ -46,7 +46,33 @@ def test_embed_init_rate_sets_only_the_token_rows_and_freeze_embed_keeps_them():
     assert not torch.equal(params["pos_embed.weight"], before["pos_embed.weight"])
 
 
+def test_shared_embed_norm_keeps_untouched_rows_as_large_as_trained_ones(tmp_path):
+    """embed_norm="shared": every token row, trained or never seen, has the one learned norm g."""
+    from helpers.data import make_chain_data
+    from helpers.train import TrainConfig, load_checkpoint, save_checkpoint, train
+    model = make_model(small_config(embed_norm="shared"), seed=0)
+    raw = model.embed.weight.norm(dim=-1)
+    assert math.isclose(model.embed_scale.item(), raw.mean().item(), rel_tol=1e-6)   # g starts at the rows' mean norm
+    assert torch.allclose(model.token_embeddings().norm(dim=-1), model.embed_scale.detach().expand(201), rtol=1e-5)
+    g0 = model.embed_scale.item()
+    train(model, make_chain_data(500, 1, "train", seed=0), {}, TrainConfig(steps=40, batch_size=64, lr=3e-2,
+          warmup_steps=0, eval_every=40), progress=False)
+    assert abs(model.embed_scale.item() - g0) > 1e-3, "the shared norm g never moved"
+    norms = model.token_embeddings().norm(dim=-1)
+    assert torch.allclose(norms[150:], norms[1:100].mean().expand(51), rtol=1e-4), "never-seen rows fell behind"
+    plain = make_model(small_config(), seed=0)
+    train(plain, make_chain_data(500, 1, "train", seed=0), {}, TrainConfig(steps=40, batch_size=64, lr=3e-2,
+          warmup_steps=0, eval_every=40), progress=False)
+    plain_norms = plain.token_embeddings().norm(dim=-1)
+    assert plain_norms[150:].mean() < 0.8 * plain_norms[1:100].mean(), "without it the unseen rows do fall behind"
+    save_checkpoint(tmp_path / "m.pt", model)
+    loaded, _ = load_checkpoint(tmp_path / "m.pt")
+    tokens = make_chain_data(8, 1, "test_id", seed=1).inputs
+    assert torch.allclose(loaded(tokens), model(tokens), atol=1e-5)
+
+
 @pytest.mark.parametrize("kwargs,message", [
+    (dict(embed_norm="unit"), "embed_norm='unit' is not one of"),
     (dict(init_rate=0.0), "init_rate=0.0 must be > 0"),
     (dict(embed_init_rate=0.0), "embed_init_rate=0.0 must be > 0"),
     (dict(init_rate=-1), "init_rate=-1 must be > 0"),

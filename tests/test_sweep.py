@@ -126,3 +126,13 @@ def test_a_ladder_embedding_control_names_an_allowed_recipe(tmp_path):
     with pytest.raises(ValueError, match="embed='shrunk' is not one of"):
         X._ladder_run({"d_model": 32, "seed": 0, "embed": "shrunk"}, run_dir=tmp_path)
     assert not list(tmp_path.iterdir()), "nothing is trained or written for a bad cell"
+
+
+def test_ladder_embedding_controls_change_only_the_token_embedding():
+    base = X.ladder_model_config(128)
+    shared = X.embed_control_config(base, "shared")
+    assert shared.embed_norm == "shared" and shared.embed_init_rate is None and not shared.freeze_embed
+    frozen = X.embed_control_config(base, "frozen")
+    assert frozen.freeze_embed and frozen.embed_init_rate == X.LADDER_EMBED_RATE and frozen.embed_norm == "none"
+    assert all(X.is_ladder_control(c) for c in X.LADDER_EMBED_CONTROLS)
+    assert {c["embed"] for c in X.LADDER_EMBED_CONTROLS} == set(X.EMBED_CONTROLS)

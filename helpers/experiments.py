@@ -202,9 +202,10 @@ LADDER_EMBED_RATE = 0.5
 # "shared" [ours]: the ladder's own init, but every token row is rescaled to one learned norm
 # (ModelConfig.embed_norm="shared"). The rows the training never touches then grow with the ID rows
 # while keeping their random directions: what the "raised rows" intervention does after training,
-# built into the model from the first step. Two seeds, because it is a candidate recipe.
-LADDER_EMBED_CONTROLS = ({"d_model": 128, "seed": 0, "embed": "frozen"}, {"d_model": 128, "seed": 0, "embed": "trained"},
-                         {"d_model": 128, "seed": 0, "embed": "shared"}, {"d_model": 128, "seed": 1, "embed": "shared"})
+# built into the model from the first step. Two seeds per width, at the widths a CPU trains in minutes.
+LADDER_SHARED_WIDTHS = (32, 64, 128)
+LADDER_EMBED_CONTROLS = (({"d_model": 128, "seed": 0, "embed": "frozen"}, {"d_model": 128, "seed": 0, "embed": "trained"})
+                         + tuple({"d_model": d, "seed": s, "embed": "shared"} for d in LADDER_SHARED_WIDTHS for s in LADDER_SEEDS))
 EMBED_CONTROLS = ("frozen", "trained", "shared")
 LADDER_CONTROL_KEYS = ("lr", "pos", "embed")   # a cell with any of these is a control, not a rung of the ladder
 
@@ -369,6 +370,24 @@ def make_chain_2hop_wide(path: Path = DATA_DIR / "chain_2hop_wide.pt", **_) -> P
 def load_chain_2hop_wide(path: Path = DATA_DIR / "chain_2hop_wide.pt"):
     """(model, meta) of the shipped wide 2-hop checkpoint (fp16 on disk, float32 here)."""
     return load_checkpoint(path, expected=ladder_model_config(WIDE_CELL["d_model"]))
+
+
+# [ours] The shipped shared-norm 2-hop model (issue 15, item 5): the ladder's d_model 128 recipe, but
+# every token row rescaled to one learned norm (ModelConfig.embed_norm="shared"), so that the rows
+# training never touches stay as visible as the trained ones. About 30 minutes on one CPU core.
+SHARED_CELL = {"d_model": 128, "seed": 0, "embed": "shared"}
+
+
+def make_chain_2hop_shared(path: Path = DATA_DIR / "chain_2hop_shared.pt", **_) -> Path:
+    """Copy the ladder run `SHARED_CELL` into data/ (training it first, resumably, if it is missing)."""
+    return ship_sweep_run(_ladder_run, SHARED_CELL, LADDER_DIR, path, "python -m helpers.experiments chain_2hop_shared",
+                          "shared-norm 2-hop model", lambda record: {"ladder_cell": SHARED_CELL, "history": record["history"],
+                                                                     "interventions": record["interventions"]})
+
+
+def load_chain_2hop_shared(path: Path = DATA_DIR / "chain_2hop_shared.pt"):
+    """(model, meta) of the shipped shared-norm 2-hop checkpoint (fp16 on disk, float32 here)."""
+    return load_checkpoint(path, expected=embed_control_config(ladder_model_config(SHARED_CELL["d_model"]), "shared"))
 
 
 LADDER_LATE_STEPS = 1_000   # test-OOD swings by +-0.1 between evaluations after the jump: average the last ones
@@ -1256,12 +1275,13 @@ ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "noise_sweep": make_noise_sweep, "chain_cot_sweep": make_chain_cot_sweep,
              "mysteries": make_mysteries, "noise5_sweep": make_noise5_sweep,
              "width_ladder": make_width_ladder, "chain_2hop_wide": make_chain_2hop_wide,
+             "chain_2hop_shared": make_chain_2hop_shared,
              "init_ln_2hop_sweep": make_init_ln_2hop_sweep, "iteration16_sweep": make_iteration16_sweep,
              "authors_chain": make_authors_chain, "chain_5layer": make_chain_5layer,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
 
 
-CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "iteration_polynomial", "chain_5layer")   # --out writes NAME.pt; mysteries write a folder
+CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "chain_2hop_shared", "iteration_polynomial", "chain_5layer")   # --out writes NAME.pt; mysteries write a folder
 
 
 def main() -> None:

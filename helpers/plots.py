@@ -241,11 +241,14 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
     ax = axes[0]
     for row in summary:
-        ax.scatter(row["d_model"], row["ood_late"], color=colors[row["d_model"]], zorder=3,
-                   marker="s" if row.get("lr_control") else "o")
+        solved = row["stop_step"] is not None
+        ax.scatter(row["d_model"], row["ood_late"], zorder=3, marker="s" if row.get("lr_control") else "o",
+                   color=colors[row["d_model"]] if solved else "white", edgecolors=colors[row["d_model"]])
         ax.scatter(row["d_model"], row["plateau_ood"][1], marker="_", s=300, color="grey", zorder=2)
     ax.scatter([400], [0.944], marker="*", s=160, color="black", label="star: authors' final OOD (d 400, their recipe)")
     ax.scatter([], [], marker="o", color="grey", label="circle: one ladder run (a seed)")
+    if any(row["stop_step"] is None for row in summary):
+        ax.scatter([], [], marker="o", color="white", edgecolors="grey", label="hollow: test-ID never reached 0.99")
     ax.scatter([], [], marker="_", s=300, color="grey", label="best OOD before the jump")
     if any(row.get("lr_control") for row in summary):
         ax.scatter([], [], marker="s", color="grey", label="square: lr control (another width's lr)")
@@ -267,12 +270,14 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
     ax.legend(fontsize="small", loc="lower right")
     ax = axes[2]
     groups = {}
-    for r in summary:
-        groups.setdefault((r["d_model"], r.get("lr_control", False)), []).append(r)
-    for (d, control), rows in sorted(groups.items()):
+    for r in summary:   # the runs that solved test-ID averaged per width; any other run on its own
+        groups.setdefault((r["d_model"], r.get("lr_control", False), r["stop_step"] is None), []).append(r)
+    for (d, control, unsolved), rows in sorted(groups.items()):
         ratios = sorted(float(x) for x in rows[0]["by_ratio"])
-        ax.plot(ratios, [np.mean([r["by_ratio"][str(x)] for r in rows]) for x in ratios], "o--" if control else "o-",
-                color=colors[d], label=f"d {d}" + (f", lr {rows[0]['lr']:.0e}" if control else ""))
+        ax.plot(ratios, [np.mean([r["by_ratio"][str(x)] for r in rows]) for x in ratios],
+                "o:" if unsolved else "o--" if control else "o-", color=colors[d], mfc="white" if unsolved else colors[d],
+                label=f"d {d}" + (f", lr {rows[0]['lr']:.0e}" if control else "")
+                + (" (never solved test-ID)" if unsolved else ""))
         ax.scatter([r["natural_ratio"] for r in rows], [r["final"]["test_ood"] for r in rows], marker="x",
                    color=colors[d], s=60)
     ax.set(xscale="log", ylim=(-0.03, 1.03), xlabel="OOD row norm set to (x mean ID norm)",

@@ -20,10 +20,11 @@ def shipped_files():
 
 
 def test_data_folder_stays_small():
-    """A Colab clone stays quick: every file a few MB at most, the folder under 10 MB."""
+    """A Colab clone stays quick: every file a few MB at most, the folder under 12 MB (raised from
+    10 MB for the shared-norm 2-hop model, 0.9 MB, the one that answers never-seen tokens)."""
     sizes = {p.relative_to(DATA_DIR).as_posix(): p.stat().st_size for p in shipped_files()}
     assert max(sizes.values()) < 3.5 * 2**20, f"largest: {max(sizes, key=sizes.get)}"
-    assert sum(sizes.values()) < 10 * 2**20, f"data/ holds {sum(sizes.values()) / 2**20:.1f} MB; keep it under 10 MB"
+    assert sum(sizes.values()) < 12 * 2**20, f"data/ holds {sum(sizes.values()) / 2**20:.1f} MB; keep it under 12 MB"
 
 
 def test_every_artifact_has_a_command_and_a_readme_row():
@@ -197,6 +198,21 @@ def test_width_ladder():
             assert h.steps[-1] == min(run["stop_step"] + sweep["train_config"]["steps_after_stop"],
                                       sweep["train_config"]["steps"])
         assert row["plateau_ood"][0] <= row["plateau_ood"][1]
+
+
+def test_the_shared_norm_checkpoint_answers_never_seen_tokens():
+    """Issue 15, item 5: the shipped shared-norm model is the ladder's SHARED_CELL run and answers
+    fresh authors'-rule questions at test-ID >= 0.99 and test-OOD >= 0.85."""
+    model, meta = X.load_chain_2hop_shared()
+    assert meta["command"] == "python -m helpers.experiments chain_2hop_shared" and meta["ladder_cell"] == X.SHARED_CELL
+    assert model.cfg.embed_norm == "shared"
+    norms = model.token_embeddings().norm(dim=-1)
+    assert torch.allclose(norms, norms.mean().expand_as(norms), rtol=1e-3), "every row, seen or not, at one norm"
+    record = next(r for r in X.load_sweep(DATA_DIR / "width_ladder.json")["runs"]
+                  if all(r.get(k) == v for k, v in X.SHARED_CELL.items()))
+    assert meta["history"]["acc"]["test_ood"] == record["history"].acc["test_ood"]
+    acc = {split: evaluate(model, make_chain_data(1000, 2, split, seed=4242))["acc"] for split in ("test_id", "test_ood")}
+    assert acc["test_id"] >= 0.99 and acc["test_ood"] >= 0.85, acc
 
 
 def test_noise5_sweep_and_the_5layer_checkpoint():

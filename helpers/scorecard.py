@@ -321,6 +321,12 @@ def _chain_rows(data_dir: Path) -> list[dict]:
         ood = wide_acc["test_ood"]
         ours = (f"shipped wide 2-hop model (d_model {wide.cfg.d_model}, same task and rules), {N_QUESTIONS:,} questions "
                 f"per split: test-OOD {pct(ood)}, test-ID {pct(wide_acc['test_id'])}; {narrow}")
+    shared_path = data_dir / "chain_2hop_shared.pt"
+    if shared_path.exists():   # [ours] a changed model, so it does not set the verdict
+        shared, _ = X.load_chain_2hop_shared(shared_path)
+        shared_acc = {split: evaluate(shared.cpu(), d)["acc"] for split, d in evals.items()}
+        ours += (f"; [ours] with every token row at one shared learned norm (d_model {shared.cfg.d_model}, so never-seen "
+                 f"rows stay visible): test-OOD {pct(shared_acc['test_ood'])}, test-ID {pct(shared_acc['test_id'])}")
     authors_path = data_dir / "authors_chain.json"
     if authors_path.exists():
         authors = json.loads(authors_path.read_text())

@@ -338,6 +338,42 @@ def check_shrink_prediction(guess: float | None, tolerance: float = 0.15) -> boo
                     f"off by more than {tolerance:.2f}: {story}")
 
 
+# 02 · build: one shared norm for every token row
+def solution_shared_norm_rows(rows: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return rows * (g / rows.norm(dim=-1, keepdim=True))
+
+
+def check_shared_norm_rows(fn: Callable, trials: int = 4) -> bool | None:
+    """fn(rows [n, d], g scalar tensor) -> rows [n, d], each with norm g and its own direction; checked
+    on random rows of very different sizes and on the shipped shared-norm model's embedding."""
+    from .experiments import load_chain_2hop_shared
+    gen = torch.Generator().manual_seed(_fresh_seed())
+    for trial in range(trials):
+        n, d = int(torch.randint(3, 40, (1,), generator=gen)), int(torch.randint(4, 64, (1,), generator=gen))
+        rows = torch.randn(n, d, generator=gen) * torch.logspace(-2, 1, n)[:, None]   # norms 0.01 .. 10
+        g = torch.rand((), generator=gen) * 3 + 0.1
+        done, got = _attempt(fn, rows.clone(), g)
+        if not done:
+            return None
+        got = torch.as_tensor(got).detach().float()
+        if got.shape != rows.shape:
+            return _verdict(False, "", f"{n} rows of width {d}: shape {tuple(got.shape)}, expected {tuple(rows.shape)}")
+        norms = got.norm(dim=-1)
+        if not torch.allclose(norms, g.expand(n), rtol=1e-4):
+            return _verdict(False, "", f"row norms {norms.min():.3g}..{norms.max():.3g}, expected all {g:.3g} "
+                                       "(divide each row by its own norm, then multiply by g)")
+        cos = torch.nn.functional.cosine_similarity(got, rows, dim=-1)
+        if cos.min() < 1 - 1e-4:
+            return _verdict(False, "", f"a row changed direction (cosine {cos.min():.3f} with the input): only its length may change")
+    model, _ = load_chain_2hop_shared()
+    with torch.no_grad():
+        done, got = _attempt(fn, model.embed.weight, model.embed_scale)
+        if not torch.allclose(torch.as_tensor(got), model.token_embeddings(), rtol=1e-4, atol=1e-6):
+            return _verdict(False, "", "right on random rows, but not the shipped model's W_E: pass the rows and g unchanged")
+    return _verdict(True, "every row at norm g, each in its own direction; on the shipped model this is exactly "
+                          "model.token_embeddings()", "")
+
+
 # 02 · predict: which layer's ablation hurts most
 def ablation_accuracies(n: int = 1000) -> dict[int, float]:
     """Test-ID accuracy of the shipped 2-hop model with each layer's attention output mean-ablated."""

@@ -256,7 +256,7 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
     ax.set(xscale="log", xticks=ticks, xticklabels=ticks, ylim=(-0.03, 1.03), xlabel="d_model",
            ylabel="test-OOD, last 1,000 steps (mean)", title="OOD rises along the ladder\n(wider, lower learning rate)")
     ax.minorticks_off()
-    ax.legend(fontsize="small", loc="upper left")
+    ax.legend(fontsize="x-small", loc="upper left")
     ax = axes[1]
     labelled = set()
     for row, run in zip(summary, runs):
@@ -374,11 +374,38 @@ def plot_embedding_controls(runs: Sequence[tuple[str, dict]], title: str = ""):
         ax_ratio.plot(h.steps, h.metrics["ood_id_norm_ratio"], color=color, label=label)
     ax.set(ylim=(-0.03, 1.03), xlabel="training step", ylabel="accuracy (2,000 questions)",
            title="test-ID (solid) and test-OOD (dashed)")
-    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3)
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
     ax_ratio.set(ylim=(0, 1.05), xlabel="training step", ylabel="mean |OOD row| / mean |ID row|",
                  title="how visible the never-seen rows stay")
-    ax_ratio.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.17))
+    ax_ratio.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2))
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_shared_norm_ladder(plain: Sequence[dict], shared: Sequence[dict], title: str = ""):
+    """Notebook 02: test-OOD per width for the ladder's plain runs (as trained, and with their
+    never-seen rows raised to the ID norm after training: the prediction) and for the runs whose
+    token rows share one learned norm. plain, shared: rows of `experiments.ladder_summary`."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    widths = sorted({r["d_model"] for r in shared})
+    jitter = {0: 0.96, 1: 1.04}
+    for r in plain:
+        if r["d_model"] in widths:
+            x = r["d_model"] * jitter.get(r["seed"], 1.0)
+            ax.scatter(x, r["ood_late"], color="grey", marker="o", zorder=3)
+            ax.scatter(x, r["by_ratio"]["1.0"], facecolors="white", edgecolors="black", marker="s", s=60, zorder=3)
+    for r in shared:
+        ax.scatter(r["d_model"] * jitter.get(r["seed"], 1.0), r["ood_late"], color="C3", marker="^", s=80, zorder=4)
+    ax.scatter([], [], color="grey", marker="o", label="ladder recipe, as trained")
+    ax.scatter([], [], facecolors="white", edgecolors="black", marker="s", label="same model, never-seen rows raised to the ID norm (prediction)")
+    ax.scatter([], [], color="C3", marker="^", label="rows sharing one learned norm, trained")
+    ax.set(xscale="log", xticks=widths, xticklabels=widths, ylim=(-0.03, 1.03), xlabel="d_model (two seeds each, side by side)",
+           ylabel="test-OOD (mean of the last 1,000 steps;\nsquares: at the end)")
+    ax.minorticks_off()
+    ax.legend(fontsize="small", loc="lower right")
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig

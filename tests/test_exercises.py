@@ -451,3 +451,16 @@ def test_shrink_prediction(capsys):
     assert E.check_shrink_prediction(min(1.0, truth + 0.3) if truth < 0.5 else truth - 0.3) is False
     assert f"d_model {run['d_model']}" in capsys.readouterr().out
     assert E.check_shrink_prediction(1.5) is False and E.check_shrink_prediction(None) is None
+
+
+def test_shared_norm_rows(capsys):
+    assert E.check_shared_norm_rows(E.solution_shared_norm_rows) is True
+    assert E.check_shared_norm_rows(lambda rows, g: rows / rows.norm(dim=-1, keepdim=True)) is False
+    assert "expected all" in capsys.readouterr().out
+    assert E.check_shared_norm_rows(lambda rows, g: g * rows / rows.norm()) is False            # one norm for the whole matrix
+    flipped = lambda rows, g: E.solution_shared_norm_rows(rows.flip(0), g)                      # right norms, wrong rows
+    assert E.check_shared_norm_rows(flipped) is False and "changed direction" in capsys.readouterr().out
+
+    def stub(rows, g):
+        raise NotImplementedError
+    assert E.check_shared_norm_rows(stub) is None

@@ -306,8 +306,9 @@ assert chain.d_model < 400 and iteration.d_model <= 128, "the course runs scaled
 # - [01 · the datasets](01_dataset_construction.ipynb): both task families built and checked by
 #   brute force, and why each split exists.
 # - [02 · the matching mechanism](02_matching_mechanism.ipynb): a 3-layer model pairs tokens in
-#   layer 0 and takes one hop per later layer; matching matrices, ablations, the OOD puzzle, and a
-#   hand-built model that needs no training.
+#   layer 0 and takes one hop per later layer; matching matrices, ablations, the OOD puzzle (and a
+#   model whose token rows share one norm, which solves it), and a hand-built model that needs no
+#   training.
 # - [03 · init and LayerNorm](03_init_and_layernorm.ipynb): a grid of init rates × LayerNorm
 #   placements shows which models learn matching and which find a shortcut.
 # - [04 · orthogonal noise](04_orthogonal_noise.ipynb): why random matrices are nearly orthogonal,

@@ -776,12 +776,16 @@ assert shared["final"]["test_id"] >= 0.99 and shared["ood_late"] >= 0.85, "and t
 plain_by_cell = {(r["d_model"], r["seed"]): r for r in recipe}   # the ladder's own runs, no control
 shared_rows = [r for r in summary if r["embed_control"] == "shared"]
 plain_rows = [plain_by_cell[(r["d_model"], r["seed"])] for r in shared_rows]
-print(f"{'d_model':>7} {'seed':>4} | shared norm: {'jump':>5} {'test-ID':>7} {'late OOD':>8} {'minutes':>7} | "
-      f"ladder recipe, same seed: {'late OOD':>8} {'raised rows (prediction)':>24}")
+print(f"{'d_model':>7} {'seed':>4} | shared norm: {'jump':>5} {'test-ID':>7} {'late OOD':>8} {'L1 match':>8} {'minutes':>7} | "
+      f"ladder recipe, same seed: {'jump':>5} {'late OOD':>8} {'L1 match':>8} {'raised rows (prediction)':>24}")
 for r in shared_rows:
     p = plain_by_cell[(r["d_model"], r["seed"])]
     print(f"{r['d_model']:>7} {r['seed']:>4} | {'':12} {r['transition_step']:>5} {r['final']['test_id']:>7.3f} "
-          f"{r['ood_late']:>8.3f} {r['minutes']:>7.0f} | {'':25} {p['ood_late']:>8.3f} {p['by_ratio']['1.0']:>24.3f}")
+          f"{r['ood_late']:>8.3f} {r['ood_matching_layer1_end']:>8.2f} {r['minutes']:>7.0f} | {'':25} {p['transition_step']:>5} "
+          f"{p['ood_late']:>8.3f} {p['ood_matching_layer1_end']:>8.2f} {p['by_ratio']['1.0']:>24.3f}")
+print("jump: first evaluation with test-ID >= 0.5 | L1 match: layer 1's effective matching score on 1,000 test-OOD "
+      "questions at the end (how often the never-seen start token finds the slot that holds it) | raised rows: the "
+      "plain model's test-OOD with its never-seen rows set to the mean ID norm after training")
 plot_shared_norm_ladder(plain_rows, shared_rows,
                         title="One shared norm for every token row: test-OOD lands\nwhere the intervention predicted, at every width")
 plt.show()
@@ -790,11 +794,52 @@ for r in shared_rows:
     assert r["stop_step"] is not None and r["final"]["test_id"] >= 0.99, "every shared-norm run solves test-ID"
     assert r["ood_late"] > p["ood_late"] + 0.3, "far above the same seed's plain run"
     assert abs(r["ood_late"] - p["by_ratio"]["1.0"]) < 0.1, "where the intervention predicted"
+    assert r["ood_matching_layer1_end"] > p["ood_matching_layer1_end"] + 0.3, "layer 1 now matches the never-seen token"
 assert min(r["ood_late"] for r in shared_rows if r["d_model"] == 128) >= 0.85, "the authors' range at d_model 128"
 assert {r["d_model"] for r in shared_rows} >= {32, 128}
 
 # %% [markdown]
-# PROSE_SHARED_RESULTS
+# What the three recipes show (the numbers are printed above):
+#
+# - **Drawing the rows large is not a recipe.** Neither $\gamma$ 0.5 run makes the baseline's
+#   jump. The baseline passes test-ID 0.5, 0.9 and 0.99 within 250 steps (steps 7,250 to 7,500).
+#   The large-row runs pass 0.5 at about the same point (steps 8,500 frozen, 7,250 trained), then
+#   creep up over thousands of steps and never reach 0.9: after 24,000 steps they end at test-ID
+#   0.76 (frozen) and 0.68 (trained) while fitting their training questions (train 0.975 and
+#   0.985), a milder form of what notebook 03's $\gamma = 0.5$ models do on 2 hops. Their test-OOD
+#   stays at the guessing level, 0.49 and 0.43, although the frozen run keeps its OOD / ID norm
+#   ratio at 1.00 for all 24,000 steps (the answer to the first prediction: rows of one size did
+#   not bring OOD, because no clean circuit was there to read them). Trained, the large ID rows
+#   still double their size: the ratio falls to 0.48.
+# - **One shared norm is a recipe.** The shared-norm run keeps the ladder's small initial rows, so
+#   it learns like the baseline: a plateau, a few hundred steps of memorising, then the jump
+#   (test-ID 0.5 at step 6,000 and 0.99 at 6,250, against 7,250 and 7,500). Its never-seen rows
+#   keep the trained rows' size throughout (ratio 1.00), and test-OOD jumps with test-ID: 0.94 at
+#   the end (0.91 over the last 1,000 steps), where the baseline's falls back to 0.46. That is the
+#   authors' 94.4 %, at a third of their width, in about half an hour on one CPU core.
+# - **At every width it lands where the intervention predicted (the answer to the second
+#   prediction).** Over the last 1,000 steps the shared-norm runs score 0.79 and 0.82 at d_model
+#   32, 0.88 and 0.87 at 64, 0.91 and 0.93 at 128. The same seeds' plain models with their
+#   never-seen rows raised after training score 0.80 and 0.84, 0.85 and 0.80, 0.92 and 0.92: five
+#   of the six runs land within 0.03 of their prediction, the sixth (d_model 64, seed 1) 0.07 above it. The plain runs of the same seeds score 0.14-0.47, and every shared-norm run
+#   solves test-ID (0.99 or more).
+# - **Layer 1 now matches the never-seen start token.** Its matching score over all test-OOD
+#   tokens (section 3's hidden-state score, with the OOD questions: the query for a token must score
+#   the slot that holds it above every other token's slot) ends at 0.51-0.65 with the shared norm
+#   and at 0.01-0.12 in the plain runs, even at d_model 256 with 0.69 test-OOD. Within one question
+#   only six slots compete, which is how a plain model with faint rows still answers part of the
+#   OOD questions while failing this stricter test.
+# - **What it costs: little.** Five of the six shared-norm runs jump at steps 4,250-6,000 (their
+#   plain runs: 4,750-7,250); the second seed at d_model 32 jumps late, at step 11,750 (its plain
+#   run: 7,000). Each run took 7-32 minutes on one core.
+#
+# So the visibility explanation passes the stronger test. Whether the never-seen rows are made as
+# large as the trained ones after training (the intervention) or kept so during training (the
+# shared norm), the matching circuit reads them, and test-OOD follows test-ID by the amount the
+# intervention predicts. What fails is making the rows large by *drawing* them large: that changed
+# what was learned. The shared norm is our change to the authors' model, so it does not reproduce
+# their 94.4 % with their recipe (our runs of it stand at 0.5-0.7, above and below); it shows that
+# the same model, with its never-seen rows kept visible, gets there.
 
 # %% [markdown]
 # ### The shipped wide model, checked live
@@ -1074,5 +1119,11 @@ assert min(soft[5.0]) >= 0.99
 #   jump and then falls back: both runs stand at 0.50 at the stop (seed 1 swinging between 0.34
 #   and 0.79 on the way), not at their 0.944. With its never-seen rows raised to the ID
 #   norm, the same model answers 0.94-0.99 of the OOD questions.
+# - **Keeping the never-seen rows visible during training works** (our own recipe): a model whose
+#   token rows all share one learned norm jumps like the ladder's and answers the OOD questions at
+#   0.79-0.93 from d_model 32 to 128 (two seeds per width), within 0.07 of what the intervention
+#   predicted for each seed; the shipped d_model 128 model (`chain_2hop_shared.pt`) scores 0.94 on
+#   fresh OOD questions, the authors' 94.4 %. Drawing the rows large instead (γ 0.5, frozen or
+#   trained) stops the jump.
 # - Random nearly-orthogonal matrices, wired as the paper says, solve 1 to 6 hops with no
 #   training: the mechanism is sufficient.

@@ -238,7 +238,7 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
     summary: rows of `experiments.ladder_summary`; runs: the ladder's run records (same order)."""
     widths = sorted({row["d_model"] for row in summary})
     colors = dict(zip(widths, sns.color_palette("viridis", len(widths))))
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.4))
     ax = axes[0]
     for row in summary:
         solved = row["stop_step"] is not None
@@ -256,18 +256,19 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
     ax.set(xscale="log", xticks=ticks, xticklabels=ticks, ylim=(-0.03, 1.03), xlabel="d_model",
            ylabel="test-OOD, last 1,000 steps (mean)", title="OOD rises along the ladder\n(wider, lower learning rate)")
     ax.minorticks_off()
-    ax.legend(fontsize="x-small", loc="upper left")
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2)
     ax = axes[1]
     labelled = set()
     for row, run in zip(summary, runs):
-        h, control = run["history"], row.get("lr_control", False)
-        name = f"d {row['d_model']}" + (f", lr {row['lr']:.0e} (control)" if control else "")
-        ax.plot(h.steps, h.metrics["ood_id_norm_ratio"], color=colors[row["d_model"]], ls="--" if control else "-",
-                label=None if name in labelled else name)
+        h, control, unsolved = run["history"], row.get("lr_control", False), row["stop_step"] is None
+        name = (f"d {row['d_model']}" + (f", lr {row['lr']:.0e} (control)" if control else "")
+                + (" (never solved test-ID)" if unsolved else ""))
+        ax.plot(h.steps, h.metrics["ood_id_norm_ratio"], color=colors[row["d_model"]],
+                ls=":" if unsolved else "--" if control else "-", label=None if name in labelled else name)
         labelled.add(name)
     ax.set(yscale="log", xlabel="step", ylabel="mean |OOD row| / mean |ID row|",
            title="OOD / ID row-norm ratio over training\n(lower lr: falls slower)")
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2)
     ax = axes[2]
     groups = {}
     for r in summary:   # the runs that solved test-ID averaged per width; any other run on its own
@@ -281,8 +282,8 @@ def plot_width_ladder(summary: Sequence[dict], runs: Sequence[dict], title: str 
         ax.scatter([r["natural_ratio"] for r in rows], [r["final"]["test_ood"] for r in rows], marker="x",
                    color=colors[d], s=60)
     ax.set(xscale="log", ylim=(-0.03, 1.03), xlabel="OOD row norm set to (x mean ID norm)",
-           ylabel="test-OOD accuracy", title="set the OOD rows' norm, OOD accuracy rises with it\n(x: as trained, final evaluation)")
-    ax.legend(fontsize="small")
+           ylabel="test-OOD accuracy", title="set the OOD rows' norm, OOD accuracy rises with it\n(lines: mean of the solved seeds; x: as trained)")
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=3)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -388,7 +389,7 @@ def plot_shared_norm_ladder(plain: Sequence[dict], shared: Sequence[dict], title
     """Notebook 02: test-OOD per width for the ladder's plain runs (as trained, and with their
     never-seen rows raised to the ID norm after training: the prediction) and for the runs whose
     token rows share one learned norm. plain, shared: rows of `experiments.ladder_summary`."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig, ax = plt.subplots(figsize=(7.5, 5.6))
     widths = sorted({r["d_model"] for r in shared})
     jitter = {0: 0.96, 1: 1.04}
     for r in plain:
@@ -404,7 +405,7 @@ def plot_shared_norm_ladder(plain: Sequence[dict], shared: Sequence[dict], title
     ax.set(xscale="log", xticks=widths, xticklabels=widths, ylim=(-0.03, 1.03), xlabel="d_model (two seeds each, side by side)",
            ylabel="test-OOD (mean of the last 1,000 steps;\nsquares: at the end)")
     ax.minorticks_off()
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2))
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -234,15 +234,21 @@ def embed_control_config(model_cfg: ModelConfig, embed: str) -> ModelConfig:
     return replace(model_cfg, embed_init_rate=LADDER_EMBED_RATE, freeze_embed=embed == "frozen")
 
 
-def _ladder_run(cell: dict, run_dir: Path = LADDER_DIR) -> dict:
-    d, seed = cell["d_model"], cell["seed"]
-    model_cfg, train_cfg = ladder_model_config(d), replace(ladder_train_config(d), seed=seed)
+def ladder_cell_configs(cell: dict) -> tuple[ModelConfig, TrainConfig]:
+    """(model config, train config) of one ladder cell: a rung, or a control changing one thing."""
+    d = cell["d_model"]
+    model_cfg, train_cfg = ladder_model_config(d), replace(ladder_train_config(d), seed=cell["seed"])
     if "lr" in cell:   # an lr control: this width at another width's learning rate
         train_cfg = replace(train_cfg, lr=cell["lr"])
     if "pos" in cell:  # a position-init control: the authors' fan_in = seq_len
         model_cfg = replace(model_cfg, pos_init_scale=cell["pos"])
     if "embed" in cell:  # an embedding control (EMBED_CONTROLS)
         model_cfg = embed_control_config(model_cfg, cell["embed"])
+    return model_cfg, train_cfg
+
+
+def _ladder_run(cell: dict, run_dir: Path = LADDER_DIR) -> dict:
+    model_cfg, train_cfg = ladder_cell_configs(cell)
     return _train_2hop_with_geometry(cell, model_cfg, train_cfg, run_dir, "python -m helpers.experiments width_ladder")
 
 
@@ -340,8 +346,8 @@ def make_authors_chain(path: Path = DATA_DIR / "authors_chain.json", workers: in
     return path
 
 
-# The shipped wide 2-hop model: the cheapest ladder run that reaches test-ID >= 0.99 and test-OOD
-# >= 0.85 on the authors'-rule questions.
+# The shipped wide 2-hop model: the ladder's best run of the plain recipe (test-OOD ~0.7; the goal
+# of 0.85 is met by SHARED_CELL below).
 WIDE_CELL = {"d_model": 256, "seed": 0}
 
 
@@ -360,16 +366,24 @@ def ship_sweep_run(run_fn, cell: dict, run_dir: Path, path: Path, command: str, 
     return path
 
 
+def ship_ladder_cell(cell: dict, name: str, desc: str, path: Path | None = None) -> Path:
+    """Copy the ladder run `cell` into data/NAME.pt (training it first, resumably, if it is missing)."""
+    return ship_sweep_run(_ladder_run, cell, LADDER_DIR, path or DATA_DIR / f"{name}.pt", f"python -m helpers.experiments {name}",
+                          desc, lambda record: {"ladder_cell": cell, "history": record["history"],
+                                                "interventions": record["interventions"]})
+
+
+def load_ladder_cell(cell: dict, path: Path):
+    """(model, meta) of a shipped ladder run (fp16 on disk, float32 here), checked against its config."""
+    return load_checkpoint(path, expected=ladder_cell_configs(cell)[0])
+
+
 def make_chain_2hop_wide(path: Path = DATA_DIR / "chain_2hop_wide.pt", **_) -> Path:
-    """Copy the ladder run `WIDE_CELL` into data/ (training it first, resumably, if it is missing)."""
-    return ship_sweep_run(_ladder_run, WIDE_CELL, LADDER_DIR, path, "python -m helpers.experiments chain_2hop_wide",
-                          "wide 2-hop model", lambda record: {"ladder_cell": WIDE_CELL, "history": record["history"],
-                                                              "interventions": record["interventions"]})
+    return ship_ladder_cell(WIDE_CELL, "chain_2hop_wide", "wide 2-hop model", path)
 
 
 def load_chain_2hop_wide(path: Path = DATA_DIR / "chain_2hop_wide.pt"):
-    """(model, meta) of the shipped wide 2-hop checkpoint (fp16 on disk, float32 here)."""
-    return load_checkpoint(path, expected=ladder_model_config(WIDE_CELL["d_model"]))
+    return load_ladder_cell(WIDE_CELL, path)
 
 
 # [ours] The shipped shared-norm 2-hop model (issue 15, item 5): the ladder's d_model 128 recipe, but
@@ -379,15 +393,11 @@ SHARED_CELL = {"d_model": 128, "seed": 0, "embed": "shared"}
 
 
 def make_chain_2hop_shared(path: Path = DATA_DIR / "chain_2hop_shared.pt", **_) -> Path:
-    """Copy the ladder run `SHARED_CELL` into data/ (training it first, resumably, if it is missing)."""
-    return ship_sweep_run(_ladder_run, SHARED_CELL, LADDER_DIR, path, "python -m helpers.experiments chain_2hop_shared",
-                          "shared-norm 2-hop model", lambda record: {"ladder_cell": SHARED_CELL, "history": record["history"],
-                                                                     "interventions": record["interventions"]})
+    return ship_ladder_cell(SHARED_CELL, "chain_2hop_shared", "shared-norm 2-hop model", path)
 
 
 def load_chain_2hop_shared(path: Path = DATA_DIR / "chain_2hop_shared.pt"):
-    """(model, meta) of the shipped shared-norm 2-hop checkpoint (fp16 on disk, float32 here)."""
-    return load_checkpoint(path, expected=embed_control_config(ladder_model_config(SHARED_CELL["d_model"]), "shared"))
+    return load_ladder_cell(SHARED_CELL, path)
 
 
 LADDER_LATE_STEPS = 1_000   # test-OOD swings by +-0.1 between evaluations after the jump: average the last ones

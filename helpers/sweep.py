@@ -66,7 +66,7 @@ def _run_and_save(run_fn: Callable[[dict], dict], run_dir: Path, cell: dict) -> 
 def _run_group_and_save(group_fn: Callable[[list], list], run_dir: Path, cells: list[dict]) -> list[str]:
     torch.set_num_threads(1)
     start = time.perf_counter()
-    records = group_fn(cells)
+    records = group_fn(cells, run_dir=run_dir)   # the group's weights go next to its records
     return [_save_record(run_dir, c, r, time.perf_counter() - start) for c, r in zip(cells, records)]
 
 
@@ -84,7 +84,7 @@ def seed_groups(cells: list[dict], size: int) -> list[list[dict]]:
 def run_sweep_together(group_fn: Callable[[list], list], cells: list[dict], run_dir: Path, workers: int = 1,
                        group_size: int = 10, desc: str = "sweep", progress: bool = True) -> list[dict]:
     """`run_sweep` for a run function that trains the cells of a group together
-    (`group_fn(cells) -> records`, e.g. several seeds as one vmapped model): the pending cells are
+    (`group_fn(cells, run_dir=run_dir) -> records`, e.g. several seeds as one vmapped model): the pending cells are
     grouped by every setting but the seed, and each group is one job (resumable between groups)."""
     if workers < 1 or group_size < 1:
         raise ValueError(f"workers={workers} and group_size={group_size} must be >= 1")

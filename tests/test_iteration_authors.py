@@ -190,6 +190,7 @@ def test_iteration16_seeds_trained_together_match_one_by_one(tmp_path, monkeypat
     alone = [X._iteration16_run(c, tmp_path / "alone") for c in cells]
     records = run_sweep_together(X._iteration16_group, cells, tmp_path / "together", group_size=10, progress=False)
     assert all(run_path(tmp_path / "together", c).exists() for c in cells)
+    assert all(X._iteration16_weights(c, tmp_path / "together").exists() for c in cells), "weights go to run_dir"
     for a, b in zip(alone, records):
         assert b["history"]["steps"] == a["history"]["steps"] == [3, 6]
         assert b["history"]["train_loss"] == pytest.approx(a["history"]["train_loss"], rel=1e-4)

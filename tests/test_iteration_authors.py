@@ -198,3 +198,19 @@ def test_iteration16_seeds_trained_together_match_one_by_one(tmp_path, monkeypat
         assert b["peakiness"] == pytest.approx(a["peakiness"], abs=0.02)
     assert [len(g) for g in seed_groups(cells + [{**cells[0], "cot": False}], size=1)] == [1, 1, 1]
     assert [len(g) for g in seed_groups(cells + [{**cells[0], "cot": False}], size=10)] == [2, 1]
+
+
+def test_iteration16_order_control_shuffles_batches(tmp_path, monkeypatch):
+    """The data-order control [ours] trains on shuffled batches for its own budget; every other
+    cell keeps the authors' order; a bad order is refused before any training."""
+    _tiny_iteration16(monkeypatch, steps=4, eval_every=2)
+    monkeypatch.setattr(X, "ITER16_SHUFFLED_STEPS", 6)
+    cells = X.iteration16_order_cells(seeds=(0,))
+    assert sorted(c["task"] for c in cells) == ["parity", "polynomial"]
+    assert all(c in X.iteration16_control_cells() for c in X.iteration16_order_cells())
+    shuffled = X._iteration16_run(next(c for c in cells if c["task"] == "parity"), tmp_path)
+    assert shuffled["train_config"]["shuffle"] is True and shuffled["history"]["steps"][-1] == 6
+    authors = X._iteration16_run({"kind": "scratch", "task": "parity", "cot": True, "seed": 0}, tmp_path)
+    assert authors["train_config"]["shuffle"] is False and authors["history"]["steps"][-1] == 4
+    with pytest.raises(ValueError, match="order='random' is not one of"):
+        X._iteration16_run({**cells[0], "order": "random"}, tmp_path)

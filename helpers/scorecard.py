@@ -181,11 +181,13 @@ def noise_effect(without: tuple[float, bool], with_noise: tuple[float, bool], ma
     return "unclear"
 
 
-def rule_noise(effects: dict[int, str]) -> tuple[str, str]:
-    """effects: hop count -> noise_effect(...)."""
+def rule_noise(effects: dict[int, str], seeds: dict[int, int] | None = None) -> tuple[str, str]:
+    """effects: hop count -> noise_effect(...); seeds: hop count -> noisy seeds behind it (one seed is said)."""
     if not effects:
         return "not yet", "no noise runs"
-    said = "; ".join(f"{h} hop{'s' if h > 1 else ''}: {e}" for h, e in sorted(effects.items()))
+    seeds = seeds or {}
+    said = "; ".join(f"{h} hop{'s' if h > 1 else ''}{' (one seed)' if seeds.get(h) == 1 else ''}: {e}"
+                     for h, e in sorted(effects.items()))
     if all(e == "helps" for e in effects.values()):
         return "reproduced", f"it helps at every hop count ({said})"
     if any(e == "helps" for e in effects.values()):
@@ -423,7 +425,7 @@ def _noise_row(data_dir: Path) -> dict:
 
     sweep = X.load_sweep(data_dir / "noise_sweep.json")
     runs = sweep["runs"]
-    effects, parts = {}, []
+    effects, seeds, parts = {}, {}, []
     for hops in sorted({r["hops"] for r in runs}):
         base = [r for r in runs if r["hops"] == hops and r["sigma"] == 0]
         sigmas = sorted({r["sigma"] for r in runs if r["hops"] == hops and r["sigma"] > 0 and r["target"] == "both"})
@@ -433,7 +435,7 @@ def _noise_row(data_dir: Path) -> dict:
         noisy = [r for r in runs if r["hops"] == hops and r["sigma"] == sigma and r["target"] == "both"]
         a = mean_steps([steps_to(r["history"], "test_id") for r in base])
         b = mean_steps([steps_to(r["history"], "test_id") for r in noisy])
-        effects[hops] = noise_effect(a, b)
+        effects[hops], seeds[hops] = noise_effect(a, b), len(noisy)
         width = X.CHAIN_1HOP_MODEL.d_model if hops == 1 else X.CHAIN_2HOP_MODEL.d_model
         parts.append(f"{hops} hop{'s' if hops > 1 else ''} (d_model {width}, {len(noisy)} seed{'s' if len(noisy) > 1 else ''}): "
                      f"{steps(*a)} → {steps(*b)} with σ = {sigma:g}")
@@ -445,7 +447,7 @@ def _noise_row(data_dir: Path) -> dict:
     return _row("A", "Adding orthogonal noise improves reasoning",
                 "noise of std 0.5 and 1 on W_qk, W_vo or both raises the accuracy of 5-layer models on "
                 "the double-chain and with-order datasets (the recipe itself is not public)",
-                ours, NB["noise"], "noise", rule_noise(effects))
+                ours, NB["noise"], "noise", rule_noise(effects, seeds))
 
 
 def _parallel_row(data_dir: Path) -> dict:

@@ -272,8 +272,8 @@ assert hand_history.steps_to("test", 0.95) < history.steps_to("test", 0.95)
 # steps (stopping at 99 %). Unlike section 2's live curve, this sweep's peakiness curves were
 # recorded by an earlier version of the course, on the first 512 test strings only, which are all
 # of length 4, and its layer-1 score then took the queries $L{+}1..2L$ (the EoI query included,
-# which this model points at $x_1$): that is why its layer-1 panel sits near 0 where section 2's
-# live curve reaches about 0.5. On one length, layer 2's old and new scores are the same. The
+# which this model points at $x_1$): that is why its layer-1 curves end at 0.00 in three of the
+# five seeds (0.25 and 0.75 in the other two) where section 2's live curve reaches about 0.5. On one length, layer 2's old and new scores are the same. The
 # sweep's accuracies use every test length; its peakiness, the last point included, is length 4
 # only.
 
@@ -423,6 +423,27 @@ assert mean_acc == sorted(mean_acc)
 # 128 of length 8 (half of each length's strings are kept for the test), and the mean accuracy
 # over seeds rises with that count. Notebook 07 shows what a head learned on another task does
 # for parity: test accuracy over lengths 4-8 passes 95 % within tens of steps.
+#
+# Two more things the figure shows, compared length by length below. At length 4 the no-CoT
+# runs score *above* the CoT runs, yet each has its own chance level: without CoT one bit
+# decides, so a coin flip scores 0.5; with CoT all $L$ states must be right ($2^{-L}$, 0.06 at
+# length 4). And without CoT the mean over seeds is *below* a coin flip at every length 4-8.
+
+# %%
+no_cot = [r for r in sweep["runs"] if r["kind"] == "scratch" and r["task"] == "parity" and not r["cot"]]
+mean_no_cot = {L: float(np.mean([r["acc_by_length"][str(L)] for r in no_cot])) for L in range(X.MIN_TEST_LENGTH, X.N_LEN + 1)}
+mean_cot = dict(zip(range(X.MIN_TEST_LENGTH, X.N_LEN + 1), mean_acc))
+for L in mean_cot:
+    print(f"length {L}: mean over seeds, CoT {mean_cot[L]:.2f} (chance {0.5 ** L:.3f}) | no CoT {mean_no_cot[L]:.2f} (chance 0.5)")
+assert mean_no_cot[4] > mean_cot[4] and mean_cot[8] > mean_no_cot[8]
+assert all(a < 0.5 for a in mean_no_cot.values())
+
+# %% [markdown]
+# Below a coin flip means worse than guessing, so the no-CoT models answer unseen strings
+# systematically wrong. One explanation **[ours]**, not tested here: a model that answers an
+# unseen string like the training strings that look most like it fails at parity by design,
+# because a string that differs from another in one bit has the opposite parity: the training
+# strings closest to an unseen one (one bit away) all have the other answer.
 
 # %% [markdown]
 # ## Exercises

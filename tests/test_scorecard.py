@@ -129,6 +129,7 @@ def test_censored_runs_are_bounds_not_numbers():
     assert S.noise_effect((800, True), (800, True)) == "unclear"       # neither got there
     assert S.noise_effect((800, True), (300, False)) == "helps"        # faster than a lower bound
     assert S.rule_noise({1: "helps", 2: "hurts"})[0] == "partly"
+    assert S.rule_noise({1: "helps", 2: "hurts"}, {1: 3, 2: 1})[1] == "1 hop: helps; 2 hops (one seed): hurts"
     assert S.rule_noise({1: "helps", 2: "helps"})[0] == "reproduced"
     assert S.steps(4000, True) == "≥ 4,000" and S.steps(40) == "40"
 

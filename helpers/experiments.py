@@ -732,6 +732,27 @@ def _iteration16_group(cells: list[dict], run_dir: Path = ITER16_DIR) -> list[di
     return records
 
 
+# The shipped n_len-16 model: the data-order control's polynomial seed 0 (shuffled batches [ours]);
+# about 45 minutes on one CPU core if it has to be trained.
+ITER16_SHIPPED_CELL = {"kind": "control", "task": "polynomial", "cot": True, "seed": 0, "order": "shuffled"}
+
+
+def make_iteration16_polynomial(path: Path = DATA_DIR / "iteration16_polynomial.pt", **_) -> Path:
+    """Copy `ITER16_SHIPPED_CELL`'s run into data/ (training it first, resumably, if it is missing)."""
+    c = ITER16_SHIPPED_CELL
+    return ship_sweep_run(_iteration16_run, c, ITER16_DIR, path, "python -m helpers.experiments iteration16_polynomial",
+                          "n_len-16 polynomial model",
+                          lambda record: {"cell": c, "task": {"task": c["task"], "cot": c["cot"], "n_len": AUTHORS_N_LEN,
+                                                              "seed": c["seed"], "split_rule": "authors"},
+                                          "history": record["history"], "acc_by_length": record["acc_by_length"],
+                                          "peakiness": record["peakiness"], "seconds": record["seconds"]})
+
+
+def load_iteration16_polynomial(path: Path = DATA_DIR / "iteration16_polynomial.pt"):
+    """(model, meta) of the shipped n_len-16 polynomial model (fp16 on disk, float32 here)."""
+    return load_checkpoint(path, expected=iteration16_model_config(ITER16_SHIPPED_CELL))
+
+
 def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", workers: int = 2,
                            collect: bool = False, together: int = 0, only: str | None = None, **_) -> Path:
     """Paper B at the authors' scale (issue 11), resumable (data/runs/iteration16/); GPU-sized:
@@ -1312,11 +1333,13 @@ ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "chain_2hop_shared": make_chain_2hop_shared,
              "init_ln_2hop_sweep": make_init_ln_2hop_sweep, "iteration16_sweep": make_iteration16_sweep,
              "iteration16_order": partial(make_iteration16_sweep, only="order"),
+             "iteration16_polynomial": make_iteration16_polynomial,
              "authors_chain": make_authors_chain, "chain_5layer": make_chain_5layer,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
 
 
-CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "chain_2hop_shared", "iteration_polynomial", "chain_5layer")   # --out writes NAME.pt; mysteries write a folder
+CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "chain_2hop_shared", "iteration_polynomial", "chain_5layer",
+               "iteration16_polynomial")   # --out writes NAME.pt; mysteries write a folder
 
 
 def main() -> None:

@@ -276,3 +276,24 @@ def test_parallel_sweep_runs_through_the_resumable_runner(tmp_path, monkeypatch)
     stamp = (tmp_path / "runs" / "tiny" / "depth=2_seed=0.json").stat().st_mtime_ns
     X.make_parallel_sweep(tmp_path / "tiny.json", workers=1, sweep="tiny")
     assert (tmp_path / "runs" / "tiny" / "depth=2_seed=0.json").stat().st_mtime_ns == stamp, "nothing retrained"
+
+
+def test_iteration16_sweep():
+    """The n_len-16 sweep ships what has finished (so far the data-order control), every record
+    from its run file, each carrying the fields issue 11 asks for and the budget it ran under."""
+    import json
+
+    sweep = X.load_sweep(DATA_DIR / "iteration16_sweep.json")
+    assert sweep["command"] == "python -m helpers.experiments iteration16_sweep" and sweep["n_len"] == 16
+    first, then = X.iteration16_cells()
+    assert len(sweep["runs"]) + len(sweep["pending"]) == len(first + then + X.iteration16_control_cells())
+    files = {p.name: json.loads(p.read_text()) for p in X.ITER16_DIR.glob("*.json")}
+    assert len(files) == len(sweep["runs"]) >= 1
+    for run in sweep["runs"]:
+        assert {"task", "cot", "seed", "kind", "acc_by_length", "peakiness", "invariance", "history"} <= set(run)
+        assert sorted(map(int, run["acc_by_length"])) == list(range(1, 17))
+        assert run["history"].steps[-1] <= run["train_config"]["steps"]
+        shuffled = run.get("order") == "shuffled"
+        assert run["train_config"]["shuffle"] == shuffled
+        if shuffled:
+            assert run["train_config"]["steps"] == X.ITER16_SHUFFLED_STEPS

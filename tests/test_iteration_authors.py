@@ -8,7 +8,7 @@ import helpers.analysis as A
 import helpers.experiments as X
 from helpers.data import EOI, make_iteration_data
 from helpers.model import ModelConfig
-from helpers.train import TrainConfig, make_model, train
+from helpers.train import TrainConfig, evaluate, make_model, train
 
 
 def _strings(data, L):
@@ -214,3 +214,16 @@ def test_iteration16_order_control_shuffles_batches(tmp_path, monkeypatch):
     assert authors["train_config"]["shuffle"] is False and authors["history"]["steps"][-1] == 4
     with pytest.raises(ValueError, match="order='random' is not one of"):
         X._iteration16_run({**cells[0], "order": "random"}, tmp_path)
+
+
+def test_the_shipped_n_len_16_model_has_an_iteration_head():
+    """Issue 11 asks for the head to be checked independently of the course's metric code: the
+    loop-by-loop reading above, on 40 test strings of every length 4..16."""
+    model, meta = X.load_iteration16_polynomial()
+    assert meta["command"] == "python -m helpers.experiments iteration16_polynomial"
+    data = X.per_length_sample(make_iteration_data("polynomial", "test", n_len=16, seed=meta["task"]["seed"]), 40)
+    data = data[torch.nonzero(data.info["lengths"] >= X.MIN_TEST_LENGTH).flatten()]
+    literal = _literal_peakiness(model, data)
+    assert literal[1] >= 0.9 and literal[1] == pytest.approx(meta["peakiness"][1], abs=0.03)
+    assert literal[0] == pytest.approx(meta["peakiness"][0], abs=0.05)
+    assert evaluate(model, data)["acc"] >= 0.95

@@ -639,6 +639,28 @@ def iteration16_order_cells(seeds=ITER16_ORDER_SEEDS) -> list[dict]:
             for s in seeds for t in ("polynomial", "parity")]
 
 
+def iteration16_order_transfer_cells(seeds=ITER16_ORDER_SEEDS) -> list[dict]:
+    """Transfer in the data-order control [ours]: parity with CoT fine-tuned (whole model, or the
+    layer-2 MLP only) from that seed's shuffled polynomial run, on shuffled batches."""
+    return [{"kind": kind, "task": "parity", "cot": True, "seed": s, "order": "shuffled"}
+            for s in seeds for kind in ("finetune_full", "finetune_mlp2")]
+
+
+def iteration16_finetune_source(cell: dict) -> dict:
+    """The polynomial run a fine-tuning cell starts from: the authors' epoch-200 checkpoint (our
+    "pretrain" runs); in the data-order control [ours], the end of that seed's shuffled polynomial
+    run (stopped 10 epochs after test accuracy 0.99, ~3,000 steps)."""
+    if cell.get("order") == "shuffled":
+        return {"kind": "control", "task": "polynomial", "cot": True, "seed": cell["seed"], "order": "shuffled"}
+    return {"kind": "pretrain", "task": "polynomial", "cot": True, "seed": cell["seed"]}
+
+
+def iteration16_all_cells() -> list[dict]:
+    """Every cell of the n_len-16 sweep, in the order the aggregate lists them."""
+    first, then = iteration16_cells()
+    return first + then + iteration16_control_cells() + iteration16_order_transfer_cells()
+
+
 def iteration16_model_config(cell: dict) -> ModelConfig:
     """The authors' model, changed where a control cell says so (width, length, layers, positions)."""
     d = cell.get("d_model", AUTHORS_ITER_MODEL.d_model)
@@ -678,8 +700,7 @@ def _iteration16_setup(cell: dict, run_dir: Path):
     if cell["kind"] == "pretrain":
         train_cfg = replace(ITER16_TRAIN, steps=ITER16_PRETRAIN_STEPS, stop_at=None, steps_after_stop=0)
     elif cell["kind"].startswith("finetune"):
-        source = {"kind": "pretrain", "task": "polynomial", "cot": True, "seed": cell["seed"]}
-        model, _ = load_checkpoint(_iteration16_weights(source, run_dir), expected=model_cfg)
+        model, _ = load_checkpoint(_iteration16_weights(iteration16_finetune_source(cell), run_dir), expected=model_cfg)
         model.train()
         trainable = "all" if cell["kind"] == "finetune_full" else "layer2_mlp"
     return model, replace(train_cfg, seed=cell["seed"]), trainable, model_cfg, n_len
@@ -758,7 +779,8 @@ def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", wor
     """Paper B at the authors' scale (issue 11), resumable (data/runs/iteration16/); GPU-sized:
     one run is up to 64,000 steps at 0.3-1 s per step on one CPU core (on an H100 shared by 16
     processes: ~25 steps/s each). collect=True writes what is finished. only="order": train only
-    the data-order control (`iteration16_order`, CPU-sized: ~1 h a run), then write the whole sweep."""
+    the data-order control (`iteration16_order`, CPU-sized: ~45 min a run), its fine-tunings from
+    every polynomial run finished so far first, then write the whole sweep."""
     if only not in (None, "order"):
         raise ValueError(f"only={only!r} is not one of [None, 'order']")
     first, then = iteration16_cells()
@@ -769,13 +791,20 @@ def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", wor
         else:
             run_sweep(_iteration16_run, cells, ITER16_DIR, workers, desc=desc)
 
+    def transfer_ready():   # fine-tunings whose polynomial source has finished
+        return [c for c in iteration16_order_transfer_cells()
+                if run_path(ITER16_DIR, iteration16_finetune_source(c)).exists()]
+
     if only == "order" and not collect:
+        run(transfer_ready(), "n_len 16: data order, transfer")
         run(iteration16_order_cells(), "n_len 16: data order")
+        run(transfer_ready(), "n_len 16: data order, transfer")
     elif not collect:
         run(first, "n_len 16: scratch and pretraining")
         run(then, "n_len 16: transfer")
         run(iteration16_control_cells(), "n_len 16: controls")
-    cells = first + then + iteration16_control_cells()
+        run(iteration16_order_transfer_cells(), "n_len 16: data order, transfer")
+    cells = iteration16_all_cells()
     blob = {"command": "python -m helpers.experiments iteration16_sweep", "n_len": AUTHORS_N_LEN,
             "model_config": AUTHORS_ITER_MODEL.to_dict(), "train_config": ITER16_TRAIN.to_dict(),
             "authors_train_config": AUTHORS_ITER_TRAIN.to_dict(), "pretrain_steps": ITER16_PRETRAIN_STEPS,

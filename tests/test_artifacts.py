@@ -285,8 +285,7 @@ def test_iteration16_sweep():
 
     sweep = X.load_sweep(DATA_DIR / "iteration16_sweep.json")
     assert sweep["command"] == "python -m helpers.experiments iteration16_sweep" and sweep["n_len"] == 16
-    first, then = X.iteration16_cells()
-    assert len(sweep["runs"]) + len(sweep["pending"]) == len(first + then + X.iteration16_control_cells())
+    assert len(sweep["runs"]) + len(sweep["pending"]) == len(X.iteration16_all_cells())
     files = {p.name: json.loads(p.read_text()) for p in X.ITER16_DIR.glob("*.json")}
     assert len(files) == len(sweep["runs"]) >= 1
     for run in sweep["runs"]:

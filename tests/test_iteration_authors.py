@@ -214,6 +214,17 @@ def test_iteration16_order_control_shuffles_batches(tmp_path, monkeypatch):
     assert authors["train_config"]["shuffle"] is False and authors["history"]["steps"][-1] == 4
     with pytest.raises(ValueError, match="order='random' is not one of"):
         X._iteration16_run({**cells[0], "order": "random"}, tmp_path)
+    # transfer inside the control: from that seed's shuffled polynomial run, only the layer-2 MLP moves
+    source = next(c for c in cells if c["task"] == "polynomial")
+    tune = next(c for c in X.iteration16_order_transfer_cells(seeds=(0,)) if c["kind"] == "finetune_mlp2")
+    assert X.iteration16_finetune_source(tune) == source
+    X._iteration16_run(source, tmp_path)
+    tuned = X._iteration16_run(tune, tmp_path)
+    assert tuned["train_config"]["shuffle"] is True
+    before, _ = X.load_checkpoint(tmp_path / f"{X.cell_key(source)}.pt")
+    after, _ = X.load_checkpoint(tmp_path / f"{X.cell_key(tune)}.pt")
+    for (name, a), b in zip(before.state_dict().items(), after.state_dict().values()):
+        assert (not torch.equal(a, b)) == name.startswith("blocks.1.mlp."), name
 
 
 def test_the_shipped_n_len_16_model_has_an_iteration_head():

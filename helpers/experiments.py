@@ -28,7 +28,8 @@ from .analysis import (cot_attention_summary, cot_effective_matching_matrix, dia
 from .course import DATA_DIR
 from .data import ID_TOKENS, ITER_VOCAB_SIZE, OOD_TOKENS, RESIDUES, chain_vocab_size, make_chain_data, make_iteration_data, with_pairs_reordered
 from .model import ModelConfig
-from .sweep import cell_key, finished_records, partial_path, pending_cells, run_path, run_sweep, run_sweep_together
+from .sweep import (cell_key, finished_records, in_progress_records, partial_path, pending_cells, run_path, run_sweep,
+                    run_sweep_together)
 from .together import train_together
 from .train import (History, TrainConfig, accuracy_by, check_config, evaluate, load_checkpoint, make_model,
                     save_checkpoint, train)
@@ -809,7 +810,8 @@ def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", wor
             "model_config": AUTHORS_ITER_MODEL.to_dict(), "train_config": ITER16_TRAIN.to_dict(),
             "authors_train_config": AUTHORS_ITER_TRAIN.to_dict(), "pretrain_steps": ITER16_PRETRAIN_STEPS,
             "scaling_grid": ITER16_SCALING, "control_seeds": ITER16_CONTROL_SEEDS,
-            "split_rule": "authors", "runs": finished_records(cells, ITER16_DIR), "pending": pending_cells(cells, ITER16_DIR)}
+            "split_rule": "authors", "runs": finished_records(cells, ITER16_DIR), "pending": pending_cells(cells, ITER16_DIR),
+            "in_progress": in_progress_records(cells, ITER16_DIR)}
     path.write_text(json.dumps(blob))
     return path
 
@@ -1080,7 +1082,7 @@ def load_sweep(path: Path) -> dict:
     if not Path(path).exists():
         raise FileNotFoundError(f"no sweep at {path}; see data/README.md to regenerate it")
     blob = json.loads(Path(path).read_text())
-    for run in blob["runs"] + blob.get("stopped_runs", []):
+    for run in blob["runs"] + blob.get("stopped_runs", []) + blob.get("in_progress", []):
         run["history"] = History.from_dict(run["history"])
     return blob
 

@@ -122,6 +122,17 @@ def finished_records(cells: list[dict], run_dir: Path) -> list[dict]:
     return [json.loads(run_path(run_dir, c).read_text()) for c in cells if run_path(run_dir, c).exists()]
 
 
+def in_progress_records(cells: list[dict], run_dir: Path) -> list[dict]:
+    """For the cells with a mid-run checkpoint and no result yet: the cell, its curves so far and
+    the step it reached (a long sweep ships how its unfinished runs stand)."""
+    records = []
+    for cell in pending_cells(cells, run_dir):
+        if partial_path(run_dir, cell).exists():
+            blob = torch.load(partial_path(run_dir, cell), map_location="cpu", weights_only=False)
+            records.append({**cell, "history": blob["history"], "step": blob["step"]})
+    return records
+
+
 def run_sweep(run_fn: Callable[[dict], dict], cells: list[dict], run_dir: Path, workers: int = 1,
               desc: str = "sweep", progress: bool = True) -> list[dict]:
     """Run every cell that has no result in `run_dir` yet; return all records, in `cells` order."""

@@ -332,7 +332,8 @@ for r in first_pass:
 
 # %%
 sweep16 = X.load_sweep(DATA_DIR / "iteration16_sweep.json")
-shuffled = [r for r in sweep16["runs"] if r.get("order") == "shuffled"]
+shuffled = [r for r in sweep16["runs"] if r.get("order") == "shuffled" and r["kind"] == "control"]
+running = [r for r in sweep16["in_progress"] if r.get("order") == "shuffled" and r["kind"] == "control"]
 panels = [("test", "test accuracy (lengths 4-16)"), ("peakiness layer 2", "layer-2 peakiness"),
           ("peakiness layer 1", "layer-1 peakiness")]
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.8))
@@ -346,10 +347,14 @@ for ax, (key, name) in zip(axes, panels):
             h = r["history"]
             ax.plot(h.steps, h.acc["test"] if key == "test" else h.metrics[key], color=color,
                     label=f"{task}, shuffled batches" if i == 0 else None)
+        for i, r in enumerate(x for x in running if x["task"] == task):   # dashed: still training
+            h = r["history"]
+            ax.plot(h.steps, h.acc["test"] if key == "test" else h.metrics[key], color=color, ls="--",
+                    label=f"{task}, shuffled, still training" if i == 0 else None)
     ax.set(xlabel="step", ylabel=name, ylim=(-0.03, 1.03), xlim=(0, 6_400), title=name)
-axes[0].legend(fontsize="small")
-fig.suptitle("n_len 16 with CoT: on shuffled batches the head forms within a few thousand steps; "
-             "in the authors' order, not in 6,400")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=5, fontsize="small", bbox_to_anchor=(0.5, -0.07))
+fig.suptitle("n_len 16 with CoT: on shuffled batches seed 0 learns both tasks in ~2,400 steps; "
+             "in the authors' order polynomial stays below 0.25 for 6,400")
 fig.tight_layout()
 plt.show()
 
@@ -364,14 +369,38 @@ for r in shuffled:
     print(f"{r['task']:<10} seed {r['seed']}: test 95 % at step {h.steps_to('test', 0.95)}, stopped at {h.steps[-1]:,}; "
           f"mean accuracy 4-16 {mean_over_lengths(r):.3f}, worst length {min(r['acc_by_length'][str(L)] for L in range(4, 17)):.3f}; "
           f"peakiness layer 1 / layer 2 {r['peakiness'][0]:.2f} / {r['peakiness'][1]:.2f}; {r['seconds'] / 60:.0f} CPU-minutes")
+for r in running:
+    h = r["history"]
+    print(f"{r['task']:<10} seed {r['seed']}: still training, at step {r['step']:,} test accuracy {h.acc['test'][-1]:.3f}, "
+          f"peakiness layer 1 / layer 2 {h.metrics['peakiness layer 1'][-1]:.2f} / {h.metrics['peakiness layer 2'][-1]:.2f}")
 poly16 = [r for r in shuffled if r["task"] == "polynomial"]
 parity16 = [r for r in shuffled if r["task"] == "parity"]
-assert len(poly16) >= 2 and len(parity16) >= 2
+assert len(poly16) >= 1 and len(parity16) >= 1
 for r in poly16:
     assert mean_over_lengths(r) >= 0.95 and r["peakiness"][1] >= 0.9 and r["history"].steps_to("test", 0.95) <= 6_400
+for r in parity16:
+    assert min(r["acc_by_length"][str(L)] for L in range(4, 17)) >= 0.9
+assert all(max(r["history"]["acc"]["test"]) < 0.25 for r in first_pass)
 
 # %% [markdown]
-# SHUFFLED_RESULTS_PROSE
+# With shuffled batches, seed 0 learns polynomial iteration at n_len 16. Test accuracy passes 95 %
+# at step 2,080 (of the 12,800 allowed). The run ends with mean accuracy 0.999 over lengths 4-16
+# (worst length 0.993), layer-2 peakiness 0.98 and layer-1 peakiness 0.72, after 48 CPU-minutes.
+# In the authors' order, the same model, data and optimizer stood at 0.09-0.13 after 6,400
+# steps. In the figure, its accuracy and layer-2 peakiness jump together, between steps 1,600
+# and 1,920. Parity with CoT is learned too, at 1.000 on every length 4-16, but with layer-2
+# peakiness 0.78. Its accuracy and both peakiness scores climb gradually from the first few
+# hundred steps instead of jumping.
+#
+# One seed is not a rate. Seed 1 was still training when this sweep was last collected. At step
+# 2,560 its polynomial run sat on a plateau (test 0.07, layer-2 peakiness 0.23), like the one
+# seed 0 left near step 1,600, and its parity run was at 0.59. Ten seeds per task are planned;
+# the same command resumes them where they stopped.
+#
+# Why would the order matter this much? We have not tested an explanation **[ours]**. In the
+# authors' order, 16 updates in a row each see a single length, so consecutive updates pull
+# toward what each length alone needs. Whether the authors' full 1,000 epochs get there, and in
+# how many seeds, is what the GPU study (`iteration16_sweep`) will tell.
 #
 # The polynomial model of seed 0 is shipped (`data/iteration16_polynomial.pt`). Its attention on
 # one test string of length 10 (the rest of the 34 positions are EoS pads), and its peakiness on
@@ -689,4 +718,8 @@ E.check_peakiness(my_peakiness)
 #   length 8 is solved, though from scratch the shorter lengths, which training covers with few
 #   distinct strings, are not (notebook 07 fixes that with pretraining).
 # - Not every seed finds the head: 3 of 5 polynomial seeds reach 95 % within 4,000 steps here.
-# - SUMMARY_N16
+# - At the authors' scale (n_len 16, their model and data), shuffling the batches **[ours]** is
+#   enough for seed 0: it forms the head in about 2,000 steps (layer-2 peakiness 0.98, 48
+#   CPU-minutes) and learns parity with CoT at every length 4-16. In the authors'
+#   length-by-length order, a GPU pass had not learned polynomial in 6,400 steps. More seeds
+#   are training.

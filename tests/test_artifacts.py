@@ -296,3 +296,6 @@ def test_iteration16_sweep():
         assert run["train_config"]["shuffle"] == shuffled
         if shuffled:
             assert run["train_config"]["steps"] == X.ITER16_SHUFFLED_STEPS
+    for run in sweep["in_progress"]:   # unfinished runs: still pending, with their curves so far
+        assert {k: v for k, v in run.items() if k not in ("history", "step")} in sweep["pending"]
+        assert run["history"].steps[-1] == run["step"]

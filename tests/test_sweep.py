@@ -136,3 +136,13 @@ def test_ladder_embedding_controls_change_only_the_token_embedding():
     assert frozen.freeze_embed and frozen.embed_init_rate == X.LADDER_EMBED_RATE and frozen.embed_norm == "none"
     assert all(X.is_ladder_control(c) for c in X.LADDER_EMBED_CONTROLS)
     assert {c["embed"] for c in X.LADDER_EMBED_CONTROLS} == set(X.EMBED_CONTROLS)
+
+
+def test_unfinished_runs_are_listed_with_their_curves_until_they_finish(tmp_path):
+    from helpers.sweep import in_progress_records, partial_path
+    cells = [{"seed": 0}, {"seed": 1}]
+    torch.save({"history": {"steps": [10, 20], "acc": {"test": [0.1, 0.3]}}, "step": 20, "model": {}},
+               partial_path(tmp_path, cells[1]))
+    assert in_progress_records(cells, tmp_path) == [{"seed": 1, "history": {"steps": [10, 20], "acc": {"test": [0.1, 0.3]}}, "step": 20}]
+    run_path(tmp_path, cells[1]).write_text("{}")   # once its result exists, it is no longer in progress
+    assert in_progress_records(cells, tmp_path) == []

@@ -619,6 +619,7 @@ ITER16_CONTROL_SEEDS = (0, 1, 2)
 ITER16_ORDERS = ("authors", "shuffled")
 ITER16_SHUFFLED_STEPS = 200 * AUTHORS_EPOCH_STEPS
 ITER16_ORDER_SEEDS = tuple(range(10))   # seed by seed, so a partly finished control holds whole seeds
+ITER16_FINETUNE_EARLY_EVAL = (16, 320)   # fine-tunings: also evaluate every 16 steps up to step 320
 
 
 def iteration16_control_cells() -> list[dict]:
@@ -704,6 +705,10 @@ def _iteration16_setup(cell: dict, run_dir: Path):
         model, _ = load_checkpoint(_iteration16_weights(iteration16_finetune_source(cell), run_dir), expected=model_cfg)
         model.train()
         trainable = "all" if cell["kind"] == "finetune_full" else "layer2_mlp"
+        # [ours] a fine-tuning can be done within one evaluation period: evaluate every 16 steps
+        # (a quarter epoch) up to step 320, so that its steps to 95 % are measured, not bounded
+        train_cfg = replace(train_cfg, early_eval_every=ITER16_FINETUNE_EARLY_EVAL[0],
+                            early_eval_until=ITER16_FINETUNE_EARLY_EVAL[1])
     return model, replace(train_cfg, seed=cell["seed"]), trainable, model_cfg, n_len
 
 

@@ -112,7 +112,7 @@ def train_together(models: list, train_datas: list[SeqData], eval_datas: list[di
                 w.grad.mul_(scale.view(-1, *[1] * (w.ndim - 1)))
         opt.step()
         running.append(losses.detach())
-        if step % cfg.eval_every == 0 or step == cfg.steps:
+        if cfg.is_eval_step(step):
             load_into_models()
             mean_losses = torch.stack(running).mean(0)
             running = []

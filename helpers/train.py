@@ -39,6 +39,8 @@ class TrainConfig:
     decay_all: bool = False         # weight decay on every parameter (paper A's AdamW), not only matrices
     grad_clip: float | None = 1.0
     eval_every: int = 50
+    early_eval_every: int = 0       # also evaluate every this many steps up to step early_eval_until
+    early_eval_until: int = 0       # (fine-tunings that are done in tens of steps); 0: not at all
     eval_size: int = 2000           # sequences per evaluation split (the first ones)
     train_eval_rows: str = "first"  # which training rows "train" accuracy reads: the first eval_size,
                                     # or "spread": eval_size rows evenly spaced over the whole set
@@ -63,6 +65,8 @@ class TrainConfig:
             (self.lr > 0, f"lr={self.lr} must be > 0"),
             (self.warmup_steps >= 0, f"warmup_steps={self.warmup_steps} must be >= 0"),
             (self.eval_every >= 1, f"eval_every={self.eval_every} must be >= 1"),
+            (self.early_eval_every >= 0, f"early_eval_every={self.early_eval_every} must be >= 0"),
+            (self.early_eval_until >= 0, f"early_eval_until={self.early_eval_until} must be >= 0"),
             (self.schedule in SCHEDULES, f"schedule={self.schedule!r} is not one of {list(SCHEDULES)}"),
             (self.optimizer in OPTIMIZERS, f"optimizer={self.optimizer!r} is not one of {list(OPTIMIZERS)}"),
             (self.steps_per_epoch >= 1, f"steps_per_epoch={self.steps_per_epoch} must be >= 1"),
@@ -79,6 +83,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def is_eval_step(self, step: int) -> bool:
+        """Whether training evaluates after `step`: every `eval_every` steps, the last step, and
+        every `early_eval_every` steps up to `early_eval_until`."""
+        early = self.early_eval_every and step <= self.early_eval_until and step % self.early_eval_every == 0
+        return step % self.eval_every == 0 or step == self.steps or bool(early)
 
 
 @dataclass
@@ -259,7 +269,7 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
         running.append(train_step(model, opt, batch, cfg.grad_clip))  # no .item() here: a GPU need not wait every step
         bar.update()
 
-        if step % cfg.eval_every == 0 or step == cfg.steps:
+        if cfg.is_eval_step(step):
             _record(history, model, eval_data, metrics, step, running)
             running = []
             bar.set_postfix({n: f"{a[-1]:.2f}" for n, a in history.acc.items()}, refresh=False)

@@ -205,6 +205,7 @@ def test_iteration16_order_control_shuffles_batches(tmp_path, monkeypatch):
     cell keeps the authors' order; a bad order is refused before any training."""
     _tiny_iteration16(monkeypatch, steps=4, eval_every=2)
     monkeypatch.setattr(X, "ITER16_SHUFFLED_STEPS", 6)
+    monkeypatch.setattr(X, "ITER16_FINETUNE_EARLY_EVAL", (1, 3))
     cells = X.iteration16_order_cells(seeds=(0,))
     assert sorted(c["task"] for c in cells) == ["parity", "polynomial"]
     assert all(c in X.iteration16_control_cells() for c in X.iteration16_order_cells())
@@ -221,6 +222,8 @@ def test_iteration16_order_control_shuffles_batches(tmp_path, monkeypatch):
     X._iteration16_run(source, tmp_path)
     tuned = X._iteration16_run(tune, tmp_path)
     assert tuned["train_config"]["shuffle"] is True
+    assert tuned["history"]["steps"] == [1, 2, 3, 4, 6], "fine-tunings are evaluated densely at first"
+    assert X._iteration16_run(source, tmp_path / "again")["history"]["steps"] == [2, 4, 6], "scratch runs are not"
     before, _ = X.load_checkpoint(tmp_path / f"{X.cell_key(source)}.pt")
     after, _ = X.load_checkpoint(tmp_path / f"{X.cell_key(tune)}.pt")
     for (name, a), b in zip(before.state_dict().items(), after.state_dict().values()):

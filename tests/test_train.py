@@ -88,10 +88,17 @@ def test_stop_at_and_metrics():
     (dict(lr=0), "lr=0 must be > 0"),
     (dict(schedule="linear"), "schedule='linear' is not one of"),
     (dict(optimizer="sgd"), "optimizer='sgd' is not one of"),
+    (dict(early_eval_every=-1), "early_eval_every=-1 must be >= 0"),
 ])
 def test_train_config_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_eval_steps_are_every_eval_every_the_last_and_the_early_ones():
+    assert [s for s in range(1, 101) if TrainConfig(steps=100, eval_every=40).is_eval_step(s)] == [40, 80, 100]
+    early = TrainConfig(steps=100, eval_every=40, early_eval_every=5, early_eval_until=20)
+    assert [s for s in range(1, 101) if early.is_eval_step(s)] == [5, 10, 15, 20, 40, 80, 100]
 
 
 def test_stop_at_unknown_split_fails_before_training():

@@ -657,6 +657,11 @@ def iteration16_finetune_source(cell: dict) -> dict:
     return {"kind": "pretrain", "task": "polynomial", "cot": True, "seed": cell["seed"]}
 
 
+def iteration16_needs(cell: dict) -> dict | None:
+    """The run a cell starts from (a fine-tuning's polynomial source), or None."""
+    return iteration16_finetune_source(cell) if cell["kind"].startswith("finetune") else None
+
+
 def iteration16_all_cells() -> list[dict]:
     """Every cell of the n_len-16 sweep, in the order the aggregate lists them."""
     first, then = iteration16_cells()
@@ -780,31 +785,81 @@ def load_iteration16_polynomial(path: Path = DATA_DIR / "iteration16_polynomial.
     return load_checkpoint(path, expected=iteration16_model_config(ITER16_SHIPPED_CELL))
 
 
+def _acc_at(record: dict, length: int) -> float:
+    acc = record["acc_by_length"]   # str keys once read from JSON, int keys fresh from a run
+    return acc[str(length)] if str(length) in acc else acc[length]
+
+
+def mean_accuracy_over_lengths(record: dict, n_len: int | None = None) -> float:
+    """Mean final test accuracy over lengths 4..n_len (every test string of each length), as the
+    authors report it (`src/cot/evals`); n_len defaults to the record's own, else 16."""
+    lengths = range(MIN_TEST_LENGTH, (n_len or record.get("n_len", AUTHORS_N_LEN)) + 1)
+    return float(np.mean([_acc_at(record, L) for L in lengths]))
+
+
+def worst_length_accuracy(record: dict, n_len: int | None = None) -> float:
+    """The lowest final test accuracy of any length 4..n_len."""
+    return min(_acc_at(record, L) for L in range(MIN_TEST_LENGTH, (n_len or record.get("n_len", AUTHORS_N_LEN)) + 1))
+
+
+def iteration16_reaches_goal(record: dict) -> bool:
+    """Issue 11's bar for a run with CoT: polynomial (and copy) mean accuracy >= 0.95 over lengths
+    4..16 with layer-2 peakiness >= 0.9; parity >= 0.9 at every length 4..16."""
+    if record["task"] == "parity":
+        return worst_length_accuracy(record) >= 0.9
+    return mean_accuracy_over_lengths(record) >= 0.95 and bool(record["peakiness"]) and record["peakiness"][1] >= 0.9
+
+
+def iteration16_emergence(sweep: dict, order: str = "shuffled", kind: str = "control") -> list[dict]:
+    """The emergence table of a loaded n_len-16 sweep: per (task, cot), the seeds finished, those
+    that reach `iteration16_reaches_goal`, those that do not, and those still training."""
+    pick = lambda runs: [r for r in runs if r["kind"] == kind and r.get("order", "authors") == order]
+    finished, running = pick(sweep["runs"]), pick(sweep.get("in_progress", []))
+    rows = []
+    for task, cot in sorted({(r["task"], r["cot"]) for r in finished + running}, key=lambda tc: (not tc[1], tc[0] != "polynomial", tc[0])):
+        done = [r for r in finished if (r["task"], r["cot"]) == (task, cot)]
+        rows.append({"task": task, "cot": cot, "finished": sorted(r["seed"] for r in done),
+                     "reached": sorted(r["seed"] for r in done if iteration16_reaches_goal(r)),
+                     "failed": sorted(r["seed"] for r in done if not iteration16_reaches_goal(r)),
+                     "training": sorted(r["seed"] for r in running if (r["task"], r["cot"]) == (task, cot))})
+    return rows
+
+
+def iteration16_transfer_runs(sweep: dict, order: str = "shuffled") -> dict[str, list[dict]]:
+    """Parity with CoT three ways, by seed: "scratch" (in the data-order control: its shuffled
+    parity runs), "finetune_full" and "finetune_mlp2"; only seeds that have all three."""
+    runs = [r for r in sweep["runs"] if r["task"] == "parity" and r["cot"] and r.get("order", "authors") == order]
+    scratch_kind = "control" if order == "shuffled" else "scratch"
+    by = {k: {r["seed"]: r for r in runs if r["kind"] == k} for k in (scratch_kind, "finetune_full", "finetune_mlp2")}
+    seeds = sorted(set.intersection(*(set(v) for v in by.values())))
+    return {name: [by[k][s] for s in seeds]
+            for name, k in (("scratch", scratch_kind), ("finetune_full", "finetune_full"), ("finetune_mlp2", "finetune_mlp2"))}
+
+
 def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", workers: int = 2,
                            collect: bool = False, together: int = 0, only: str | None = None, **_) -> Path:
     """Paper B at the authors' scale (issue 11), resumable (data/runs/iteration16/); GPU-sized:
     one run is up to 64,000 steps at 0.3-1 s per step on one CPU core (on an H100 shared by 16
     processes: ~25 steps/s each). collect=True writes what is finished. only="order": train only
-    the data-order control (`iteration16_order`, CPU-sized: ~45 min a run), its fine-tunings from
-    every polynomial run finished so far first, then write the whole sweep."""
+    the data-order control (`iteration16_order`, CPU-sized: ~45 min a run), seed by seed, each
+    seed's fine-tunings as soon as its polynomial run is done, then write the whole sweep."""
     if only not in (None, "order"):
         raise ValueError(f"only={only!r} is not one of [None, 'order']")
     first, then = iteration16_cells()
+
+    run_one = partial(_iteration16_run, run_dir=ITER16_DIR)   # weights next to the records, wherever ITER16_DIR is
 
     def run(cells, desc):   # together=N: up to N seeds of a setting trained as one vmapped model (a GPU's way)
         if together:
             run_sweep_together(_iteration16_group, cells, ITER16_DIR, workers, together, desc=desc)
         else:
-            run_sweep(_iteration16_run, cells, ITER16_DIR, workers, desc=desc)
+            run_sweep(run_one, cells, ITER16_DIR, workers, desc=desc)
 
-    def transfer_ready():   # fine-tunings whose polynomial source has finished
-        return [c for c in iteration16_order_transfer_cells()
-                if run_path(ITER16_DIR, iteration16_finetune_source(c)).exists()]
-
-    if only == "order" and not collect:
-        run(transfer_ready(), "n_len 16: data order, transfer")
-        run(iteration16_order_cells(), "n_len 16: data order")
-        run(transfer_ready(), "n_len 16: data order, transfer")
+    if only == "order" and not collect:   # seed by seed; each fine-tuning as soon as its source is done
+        order_cells = [c for s in ITER16_ORDER_SEEDS
+                       for c in iteration16_order_cells((s,)) + iteration16_order_transfer_cells((s,))]
+        run_sweep(run_one, order_cells, ITER16_DIR, workers, desc="n_len 16: data order and transfer",
+                  after=iteration16_needs)
     elif not collect:
         run(first, "n_len 16: scratch and pretraining")
         run(then, "n_len 16: transfer")

@@ -177,6 +177,29 @@ def plot_curve_band(ax, steps, curves, label: str = "", color=None, alpha: float
     return ax
 
 
+def carried_forward(histories: Sequence[History], key: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """(steps, curves [run, step]) of runs evaluated on one schedule that stopped at different
+    steps (a stop rule): each curve is held at its last value after its run stopped."""
+    longest = max(histories, key=lambda h: len(h.steps))
+    for h in histories:
+        if list(h.steps) != list(longest.steps[:len(h.steps)]):
+            raise ValueError("the runs were evaluated on different schedules; carried_forward needs one")
+    curve = lambda h: np.asarray(h.acc[key] if key in h.acc else h.metrics[key], dtype=float)
+    return np.asarray(longest.steps), np.stack([np.pad(curve(h), (0, len(longest.steps) - len(h.steps)), mode="edge")
+                                                for h in histories])
+
+
+def plot_mean_std_band(ax, histories: Sequence[History], key: str = "test", label: str = "", color=None,
+                       alpha: float = 0.2):
+    """Mean over runs of one curve (an accuracy split or a metric) with a band of +- one standard
+    deviation; runs that stopped early are held at their last value (`carried_forward`)."""
+    steps, curves = carried_forward(histories, key)
+    mean, std = curves.mean(axis=0), curves.std(axis=0)
+    line, = ax.plot(steps, mean, label=f"{label} (mean of {len(histories)})" if label else None, color=color)
+    ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=alpha, lw=0)
+    return ax
+
+
 def plot_depth_vs_hops(depths: Sequence[int], solved: dict, ax=None, title: str = ""):
     """Largest hop count solved per run (dots) against the serial budget L-1 and the
     conjectured parallel band 2^(L-1)..3^(L-1). `solved`: depth -> list of per-seed values."""

@@ -493,9 +493,7 @@ def _iteration16_shuffled(data_dir: Path) -> str:
     poly = [r for r in X.load_sweep(path)["runs"] if r.get("order") == "shuffled" and r["task"] == "polynomial"]
     if not poly:
         return ""
-    lengths = range(X.MIN_TEST_LENGTH, X.AUTHORS_N_LEN + 1)
-    mean = lambda r: sum(r["acc_by_length"][str(L)] for L in lengths) / len(lengths)
-    good = [r for r in poly if mean(r) >= SOLVED and r["peakiness"][1] >= 0.9]
+    good = [r for r in poly if X.iteration16_reaches_goal(r)]
     return (f". At the authors' n_len 16 with their model and data, on shuffled batches [ours]: {len(good)} of "
             f"{len(poly)} seeds reach mean accuracy ≥ 95 % over lengths 4-16 with layer-2 peakiness ≥ 0.9 "
             f"(the authors' definition: {_nums((r['peakiness'][1] for r in poly))}; layer 1 "

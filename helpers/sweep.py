@@ -133,9 +133,42 @@ def in_progress_records(cells: list[dict], run_dir: Path) -> list[dict]:
     return records
 
 
+def _run_jobs_when_ready(job: Callable, cells: list[dict], workers: int, desc: str, progress: bool,
+                         ready: Callable[[dict], bool]) -> list[dict]:
+    """job(cell) for the cells, in `workers` processes, each started as soon as a worker is free
+    and `ready(cell)` holds, earliest in `cells` first; returns the cells that never became ready."""
+    bar = tqdm(total=len(cells), desc=desc, disable=not progress or not cells, unit="run")
+    todo, running = list(cells), []
+    if workers == 1:   # in this process
+        while cell := next((c for c in todo if ready(c)), None):
+            todo.remove(cell)
+            job(cell)
+            bar.update()
+        bar.close()
+        return todo
+    with get_context("spawn").Pool(workers) as pool:
+        while True:
+            for cell in [c for c in todo if ready(c)][:workers - len(running)]:
+                todo.remove(cell)
+                running.append(pool.apply_async(job, (cell,)))
+            if not running:
+                break
+            time.sleep(0.2)
+            for result in [r for r in running if r.ready()]:
+                result.get()   # re-raises a worker's error here
+                running.remove(result)
+                bar.update()
+    bar.close()
+    return todo
+
+
 def run_sweep(run_fn: Callable[[dict], dict], cells: list[dict], run_dir: Path, workers: int = 1,
-              desc: str = "sweep", progress: bool = True) -> list[dict]:
-    """Run every cell that has no result in `run_dir` yet; return all records, in `cells` order."""
+              desc: str = "sweep", progress: bool = True, after: Callable[[dict], dict | None] | None = None) -> list[dict]:
+    """Run every cell that has no result in `run_dir` yet; return all records, in `cells` order.
+
+    after(cell): a cell whose result the run needs (a fine-tuning's pretrained model), or None: the
+    cell starts only once that result exists, as soon as a worker is free (earlier cells first);
+    cells whose `after` is neither finished nor in this sweep are left pending (and reported)."""
     if workers < 1:
         raise ValueError(f"workers={workers} must be >= 1")
     keys = [cell_key(c) for c in cells]
@@ -146,5 +179,12 @@ def run_sweep(run_fn: Callable[[dict], dict], cells: list[dict], run_dir: Path, 
     todo = pending_cells(cells, run_dir)
     print(f"{desc}: {len(cells) - len(todo)} of {len(cells)} runs already done in {run_dir}, "
           f"{len(todo)} to run on {min(workers, max(1, len(todo)))} worker(s)")
-    _run_jobs(partial(_run_and_save, run_fn, run_dir), todo, workers, desc, progress, "run")
-    return [json.loads(run_path(run_dir, c).read_text()) for c in cells]
+    if after is None:
+        _run_jobs(partial(_run_and_save, run_fn, run_dir), todo, workers, desc, progress, "run")
+        return [json.loads(run_path(run_dir, c).read_text()) for c in cells]
+    ready = lambda c: after(c) is None or run_path(run_dir, after(c)).exists()
+    left = _run_jobs_when_ready(partial(_run_and_save, run_fn, run_dir), todo, workers, desc, progress, ready)
+    if left:
+        print(f"{desc}: {len(left)} run(s) left pending: what they start from is not finished "
+              f"(first: {cell_key(left[0])} needs {cell_key(after(left[0]))})")
+    return finished_records(cells, run_dir)

@@ -316,7 +316,7 @@ for r in solved:
 # %%
 first_pass = [json.loads(p.read_text()) for p in sorted((DATA_DIR / "runs" / "iteration16_100ep").glob("*scratch*.json"))]
 for r in first_pass:
-    mean_acc = np.mean([r["acc_by_length"][str(L)] for L in range(4, 17)])
+    mean_acc = X.mean_accuracy_over_lengths(r)
     print(f"polynomial, CoT, seed {r['seed']}: {r['history']['steps'][-1]:,} steps, mean test accuracy over lengths "
           f"4-16 {mean_acc:.2f}, peakiness layer 1 / layer 2 {r['peakiness'][0]:.2f} / {r['peakiness'][1]:.2f}")
     assert mean_acc < 0.3, "a tenth of the authors' schedule does not solve n_len 16"
@@ -368,15 +368,10 @@ fig.tight_layout()
 plt.show()
 
 
-def mean_over_lengths(record, lengths=range(X.MIN_TEST_LENGTH, X.AUTHORS_N_LEN + 1)):
-    """Mean test accuracy over lengths 4..16 (every test string), as the authors report it."""
-    return float(np.mean([record["acc_by_length"][str(L)] for L in lengths]))
-
-
 for r in shuffled:
     h = r["history"]
     print(f"{r['task']:<10} seed {r['seed']}: test 95 % at step {h.steps_to('test', 0.95):,}, stopped at {h.steps[-1]:,}; "
-          f"mean accuracy 4-16 {mean_over_lengths(r):.3f}, worst length {min(r['acc_by_length'][str(L)] for L in range(4, 17)):.3f}; "
+          f"mean accuracy 4-16 {X.mean_accuracy_over_lengths(r):.3f}, worst length {X.worst_length_accuracy(r):.3f}; "
           f"peakiness layer 1 / layer 2 {r['peakiness'][0]:.2f} / {r['peakiness'][1]:.2f}; {r['seconds'] / 60:.0f} CPU-minutes")
 for r in running:
     h = r["history"]
@@ -386,9 +381,9 @@ poly16 = [r for r in shuffled if r["task"] == "polynomial"]
 parity16 = [r for r in shuffled if r["task"] == "parity"]
 assert len(poly16) >= 1 and len(parity16) >= 1
 for r in poly16:
-    assert mean_over_lengths(r) >= 0.95 and r["peakiness"][1] >= 0.9 and r["history"].steps_to("test", 0.95) <= 6_400
+    assert X.iteration16_reaches_goal(r) and r["history"].steps_to("test", 0.95) <= 6_400
 for r in parity16:
-    assert min(r["acc_by_length"][str(L)] for L in range(4, 17)) >= 0.9
+    assert X.iteration16_reaches_goal(r)   # >= 0.9 at every length 4-16
 assert all(max(r["history"]["acc"]["test"]) < 0.25 for r in first_pass)
 
 # %% [markdown]

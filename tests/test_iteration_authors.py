@@ -241,3 +241,48 @@ def test_the_shipped_n_len_16_model_has_an_iteration_head():
     assert literal[1] >= 0.9 and literal[1] == pytest.approx(meta["peakiness"][1], abs=0.03)
     assert literal[0] == pytest.approx(meta["peakiness"][0], abs=0.05)
     assert evaluate(model, data)["acc"] >= 0.95
+
+
+def _record(task, seed, accs, peak2=0.95, kind="control"):
+    """A finished n_len-16 record with the given accuracy at lengths 4..16 (str keys, as in JSON)."""
+    return {"task": task, "cot": True, "seed": seed, "kind": kind, "order": "shuffled", "peakiness": [0.5, peak2],
+            "acc_by_length": {str(L): a for L, a in zip(range(4, 17), accs)}}
+
+
+def test_emergence_table_counts_seeds_against_issue_11s_bar():
+    good, weak_long = [1.0] * 13, [1.0] * 12 + [0.8]
+    assert X.mean_accuracy_over_lengths(_record("parity", 0, weak_long)) == pytest.approx((12 + 0.8) / 13)
+    assert X.worst_length_accuracy({"acc_by_length": {L: 0.5 + L / 100 for L in range(1, 17)}}) == pytest.approx(0.54)
+    sweep = {"runs": [_record("polynomial", 0, good), _record("polynomial", 1, good, peak2=0.5),   # no head
+                      _record("parity", 0, good), _record("parity", 1, weak_long),               # one length below 0.9
+                      _record("parity", 0, good, kind="finetune_full")],
+             "in_progress": [{"task": "polynomial", "cot": True, "seed": 2, "kind": "control", "order": "shuffled"}]}
+    rows = {r["task"]: r for r in X.iteration16_emergence(sweep)}
+    assert rows["polynomial"] == {"task": "polynomial", "cot": True, "finished": [0, 1], "reached": [0], "failed": [1],
+                                  "training": [2]}
+    assert rows["parity"]["reached"] == [0] and rows["parity"]["failed"] == [1]
+    assert [r["seed"] for r in X.iteration16_transfer_runs(sweep)["scratch"]] == []   # seed 0 has no mlp2 run yet
+
+
+def test_mean_std_band_holds_stopped_runs_at_their_last_value():
+    from helpers.plots import carried_forward
+    from helpers.train import History
+    long = History(steps=[16, 32, 48], acc={"test": [0.2, 0.6, 1.0]})
+    short = History(steps=[16, 32], acc={"test": [0.4, 0.99]})
+    steps, curves = carried_forward([long, short])
+    assert steps.tolist() == [16, 32, 48] and curves[1].tolist() == [0.4, 0.99, 0.99]
+    with pytest.raises(ValueError, match="different schedules"):
+        carried_forward([long, History(steps=[10, 20], acc={"test": [0.1, 0.2]})])
+
+
+def test_iteration16_order_trains_each_fine_tuning_once_its_source_is_done(tmp_path, monkeypatch):
+    _tiny_iteration16(monkeypatch, steps=2, eval_every=2)
+    monkeypatch.setattr(X, "ITER16_SHUFFLED_STEPS", 2)
+    monkeypatch.setattr(X, "ITER16_ORDER_SEEDS", (0,))
+    monkeypatch.setattr(X, "ITER16_DIR", tmp_path / "runs")
+    path = X.make_iteration16_sweep(tmp_path / "sweep.json", workers=1, only="order")
+    sweep = X.load_sweep(path)
+    assert sorted((r["kind"], r["task"]) for r in sweep["runs"]) == [
+        ("control", "parity"), ("control", "polynomial"), ("finetune_full", "parity"), ("finetune_mlp2", "parity")]
+    assert X.iteration16_needs(next(c for c in X.iteration16_order_transfer_cells((0,)))) == X.ITER16_SHIPPED_CELL
+    assert [r["seed"] for r in X.iteration16_transfer_runs(sweep)["finetune_mlp2"]] == [0]

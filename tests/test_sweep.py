@@ -146,3 +146,22 @@ def test_unfinished_runs_are_listed_with_their_curves_until_they_finish(tmp_path
     assert in_progress_records(cells, tmp_path) == [{"seed": 1, "history": {"steps": [10, 20], "acc": {"test": [0.1, 0.3]}}, "step": 20}]
     run_path(tmp_path, cells[1]).write_text("{}")   # once its result exists, it is no longer in progress
     assert in_progress_records(cells, tmp_path) == []
+
+
+def _fine_tune(cell):
+    """A run that needs its source's result file (spawned workers import this module)."""
+    if "source" in cell:
+        source = json.loads(run_path(cell["dir"], {"seed": cell["source"], "dir": cell["dir"]}).read_text())
+        return {"score": source["score"] + 1}
+    return {"score": 10 * cell["seed"]}
+
+
+def test_sweep_starts_a_run_only_after_the_run_it_needs(tmp_path):
+    d = str(tmp_path)
+    source, tune, orphan = {"seed": 0, "dir": d}, {"seed": 0, "source": 0, "dir": d}, {"seed": 1, "source": 5, "dir": d}
+    other = {"seed": 2, "dir": d}
+    after = lambda c: {"seed": c["source"], "dir": d} if "source" in c else None
+    # the fine-tuning is listed first: it must still wait for its source
+    records = run_sweep(_fine_tune, [tune, orphan, source, other], tmp_path, workers=2, progress=False, after=after)
+    assert sorted(r["score"] for r in records) == [0, 1, 20]
+    assert pending_cells([tune, orphan, source, other], tmp_path) == [orphan], "its source is in no sweep"

@@ -12,8 +12,10 @@ from helpers.train import accuracy_by, evaluate, load_checkpoint
 
 
 def shipped_files():
-    """Every file of data/ that git ships (per-run weights of the big sweeps and partial
-    checkpoints stay local: see .gitignore)."""
+    """Every file of data/ that the course ships. Per-run weights of the big sweeps and mid-run
+    checkpoints are sweep internals, outside this budget: most stay local (.gitignore); the
+    n_len-16 data-order control keeps its polynomial runs (what its fine-tunings start from) and its
+    mid-run checkpoints in git so that the next session resumes them."""
     local = {"width_ladder", "parallel_sweep", "parallel_depth3", "iteration_sweep", "init_ln_2hop", "iteration16", "iteration16_100ep", "noise5_sweep", "authors_chain"}
     return [p for p in DATA_DIR.rglob("*") if p.is_file() and not p.name.endswith(".partial.pt")
             and not (p.parent.name in local and p.suffix == ".pt")]

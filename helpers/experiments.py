@@ -826,14 +826,19 @@ def iteration16_emergence(sweep: dict, order: str = "shuffled", kind: str = "con
 
 
 def iteration16_transfer_runs(sweep: dict, order: str = "shuffled") -> dict[str, list[dict]]:
-    """Parity with CoT three ways, by seed: "scratch" (in the data-order control: its shuffled
-    parity runs), "finetune_full" and "finetune_mlp2"; only seeds that have all three."""
+    """Parity with CoT three ways, each by seed: "scratch" (in the data-order control: its shuffled
+    parity runs), "finetune_full" and "finetune_mlp2" (every finished run of each; pair them by
+    seed to compare)."""
     runs = [r for r in sweep["runs"] if r["task"] == "parity" and r["cot"] and r.get("order", "authors") == order]
     scratch_kind = "control" if order == "shuffled" else "scratch"
-    by = {k: {r["seed"]: r for r in runs if r["kind"] == k} for k in (scratch_kind, "finetune_full", "finetune_mlp2")}
-    seeds = sorted(set.intersection(*(set(v) for v in by.values())))
-    return {name: [by[k][s] for s in seeds]
-            for name, k in (("scratch", scratch_kind), ("finetune_full", "finetune_full"), ("finetune_mlp2", "finetune_mlp2"))}
+    return {name: sorted((r for r in runs if r["kind"] == kind), key=lambda r: r["seed"])
+            for name, kind in (("scratch", scratch_kind), ("finetune_full", "finetune_full"), ("finetune_mlp2", "finetune_mlp2"))}
+
+
+def paired_by_seed(a: list[dict], b: list[dict]) -> list[tuple[dict, dict]]:
+    """(run of a, run of b) for every seed both lists hold, in seed order."""
+    by_seed = {r["seed"]: r for r in b}
+    return [(r, by_seed[r["seed"]]) for r in a if r["seed"] in by_seed]
 
 
 def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", workers: int = 2,

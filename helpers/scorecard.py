@@ -580,8 +580,21 @@ def _iteration_rows(data_dir: Path) -> list[dict]:
     rows.append(_row("B", "The CoT skill transfers: polynomial pretraining makes parity fast",
                      "fine-tuned from a polynomial-iteration model, parity with CoT is learned much faster "
                      "than from scratch: the head is reused and only the step function changes",
-                     ours, NB["transfer"], "transfer", rule_transfer(speedups)))
+                     ours + _iteration16_transfer(data_dir), NB["transfer"], "transfer", rule_transfer(speedups)))
     return rows
+
+
+def _iteration16_transfer(data_dir: Path) -> str:
+    """Transfer in the n_len-16 data-order control [ours], if shipped: steps to 95 % per seed."""
+    from . import experiments as X
+
+    path = data_dir / "iteration16_sweep.json"
+    runs = X.iteration16_transfer_runs(X.load_sweep(path)) if path.exists() else {"scratch": []}
+    if not runs["finetune_full"]:
+        return ""
+    fmt = lambda kind: ", ".join(steps(*steps_to(r["history"], "test")) for r in runs[kind]) or "none finished"
+    return (f". At the authors' n_len 16 (their model and data, shuffled batches [ours]), fine-tuned whole model "
+            f"{fmt('finetune_full')}, layer-2 MLP only {fmt('finetune_mlp2')}; from scratch {fmt('scratch')}")
 
 
 def _missing(paper: str, claim: str, notebook: str, rule_key: str, err: Exception) -> dict:

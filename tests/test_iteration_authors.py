@@ -261,7 +261,10 @@ def test_emergence_table_counts_seeds_against_issue_11s_bar():
     assert rows["polynomial"] == {"task": "polynomial", "cot": True, "finished": [0, 1], "reached": [0], "failed": [1],
                                   "training": [2]}
     assert rows["parity"]["reached"] == [0] and rows["parity"]["failed"] == [1]
-    assert [r["seed"] for r in X.iteration16_transfer_runs(sweep)["scratch"]] == []   # seed 0 has no mlp2 run yet
+    transfer = X.iteration16_transfer_runs(sweep)
+    assert [r["seed"] for r in transfer["scratch"]] == [0, 1] and transfer["finetune_mlp2"] == []
+    assert [(a["seed"], b["kind"]) for a, b in X.paired_by_seed(transfer["scratch"], transfer["finetune_full"])] == [
+        (0, "finetune_full")]
 
 
 def test_mean_std_band_holds_stopped_runs_at_their_last_value():

@@ -301,3 +301,13 @@ def test_iteration16_sweep():
     for run in sweep["in_progress"]:   # unfinished runs: still pending, with their curves so far
         assert {k: v for k, v in run.items() if k not in ("history", "step")} in sweep["pending"]
         assert run["history"].steps[-1] == run["step"]
+    cell_of = lambda run: {k: run[k] for k in ("kind", "task", "cot", "seed", "order") if k in run}
+    finished = [cell_of(r) for r in sweep["runs"]]
+    for run in sweep["runs"]:
+        source = X.iteration16_needs(run)
+        if source is not None:   # a fine-tuning: from a finished run, evaluated densely at first
+            assert source in finished
+            assert (run["train_config"]["early_eval_every"], run["train_config"]["early_eval_until"]) == \
+                X.ITER16_FINETUNE_EARLY_EVAL
+        if run.get("order") == "shuffled" and run["task"] == "polynomial":   # shipped: fine-tunings start from it
+            assert X._iteration16_weights(cell_of(run), X.ITER16_DIR).exists()

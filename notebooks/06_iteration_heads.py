@@ -36,10 +36,9 @@
 #    ablate layer 2's attention and the loop breaks; set the attention by hand and it works;
 # 4. why CoT matters: compare parity trained with and without CoT, length by length, and each
 #    with what guessing would score;
-# 5. what it takes at the authors' scale (strings up to 16 long): shuffling the training batches
-#    let both seeds finished so far form the head in about 2,000 steps, where three seeds in the
-#    authors' length-by-length order had not in 6,400 (more seeds are training, one of them a
-#    late learner).
+# 5. what it takes at the authors' scale (strings up to 16 long): with shuffled training batches,
+#    2 of the 3 seeds that have run past step 2,080 form the head by then, where three seeds in
+#    the authors' length-by-length order had not in 6,400 (more seeds are training).
 #
 # Four checked exercises (a prediction in section 7, three functions to write at the end) and an
 # open question come with it.
@@ -320,22 +319,27 @@ for r in first_pass:
     mean_acc = X.mean_accuracy_over_lengths(r)
     print(f"polynomial, CoT, seed {r['seed']}: {r['history']['steps'][-1]:,} steps, mean test accuracy over lengths "
           f"4-16 {mean_acc:.2f}, peakiness layer 1 / layer 2 {r['peakiness'][0]:.2f} / {r['peakiness'][1]:.2f}")
-    assert mean_acc < 0.3, "a tenth of the authors' schedule does not solve n_len 16"
+    assert mean_acc < 0.3, "a tenth of the authors' schedule did not solve n_len 16 in these 3 seeds"
 
 # %% [markdown]
 # None comes close in 100 epochs. One thing in the authors' recipe differs from most training
 # loops: their loader walks the data **in order**, and the data is sorted by length, so each batch
 # of 256 holds strings of one length only, lengths 1 to 16 in turn, every epoch. The
-# **data-order control [ours]** changes only that: the same data, model, optimizer, metrics and
-# stop rule, but every batch is drawn from a fresh shuffle of all lengths, for at most 200 epochs
-# (12,800 steps) (`python -m helpers.experiments iteration16_order`: 10 seeds per task planned,
-# about 45 minutes a run on one CPU core; the seeds finished so far are in
-# `data/iteration16_sweep.json`). There is no parity run in the authors' order yet: the grey
-# curves are polynomial only.
+# **data-order control [ours]** changes that: the same data, model, optimizer, metrics and stop
+# rule, but every batch is drawn from a fresh shuffle of all lengths, for at most 200 epochs
+# (12,800 steps) (`python -m helpers.experiments iteration16_order`: 10 seeds per task planned;
+# 20-80 minutes on one CPU core for a run that stops early, hours for one that runs to the cap;
+# the seeds finished so far are in `data/iteration16_sweep.json`). Two other things differ from
+# the grey runs: those ran on a GPU, and were capped at 6,400 steps; the figure compares the two
+# over those 6,400 steps. There is no parity run in the authors' order yet: the grey curves are
+# polynomial only. Both kinds of run are evaluated every 160 steps on 128 test strings of each
+# length 4-16, and stop 10 epochs (640 steps) after test accuracy first reaches 0.99; the printed
+# final accuracies use every test string, and the final peakiness 256 strings per length.
 #
 # Keep the authors' data rule in mind: strings are drawn with replacement, so a test string can
 # also be a training string. Notebook 01 measured how often for parity: every test string up to
-# length 7, 38 % at length 11, 2 % at length 16. Only the long lengths test generalisation.
+# length 7, 38 % at length 11, 19 % at length 12, 2 % at length 16. Only the long lengths test
+# generalisation.
 #
 # **Predict:** with shuffled batches, does polynomial iteration at n_len 16 form the head within
 # the 6,400 steps that were not enough in the authors' order? And parity?
@@ -363,8 +367,8 @@ for ax, (key, name) in zip(axes, panels):
                     label=f"{task}, shuffled, still training" if i == 0 else None)
     ax.set(xlabel="step", ylabel=name, ylim=(-0.03, 1.03), xlim=(0, 6_400), title=name)
 fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=5, fontsize="small", bbox_to_anchor=(0.5, -0.07))
-fig.suptitle("n_len 16 with CoT: on shuffled batches two polynomial seeds pass 95 % by step ~2,100 and three parity "
-             "seeds by 1,100-3,200; in the authors' order polynomial stays below 0.25 for 6,400")
+fig.suptitle("n_len 16 with CoT: on shuffled batches most seeds so far pass 95 % within 3,200 steps; "
+             "in the authors' order polynomial stays below 0.25 for 6,400")
 fig.tight_layout()
 plt.show()
 
@@ -386,8 +390,9 @@ for task, row in emergence16.items():
           f"(failed: {row['failed'] or 'none'}; still training: {row['training'] or 'none'})")
 assert X.ITER16_SHIPPED_CELL["seed"] in emergence16["polynomial"]["reached"]
 assert len(emergence16["parity"]["reached"]) >= 2
-for r in shuffled:   # every finished seed so far, in both tasks
-    assert X.iteration16_reaches_goal(r) and r["history"].steps_to("test", 0.95) <= 6_400
+for r in shuffled:   # the seeds the text below names; later seeds are printed, not asserted
+    if (r["task"], r["seed"]) in {("polynomial", 0), ("polynomial", 2), ("parity", 0), ("parity", 1), ("parity", 2)}:
+        assert X.iteration16_reaches_goal(r) and r["history"].steps_to("test", 0.95) <= 3_200
 assert all(max(r["history"]["acc"]["test"]) < 0.25 for r in first_pass)
 
 # %% [markdown]
@@ -399,14 +404,27 @@ assert all(max(r["history"]["acc"]["test"]) < 0.25 for r in first_pass)
 # accuracy and layer-2 peakiness jump together, between steps 1,600 and 2,080.
 #
 # Parity with CoT is learned by all three seeds finished, at 1.000 on every length 4-16 (so also
-# at lengths 12-16, where test strings are new), but with layer-2 peakiness 0.78, 0.56 and 0.75.
+# at the long lengths, where test strings are mostly new), but with layer-2 peakiness 0.78, 0.56
+# and 0.75.
 # Their accuracy climbs gradually, then steps up: 95 % at steps 2,240, 3,200 and 1,120.
 #
-# Two seeds are not a rate. Polynomial seed 1 is a late learner. It was still training when this
-# sweep was last collected: from step ~2,000 to ~5,300 it sat at test 0.05-0.09 with layer-2
-# peakiness ~0.2, then began to climb (test 0.17 and layer-2 peakiness 0.30 at step 5,920; its
-# cap is 12,800). Seed 3 had just started. Ten seeds per task are planned; the same command
+# Two seeds are not a rate, and the finished seeds are a biased sample: a run stops 640 steps
+# after it reaches 0.99, so the seeds that learn fast finish first. Of the three polynomial seeds
+# that have run past step 2,080, two had learned by then. Polynomial seed 1 had not learned by
+# step 5,920, when this sweep was last collected: from step ~2,000 to ~5,300 it sat at test
+# 0.05-0.09 with layer-2 peakiness ~0.2, like the grey runs, then began to rise (test 0.17 and
+# layer-2 peakiness 0.30 at step 5,920; its cap is 12,800). Whether it will learn is open.
+# Polynomial seed 3 was still training too. Ten seeds per task are planned; the same command
 # resumes them where they stopped.
+#
+# Parity is solved without a clean head: by the polynomial bar (layer-2 peakiness >= 0.9) none of
+# the three parity seeds has one, yet each is right on every length. Parity's bar above therefore
+# asks for accuracy only. Notebook 07 (section 5) comes back to these 0.56-0.78 scores.
+#
+# In the peakiness panels most runs sit near 0.12 from step ~300 to ~1,200. That is about the mean
+# of $1/L$ over lengths 4-16 (0.12), as if one target query per string were on target, for
+# instance the first chain-of-thought position attending to the position just before it: a
+# hypothesis **[ours]**, not checked here, and not yet a head.
 #
 # Why would the order matter this much? One explanation **[ours]**, not tested: in the authors'
 # order, 4 updates in a row see one length (1,024 training strings of it, 256 a batch), then 4
@@ -416,9 +434,10 @@ assert all(max(r["history"]["acc"]["test"]) < 0.25 for r in first_pass)
 #
 # The polynomial model of seed 0 is shipped (`data/iteration16_polynomial.pt`). Its attention on
 # one test string of length 10 (the rest of the 34 positions are EoS pads), and its peakiness on
-# 64 test strings of every length 4-16. Compare with section 3: there, at n_len 8, many
-# chain-of-thought queries of layer 1 miss EoI and rest on the prefix token; here, 9 of the 10
-# chain-of-thought rows read EoI, and the EoI row still reads $x_1$.
+# 64 test strings of every length 4-16, with section 3's measure of where layer 1 looks, to
+# compare like for like with the n_len-8 checkpoint there: fewer chain-of-thought queries miss EoI
+# here, and the EoI query leans less on $x_1$ in layer 1 (printed below). In layer 2 every row
+# reads the next input, the EoI row included: that is the head.
 
 # %%
 model16, meta16 = X.load_iteration16_polynomial()
@@ -431,15 +450,16 @@ for layer in range(2):
 fig.suptitle("n_len 16, shipped polynomial model: layer 2 reads x_{k+1} at step k, layer 1 mostly reads EoI")
 fig.tight_layout()
 plt.show()
-eoi16 = int(one.info["eoi_pos"][0])
-reads_eoi = (cache16["pattern", 0][0, 0, eoi16 + 1:2 * eoi16, eoi16] > 0.5).tolist()   # the authors' layer-1 queries
-print(f"this string: {sum(reads_eoi)} of the {len(reads_eoi)} chain-of-thought rows put more than 0.5 on EoI in layer 1; "
-      f"the EoI row puts {float(cache16['pattern', 1][0, 0, eoi16, 1]):.2f} on x_1 in layer 2")
 every_length = X.per_length_sample(D.make_iteration_data("polynomial", "test", seed=0), 64)
+missed16, shares16, eoi_on_x1_16 = layer1_reads(model16, every_length)   # section 3's measure, like for like
+print(f"layer 1, queries s_1..s_(L-1) that give EoI at most 0.5: {missed16:.0%} here (64 test strings of each length 4-16), "
+      f"{missed:.0%} for section 3's n_len-8 checkpoint; the EoI query's layer-1 weight on x_1: {eoi_on_x1_16:.2f} here, "
+      f"{eoi_on_x1:.2f} there")
 peaks16 = A.peakiness(model16, every_length, min_length=X.MIN_TEST_LENGTH)
 print(f"peakiness on lengths 4-16: layer 1 {peaks16[0]:.2f}, layer 2 {peaks16[1]:.2f} "
       f"(the sweep recorded {meta16['peakiness'][0]:.2f} / {meta16['peakiness'][1]:.2f} on 256 strings per length)")
 assert peaks16[1] >= 0.9 and abs(peaks16[1] - meta16["peakiness"][1]) < 0.03
+assert missed16 < missed and eoi_on_x1_16 < eoi_on_x1
 
 # %% [markdown]
 # ## 7. Why chain-of-thought: parity with and without CoT
@@ -745,9 +765,9 @@ E.check_peakiness(my_peakiness)
 #   length 8 is solved, though from scratch the shorter lengths, which training covers with few
 #   distinct strings, are not (notebook 07 fixes that with pretraining).
 # - Not every seed finds the head: 3 of 5 polynomial seeds reach 95 % within 4,000 steps here.
-# - At the authors' scale (n_len 16, their model and data), shuffling the batches **[ours]** is
-#   enough for both polynomial seeds finished so far (0 and 2): each passes 95 % at step 2,080
-#   with the head (layer-2 peakiness 0.98, 26-48 minutes on one core), and seeds 0, 1 and 2 learn
-#   parity with CoT at every length 4-16. Seed 1 is a late learner, still on its way at step
-#   5,920. In the authors' length-by-length order, a GPU pass had not learned polynomial in 6,400
-#   steps (3 seeds). More seeds are training.
+# - At the authors' scale (n_len 16, their model and data), with shuffled batches **[ours]**
+#   polynomial seeds 0 and 2 pass 95 % at step 2,080 with the head (layer-2 peakiness 0.98, 26-48
+#   minutes on one core), and parity seeds 0, 1 and 2 are right at every length 4-16 (without a
+#   clean head). Polynomial seed 1 had not learned by step 5,920 (test 0.17, rising). In the
+#   authors' length-by-length order, a GPU pass had not learned polynomial in 6,400 steps (3
+#   seeds). More seeds are training.

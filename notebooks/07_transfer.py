@@ -292,8 +292,8 @@ assert all(layer2_peakiness_at(r, 30) < layer2_peakiness_at(r, 10) for r in fine
 # %% [markdown]
 # ## 5. At the authors' scale: n_len 16
 #
-# Everything above ran at n_len 8 with a 64-wide model of our own. Notebook 06 ends with the
-# authors' setting: n_len 16, their 128-wide model, data rule and optimizer, with one change
+# Everything above ran at n_len 8 with a 64-wide model of our own. Notebook 06 (end of section
+# 6) trains the authors' setting: n_len 16, their 128-wide model, data rule and optimizer, with one change
 # **[ours]**: batches shuffled over all lengths (their loader walks the length-sorted data in order,
 # and in that order no polynomial seed had learned within 6,400 steps). Transfer is measured there
 # too, seed by seed (`python -m helpers.experiments iteration16_order`):

@@ -37,8 +37,9 @@
 # 4. why CoT matters: compare parity trained with and without CoT, length by length, and each
 #    with what guessing would score;
 # 5. what it takes at the authors' scale (strings up to 16 long): with shuffled training batches,
-#    2 of the 3 seeds that have run past step 2,080 form the head by then, where three seeds in
-#    the authors' length-by-length order had not in 6,400 (more seeds are training).
+#    3 of the 4 polynomial seeds run so far learn the task within ~3,000 steps, 2 of them with a
+#    clean head, where three seeds in the authors' length-by-length order had not in 6,400 (more
+#    seeds are training).
 #
 # Four checked exercises (a prediction in section 7, three functions to write at the end) and an
 # open question come with it.
@@ -393,29 +394,35 @@ assert len(emergence16["parity"]["reached"]) >= 2
 for r in shuffled:   # the seeds the text below names; later seeds are printed, not asserted
     if (r["task"], r["seed"]) in {("polynomial", 0), ("polynomial", 2), ("parity", 0), ("parity", 1), ("parity", 2)}:
         assert X.iteration16_reaches_goal(r) and r["history"].steps_to("test", 0.95) <= 3_200
+    if (r["task"], r["seed"]) == ("polynomial", 3):   # the task solved, the head under the bar
+        assert X.mean_accuracy_over_lengths(r) >= 0.95 and 0.8 <= r["peakiness"][1] < 0.9
 assert all(max(r["history"]["acc"]["test"]) < 0.25 for r in first_pass)
 
 # %% [markdown]
-# With shuffled batches, seeds 0 and 2 learn polynomial iteration at n_len 16. Test accuracy
-# passes 95 % at step 2,080 in both (of the 12,800 allowed). They end with mean accuracy 0.999
-# and 1.000 over lengths 4-16 (worst length 0.993 and 0.998), layer-2 peakiness 0.98 in both and
-# layer-1 peakiness 0.72 and 0.57, after 48 and 26 minutes on one core. In the authors' order,
-# the same model, data and optimizer stood at 0.09-0.13 after 6,400 steps. In the figure,
-# accuracy and layer-2 peakiness jump together, between steps 1,600 and 2,080.
+# With shuffled batches, seeds 0 and 2 learn polynomial iteration at n_len 16 with the head. Test
+# accuracy passes 95 % at step 2,080 in both (of the 12,800 allowed). They end with mean accuracy
+# 0.999 and 1.000 over lengths 4-16 (worst length 0.993 and 0.998), layer-2 peakiness 0.98 in
+# both and layer-1 peakiness 0.72 and 0.57, after 48 and 26 minutes on one core. In the figure,
+# their accuracy and layer-2 peakiness jump together, between steps 1,600 and 2,080. Seed 3
+# learns the task later (95 % at step 3,040) and just as well (mean accuracy 1.000, worst
+# length 0.997), but its layer-2 peakiness ends at 0.85, under the 0.9 that the emergence table
+# asks of a head: it counts as failing the bar, a seed that solved the task with a less peaked
+# head. In the authors' order, the same model, data and optimizer stood at 0.09-0.13 after 6,400
+# steps.
 #
 # Parity with CoT is learned by all three seeds finished, at 1.000 on every length 4-16 (so also
 # at the long lengths, where test strings are mostly new), but with layer-2 peakiness 0.78, 0.56
 # and 0.75.
 # Their accuracy climbs gradually, then steps up: 95 % at steps 2,240, 3,200 and 1,120.
 #
-# Two seeds are not a rate, and the finished seeds are a biased sample: a run stops 640 steps
-# after it reaches 0.99, so the seeds that learn fast finish first. Of the three polynomial seeds
-# that have run past step 2,080, two had learned by then. Polynomial seed 1 had not learned by
+# Three seeds are not a rate, and the finished seeds are a biased sample: a run stops 640 steps
+# after it reaches 0.99, so the seeds that learn fast finish first. Of the four polynomial seeds
+# run so far, three had learned the task by step 3,040. Polynomial seed 1 had not learned by
 # step 5,920, when this sweep was last collected: from step ~2,000 to ~5,300 it sat at test
 # 0.05-0.09 with layer-2 peakiness ~0.2, like the grey runs, then began to rise (test 0.17 and
 # layer-2 peakiness 0.30 at step 5,920; its cap is 12,800). Whether it will learn is open.
-# Polynomial seed 3 was still training too. Ten seeds per task are planned; the same command
-# resumes them where they stopped.
+# Parity seed 3 was still training too. Ten seeds per task are planned; the same command resumes
+# them where they stopped.
 #
 # Parity is solved without a clean head: by the polynomial bar (layer-2 peakiness >= 0.9) none of
 # the three parity seeds has one, yet each is right on every length. Parity's bar above therefore
@@ -767,7 +774,8 @@ E.check_peakiness(my_peakiness)
 # - Not every seed finds the head: 3 of 5 polynomial seeds reach 95 % within 4,000 steps here.
 # - At the authors' scale (n_len 16, their model and data), with shuffled batches **[ours]**
 #   polynomial seeds 0 and 2 pass 95 % at step 2,080 with the head (layer-2 peakiness 0.98, 26-48
-#   minutes on one core), and parity seeds 0, 1 and 2 are right at every length 4-16 (without a
-#   clean head). Polynomial seed 1 had not learned by step 5,920 (test 0.17, rising). In the
+#   minutes on one core); seed 3 solves the task later with a less peaked head (0.85, under the
+#   0.9 bar), and seed 1 had not learned by step 5,920 (test 0.17, rising). Parity seeds 0, 1 and
+#   2 are right at every length 4-16 (without a clean head). In the
 #   authors' length-by-length order, a GPU pass had not learned polynomial in 6,400 steps (3
 #   seeds). More seeds are training.

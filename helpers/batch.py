@@ -6,12 +6,15 @@ borrowed GPU with a time limit and a cap on the files that come back (teachers r
 Each `SWEEP:WORKERS` runs `python -m helpers.experiments SWEEP --workers WORKERS` in its own
 process group (`SWEEP:WORKERS:N` adds `--together N`: N seeds of a setting as one vmapped model). At the deadline (or when all are done) every sweep is stopped, and `--out` gets:
 - `results.tgz`: every run file (JSON) written since the start, and the logs;
-- `weights_N.tar`: the weights of those runs, at most `--max-tars` tars of at most `--tar-mb` MB;
-- for each run still going, its latest state in `states_N.tar`: fp16 weights, the curves so far
-  and the step (what `experiments.record_stopped_authors_run` reads), small enough to come back
-  where a full partial checkpoint (with the optimizer's state) is not.
-Unpack them in the repository root (`tar xzf results.tgz; for t in weights_*.tar states_*.tar; do
-tar xf $t; done`), then `python -m helpers.experiments SWEEP --collect`.
+- `weights_N.tar`: the weights of those runs (those that match `--weights`, a pattern under
+  data/runs/), at most `--max-tars` tars of at most `--tar-mb` MB;
+- for each run still going: its mid-run checkpoint whole in `partials_N.tar` if it matches
+  `--full-partials` and fits (a later `python -m helpers.experiments SWEEP` resumes it), else its
+  latest state in `states_N.tar`: fp16 weights, the curves so far and the step (what
+  `experiments.record_stopped_authors_run` reads), small enough to come back where a full partial
+  checkpoint (with the optimizer's state) is not.
+Unpack them in the repository root (`tar xzf results.tgz; for t in weights_*.tar partials_*.tar
+states_*.tar; do tar xf $t; done`), then `python -m helpers.experiments SWEEP --collect`.
 
 Measured on one H100 (2026-11-26): 16 processes side by side kept the GPU at 100 % and gave each
 only ~25-35 steps/s (the d_model-400 runs took most of it); two d_model-400 runs alone ran ~80
@@ -109,7 +112,10 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--tar-mb", type=float, default=15.5)
-    parser.add_argument("--max-tars", type=int, default=3, help="weight tars (state tars get as many)")
+    parser.add_argument("--max-tars", type=int, default=3, help="weight tars (partial and state tars get as many)")
+    parser.add_argument("--weights", default="**/*.pt", help="which new runs' weights come back (a glob under data/runs/)")
+    parser.add_argument("--full-partials", default=None,
+                        help="unfinished runs whose whole mid-run checkpoint comes back (a glob under data/runs/)")
     args = parser.parse_args()
     jobs = parse_jobs(args.jobs)
     if args.minutes <= 0:
@@ -125,12 +131,18 @@ def main() -> None:
         for p in new:
             t.add(p, arcname=str(p.relative_to(ROOT_DIR)))
         t.add(logs, arcname="batch_logs")
-    weights = [p.with_suffix(".pt") for p in new if p.with_suffix(".pt").exists()]
+    chosen = set(RUNS_DIR.glob(args.weights))
+    weights = [p.with_suffix(".pt") for p in new if p.with_suffix(".pt") in chosen]
     tars, left = pack(weights, args.out, "weights", args.tar_mb * 2**20, args.max_tars)
+    partials = sorted(RUNS_DIR.rglob("*.partial.pt"))
+    whole = set(RUNS_DIR.glob(args.full_partials)) if args.full_partials else set()
+    partial_tars, not_whole = pack([p for p in partials if p in whole], args.out, "partials",
+                                   args.tar_mb * 2**20, args.max_tars)
     states = [small_state(p, p.with_name(p.name.replace(".partial.pt", ".state.pt")))
-              for p in sorted(RUNS_DIR.rglob("*.partial.pt"))]
+              for p in partials if p not in whole or p in not_whole]
     state_tars, state_left = pack(states, args.out, "states", args.tar_mb * 2**20, args.max_tars)
     print(f"packed {len(new)} run files, {len(weights) - len(left)} weights in {len(tars)} tars, "
+          f"{len(partials) - len(states)} whole mid-run checkpoints in {len(partial_tars)} tars, "
           f"{len(states) - len(state_left)} states of unfinished runs in {len(state_tars)} tars; "
           f"left out: {[str(p) for p in left + state_left]}", flush=True)
 

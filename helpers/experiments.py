@@ -611,6 +611,10 @@ ITER16_KINDS = ("scratch", "pretrain", "finetune_full", "finetune_mlp2", "contro
 # `show_position.ipynb` frozen vs learned positions.
 ITER16_SCALING = {"d_model": (16, 32, 64, 128), "n_len": (8, 12, 16, 24)}
 ITER16_CONTROL_SEEDS = (0, 1, 2)
+# [ours] the controls train on shuffled batches like the data-order control (the authors' order did
+# not learn n_len 16 within 100 epochs); a width x length cell gets 100 epochs of n_len 16 (6,400
+# steps), the one-layer and frozen-position runs the data-order control's 200 (12,800)
+ITER16_SCALING_STEPS = 6400
 # [ours] the data-order control: the authors' loader walks their length-sorted data in order, so
 # each batch holds one length; "shuffled" draws every batch from all lengths (a fresh permutation
 # each epoch), at most 200 epochs (12,800 steps, the same stop rule). A CPU pilot (2026-11-26, one
@@ -618,20 +622,26 @@ ITER16_CONTROL_SEEDS = (0, 1, 2)
 # where the GPU pass in the authors' order had polynomial at 0.00 after 1,760.
 ITER16_ORDERS = ("authors", "shuffled")
 ITER16_SHUFFLED_STEPS = 200 * AUTHORS_EPOCH_STEPS
-ITER16_ORDER_SEEDS = tuple(range(10))   # seed by seed, so a partly finished control holds whole seeds
+ITER16_ORDER_SEEDS = tuple(range(20))   # seed by seed, so a partly finished control holds whole seeds
 ITER16_FINETUNE_EARLY_EVAL = (16, 320)   # fine-tunings: also evaluate every 16 steps up to step 320
 
 
 def iteration16_control_cells() -> list[dict]:
     """Width x length with and without CoT (polynomial, one seed); one layer (polynomial and parity
-    with CoT); frozen positions (polynomial with CoT)."""
-    scaling = [{"kind": "control", "task": "polynomial", "cot": cot, "seed": 0, "d_model": d, "n_len": n}
-               for cot in (True, False) for d in ITER16_SCALING["d_model"] for n in ITER16_SCALING["n_len"]]
-    one_layer = [{"kind": "control", "task": t, "cot": True, "seed": s, "n_layers": 1}
+    with CoT); frozen positions (polynomial with CoT); all on shuffled batches [ours]; then the
+    data-order control's cells."""
+    return iteration16_authors_controls() + iteration16_order_cells()
+
+
+def iteration16_authors_controls() -> list[dict]:
+    """The authors' three controls (without the data-order control), cheapest first."""
+    one_layer = [{"kind": "control", "task": t, "cot": True, "seed": s, "n_layers": 1, "order": "shuffled"}
                  for t in ("polynomial", "parity") for s in ITER16_CONTROL_SEEDS]
-    frozen = [{"kind": "control", "task": "polynomial", "cot": True, "seed": s, "freeze_pos": True}
+    frozen = [{"kind": "control", "task": "polynomial", "cot": True, "seed": s, "freeze_pos": True, "order": "shuffled"}
               for s in ITER16_CONTROL_SEEDS]
-    return scaling + one_layer + frozen + iteration16_order_cells()
+    scaling = [{"kind": "control", "task": "polynomial", "cot": cot, "seed": 0, "d_model": d, "n_len": n, "order": "shuffled"}
+               for n in ITER16_SCALING["n_len"] for d in ITER16_SCALING["d_model"] for cot in (True, False)]
+    return one_layer + frozen + scaling
 
 
 def iteration16_order_cells(seeds=ITER16_ORDER_SEEDS) -> list[dict]:
@@ -703,6 +713,8 @@ def _iteration16_setup(cell: dict, run_dir: Path):
     train_cfg, model, trainable = ITER16_TRAIN, None, "all"
     if cell.get("order") == "shuffled":
         train_cfg = replace(ITER16_TRAIN, shuffle=True, steps=ITER16_SHUFFLED_STEPS)
+        if "d_model" in cell or "n_len" in cell:   # a cell of the width x length control
+            train_cfg = replace(train_cfg, steps=ITER16_SCALING_STEPS)
     model_cfg, n_len = iteration16_model_config(cell), cell.get("n_len", AUTHORS_N_LEN)
     if cell["kind"] == "pretrain":
         train_cfg = replace(ITER16_TRAIN, steps=ITER16_PRETRAIN_STEPS, stop_at=None, steps_after_stop=0)
@@ -747,7 +759,10 @@ def _iteration16_run(cell: dict, run_dir: Path = ITER16_DIR) -> dict:
 
 def _iteration16_group(cells: list[dict], run_dir: Path = ITER16_DIR) -> list[dict]:
     """Cells that differ only in seed, trained together as one vmapped model (`train_together`):
-    one record per cell, as `_iteration16_run` would write it (not resumable inside the group)."""
+    one record per cell, as `_iteration16_run` would write it. Each run's state is saved to its
+    `partial_path` every few minutes; a cell that has one is resumed alone (`_iteration16_run`)."""
+    if len(cells) == 1 and partial_path(run_dir, cells[0]).exists():
+        return [_iteration16_run(cells[0], run_dir)]
     runs = []
     for cell in cells:
         model, train_cfg, trainable, model_cfg, n_len = _iteration16_setup(cell, run_dir)
@@ -756,7 +771,8 @@ def _iteration16_group(cells: list[dict], run_dir: Path = ITER16_DIR) -> list[di
             "authors", ITER16_EVAL_PER_LENGTH)
         runs.append((cell, model, train_cfg, data, evals, metrics or {}))
     histories = train_together([r[1] for r in runs], [r[3] for r in runs], [r[4] for r in runs],
-                               [r[2] for r in runs], [r[5] for r in runs])
+                               [r[2] for r in runs], [r[5] for r in runs],
+                               checkpoints=[partial_path(run_dir, c) for c in cells], checkpoint_every_s=120)
     records = []
     for (cell, model, train_cfg, *_), history in zip(runs, histories):
         finish_iteration_run(model)
@@ -847,9 +863,11 @@ def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", wor
     one run is up to 64,000 steps at 0.3-1 s per step on one CPU core (on an H100 shared by 16
     processes: ~25 steps/s each). collect=True writes what is finished. only="order": train only
     the data-order control (`iteration16_order`, CPU-sized: ~45 min a run), seed by seed, each
-    seed's fine-tunings as soon as its polynomial run is done, then write the whole sweep."""
-    if only not in (None, "order"):
-        raise ValueError(f"only={only!r} is not one of [None, 'order']")
+    seed's fine-tunings as soon as its polynomial run is done (with together=N: the seeds of each
+    task as vmapped groups, then the fine-tunings of the finished polynomial runs); only="controls":
+    the authors' three controls (`iteration16_controls`); either then writes the whole sweep."""
+    if only not in (None, "order", "controls"):
+        raise ValueError(f"only={only!r} is not one of [None, 'order', 'controls']")
     first, then = iteration16_cells()
 
     run_one = partial(_iteration16_run, run_dir=ITER16_DIR)   # weights next to the records, wherever ITER16_DIR is
@@ -860,7 +878,13 @@ def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", wor
         else:
             run_sweep(run_one, cells, ITER16_DIR, workers, desc=desc)
 
-    if only == "order" and not collect:   # seed by seed; each fine-tuning as soon as its source is done
+    if only == "order" and together and not collect:   # each task's seeds at once, then the fine-tunings
+        run(iteration16_order_cells(), "n_len 16: data order")
+        run([c for c in iteration16_order_transfer_cells() if run_path(ITER16_DIR, iteration16_needs(c)).exists()],
+            "n_len 16: data order, transfer")
+    elif only == "controls" and not collect:
+        run(iteration16_authors_controls(), "n_len 16: the authors' controls")
+    elif only == "order" and not collect:   # seed by seed; each fine-tuning as soon as its source is done
         order_cells = [c for s in ITER16_ORDER_SEEDS
                        for c in iteration16_order_cells((s,)) + iteration16_order_transfer_cells((s,))]
         run_sweep(run_one, order_cells, ITER16_DIR, workers, desc="n_len 16: data order and transfer",
@@ -1429,6 +1453,7 @@ ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "chain_2hop_shared": make_chain_2hop_shared,
              "init_ln_2hop_sweep": make_init_ln_2hop_sweep, "iteration16_sweep": make_iteration16_sweep,
              "iteration16_order": partial(make_iteration16_sweep, only="order"),
+             "iteration16_controls": partial(make_iteration16_sweep, only="controls"),
              "iteration16_polynomial": make_iteration16_polynomial,
              "authors_chain": make_authors_chain, "chain_5layer": make_chain_5layer,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
@@ -1454,7 +1479,7 @@ def main() -> None:
     torch.set_num_threads(1)
     start = time.perf_counter()
     suffix = ".pt" if args.name in CHECKPOINTS else "" if args.name == "mysteries" else ".json"
-    out_name = "iteration16_sweep" if args.name == "iteration16_order" else args.name   # it writes the whole sweep
+    out_name = "iteration16_sweep" if args.name.startswith("iteration16_") and suffix == ".json" else args.name   # the whole sweep
     where = {"path": args.out / f"{out_name}{suffix}"} if args.out else {}
     path = ARTIFACTS[args.name](workers=args.workers, seed=args.seed, collect=args.collect, together=args.together,
                                 **where)

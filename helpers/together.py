@@ -6,8 +6,11 @@ Model i trains on `train_datas[i]` with `cfgs[i]` (the configs may differ only i
 as `train(models[i], train_datas[i], eval_datas[i], cfgs[i])` would, up to floating-point order
 and dropout masks: the same batches, the same Adam / AdamW updates (they are elementwise, so one
 optimizer over the stacked weights is N independent ones), gradient clipping per model, the same
-evaluations and stop rule. What it gives up: no resuming inside a run, and a model that has
-stopped keeps being computed (its weights and history are frozen at its stop). Small models
+evaluations and stop rule. What it gives up: it does not resume a group, and a model that has
+stopped keeps being computed (its weights and history are frozen at its stop). With
+`checkpoints`, each unfinished model's state is written every `checkpoint_every_s` seconds (at an
+evaluation step) in `train`'s own format, so that `train(..., checkpoint=that file)` finishes that
+run alone when a time-limited machine stops the group. Small models
 spend most of their GPU time launching kernels, so N models at once cost little more than one.
 """
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 from .data import SeqData
-from .train import History, TrainConfig, _record, lr_at, set_seed
+from .train import History, TrainConfig, _record, _save_partial, lr_at, make_optimizer, set_seed
 
 
 def _check_same_config(cfgs: list[TrainConfig]) -> None:
@@ -40,9 +43,13 @@ def _masked_mean_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.T
 
 
 def train_together(models: list, train_datas: list[SeqData], eval_datas: list[dict[str, SeqData]],
-                   cfgs: list[TrainConfig], metrics: list[dict[str, Callable]] | None = None) -> list[History]:
-    """Train `models` (same architecture, on one device) in place, together; one History each."""
+                   cfgs: list[TrainConfig], metrics: list[dict[str, Callable]] | None = None,
+                   checkpoints: list | None = None, checkpoint_every_s: float = 240.0) -> list[History]:
+    """Train `models` (same architecture, on one device) in place, together; one History each.
+    checkpoints: one file per model for its mid-run state (see the module's docstring), or None."""
     n = len(models)
+    if checkpoints is not None and len(checkpoints) != n:
+        raise ValueError(f"need one checkpoint file per model: got {len(checkpoints)} for {n} models")
     if not (n == len(train_datas) == len(eval_datas) == len(cfgs)) or n == 0:
         raise ValueError(f"need one train set, eval sets and config per model: got {n} models, "
                          f"{len(train_datas)} train sets, {len(eval_datas)} eval sets, {len(cfgs)} configs")
@@ -91,6 +98,20 @@ def train_together(models: list, train_datas: list[SeqData], eval_datas: list[di
                     if not done[i]:
                         dict(model.named_parameters())[name].copy_(w[i])
 
+    def save_partials(step):   # each unfinished model, as `train` would have saved it alone
+        for i, model in enumerate(models):
+            if done[i]:
+                continue
+            single = make_optimizer(model, cfgs[i])
+            names = {id(p): name for name, p in model.named_parameters()}
+            for group in single.param_groups:
+                for p in group["params"]:
+                    shared = opt.state[weights[names[id(p)]]]
+                    single.state[p] = {k: v.clone() if k == "step" else v[i].clone() for k, v in shared.items()}
+            histories[i].seconds = time.perf_counter() - start
+            _save_partial(checkpoints[i], model, single, orders[i], histories[i], perms[i], cursors[i], step)
+
+    last_save = time.perf_counter()
     base.train()
     for step in range(1, cfg.steps + 1):
         batches = []
@@ -125,6 +146,9 @@ def train_together(models: list, train_datas: list[SeqData], eval_datas: list[di
                     h.stop_step = step
                 if h.stop_step is not None and step >= h.stop_step + c.steps_after_stop:
                     done[i], h.seconds = True, time.perf_counter() - start
+            if checkpoints is not None and not all(done) and time.perf_counter() - last_save >= checkpoint_every_s:
+                save_partials(step)
+                last_save = time.perf_counter()
             base.train()
             if all(done):
                 break

@@ -236,13 +236,7 @@ def train(model: Transformer, train_data: SeqData, eval_data: dict[str, SeqData]
     eval_data = {name: d[: cfg.eval_size].to(device) for name, d in eval_data.items()}
     if cfg.train_eval_rows == "spread" and len(data) > cfg.eval_size:
         eval_data["train"] = data[torch.linspace(0, len(data) - 1, cfg.eval_size).long().to(device)]
-    decay, no_decay = _param_groups(model)
-    if cfg.decay_all:
-        decay, no_decay = decay + no_decay, []
-    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    wd = cfg.weight_decay if cfg.optimizer == "adamw" else 0.0
-    opt = opt_cls([{"params": decay, "weight_decay": wd},
-                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    opt = make_optimizer(model, cfg)
     order = torch.Generator().manual_seed(cfg.seed)
 
     history = History(acc={n: [] for n in eval_data}, loss={n: [] for n in eval_data},
@@ -339,6 +333,17 @@ def _resume(path, model, opt, order):
     np.random.set_state(blob["numpy_rng"])
     random.setstate(blob["python_rng"])
     return History.from_dict(blob["history"]), blob["perm"], blob["cursor"], blob["step"] + 1
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """`cfg`'s Adam or AdamW over the trainable parameters, weight decay as `_param_groups` says."""
+    decay, no_decay = _param_groups(model)
+    if cfg.decay_all:
+        decay, no_decay = decay + no_decay, []
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    wd = cfg.weight_decay if cfg.optimizer == "adamw" else 0.0
+    return opt_cls([{"params": decay, "weight_decay": wd},
+                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
 
 
 def _param_groups(model):

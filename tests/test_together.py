@@ -55,3 +55,29 @@ def test_configs_must_differ_only_in_seed():
     models, datas, evals = _setup((0, 1))
     with pytest.raises(ValueError, match=r"differ only in seed; config 1 differs in \{'lr'"):
         train_together(models, datas, evals, [CFG, replace(CFG, seed=1, lr=1e-3)])
+
+
+def test_a_stopped_group_leaves_checkpoints_that_train_finishes_alone(tmp_path):
+    """A group cut off at step 20 (`checkpoints`) continues one by one in `train` to step 40 as
+    the uninterrupted run would have gone."""
+    seeds, cfg = (0, 1), replace(CFG, schedule="constant")
+    alone, datas, evals = _setup(seeds)
+    expected = [train(m, d, e, replace(cfg, seed=s), progress=False) for m, d, e, s in zip(alone, datas, evals, seeds)]
+    together, datas, evals = _setup(seeds)
+    files = [tmp_path / f"seed{s}.partial.pt" for s in seeds]
+    train_together(together, datas, evals, [replace(cfg, seed=s, steps=20) for s in seeds],
+                   checkpoints=files, checkpoint_every_s=0)
+    assert all(f.exists() for f in files)
+    resumed, datas, evals = _setup(seeds)
+    for m, d, e, s, f, a, ma in zip(resumed, datas, evals, seeds, files, expected, alone):
+        h = train(m, d, e, replace(cfg, seed=s), progress=False, checkpoint=f)
+        assert h.steps == a.steps == [10, 20, 30, 40]
+        assert h.train_loss == pytest.approx(a.train_loss, rel=1e-4)
+        for (name, pa), pb in zip(ma.named_parameters(), m.parameters()):
+            assert torch.allclose(pa, pb, atol=1e-4), name
+
+
+def test_one_checkpoint_file_per_model():
+    models, datas, evals = _setup((0, 1))
+    with pytest.raises(ValueError, match="one checkpoint file per model: got 1 for 2 models"):
+        train_together(models, datas, evals, [replace(CFG, seed=s) for s in (0, 1)], checkpoints=["a.pt"])

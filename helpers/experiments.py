@@ -826,10 +826,20 @@ def iteration16_reaches_goal(record: dict) -> bool:
     return mean_accuracy_over_lengths(record) >= 0.95 and bool(record["peakiness"]) and record["peakiness"][1] >= 0.9
 
 
+ITER16_VARIANT_KEYS = ("n_layers", "freeze_pos", "d_model", "n_len")   # what marks one of the authors' controls
+
+
+def is_authors_control(cell: dict) -> bool:
+    """A cell (or record) of the authors' controls: one layer, frozen positions, or width x length."""
+    return any(k in cell for k in ITER16_VARIANT_KEYS)
+
+
 def iteration16_emergence(sweep: dict, order: str = "shuffled", kind: str = "control") -> list[dict]:
     """The emergence table of a loaded n_len-16 sweep: per (task, cot), the seeds finished, those
-    that reach `iteration16_reaches_goal`, those that do not, and those still training."""
-    pick = lambda runs: [r for r in runs if r["kind"] == kind and r.get("order", "authors") == order]
+    that reach `iteration16_reaches_goal`, those that do not, and those still training (the
+    authors' model only: the controls that change it are left out)."""
+    pick = lambda runs: [r for r in runs if r["kind"] == kind and r.get("order", "authors") == order
+                         and not is_authors_control(r)]
     finished, running = pick(sweep["runs"]), pick(sweep.get("in_progress", []))
     rows = []
     for task, cot in sorted({(r["task"], r["cot"]) for r in finished + running}, key=lambda tc: (not tc[1], tc[0] != "polynomial", tc[0])):
@@ -845,7 +855,8 @@ def iteration16_transfer_runs(sweep: dict, order: str = "shuffled") -> dict[str,
     """Parity with CoT three ways, each by seed: "scratch" (in the data-order control: its shuffled
     parity runs), "finetune_full" and "finetune_mlp2" (every finished run of each; pair them by
     seed to compare)."""
-    runs = [r for r in sweep["runs"] if r["task"] == "parity" and r["cot"] and r.get("order", "authors") == order]
+    runs = [r for r in sweep["runs"] if r["task"] == "parity" and r["cot"] and r.get("order", "authors") == order
+            and not is_authors_control(r)]
     scratch_kind = "control" if order == "shuffled" else "scratch"
     return {name: sorted((r for r in runs if r["kind"] == kind), key=lambda r: r["seed"])
             for name, kind in (("scratch", scratch_kind), ("finetune_full", "finetune_full"), ("finetune_mlp2", "finetune_mlp2"))}

@@ -292,16 +292,20 @@ def test_iteration16_sweep():
     assert len(files) == len(sweep["runs"]) >= 1
     for run in sweep["runs"]:
         assert {"task", "cot", "seed", "kind", "acc_by_length", "peakiness", "invariance", "history"} <= set(run)
-        assert sorted(map(int, run["acc_by_length"])) == list(range(1, 17))
+        assert sorted(map(int, run["acc_by_length"])) == list(range(1, run.get("n_len", 16) + 1))
+        assert run["model_config"]["seq_len"] == 2 * run.get("n_len", 16) + 2
+        assert run["model_config"]["d_model"] == run.get("d_model", 128)
+        assert run["model_config"]["n_layers"] == run.get("n_layers", 2) and (run["peakiness"] is None) == ("n_layers" in run)
         assert run["history"].steps[-1] <= run["train_config"]["steps"]
         shuffled = run.get("order") == "shuffled"
         assert run["train_config"]["shuffle"] == shuffled
-        if shuffled:
-            assert run["train_config"]["steps"] == X.ITER16_SHUFFLED_STEPS
+        if shuffled:   # the width x length control gets half the budget
+            scaling = "d_model" in run or "n_len" in run
+            assert run["train_config"]["steps"] == (X.ITER16_SCALING_STEPS if scaling else X.ITER16_SHUFFLED_STEPS)
     for run in sweep["in_progress"]:   # unfinished runs: still pending, with their curves so far
         assert {k: v for k, v in run.items() if k not in ("history", "step")} in sweep["pending"]
         assert run["history"].steps[-1] == run["step"]
-    cell_of = lambda run: {k: run[k] for k in ("kind", "task", "cot", "seed", "order") if k in run}
+    cell_of = lambda run: {k: run[k] for k in ("kind", "task", "cot", "seed", "order", *X.ITER16_VARIANT_KEYS) if k in run}
     finished = [cell_of(r) for r in sweep["runs"]]
     for run in sweep["runs"]:
         source = X.iteration16_needs(run)
@@ -309,5 +313,5 @@ def test_iteration16_sweep():
             assert source in finished
             assert (run["train_config"]["early_eval_every"], run["train_config"]["early_eval_until"]) == \
                 X.ITER16_FINETUNE_EARLY_EVAL
-        if run.get("order") == "shuffled" and run["task"] == "polynomial":   # shipped: fine-tunings start from it
+        if run.get("order") == "shuffled" and run["task"] == "polynomial" and not X.is_authors_control(run):   # shipped: fine-tunings start from it
             assert X._iteration16_weights(cell_of(run), X.ITER16_DIR).exists()

@@ -18,7 +18,8 @@ states_*.tar; do tar xf $t; done`), then `python -m helpers.experiments SWEEP --
 
 Measured on one H100 (2026-11-26): 16 processes side by side kept the GPU at 100 % and gave each
 only ~25-35 steps/s (the d_model-400 runs took most of it); two d_model-400 runs alone ran ~80
-steps/s each. Prefer a few processes, and the big runs apart from the small ones.
+steps/s each. Prefer a few processes, and the big runs apart from the small ones. On 2026-11-27,
+`iteration16_order:8 iteration16_controls:4` (12 processes, d_model-128 runs) gave each ~35 steps/s.
 """
 from __future__ import annotations
 

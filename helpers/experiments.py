@@ -630,7 +630,7 @@ def iteration16_control_cells() -> list[dict]:
     """Width x length with and without CoT (polynomial, one seed); one layer (polynomial and parity
     with CoT); frozen positions (polynomial with CoT); all on shuffled batches [ours]; then the
     data-order control's cells."""
-    return iteration16_authors_controls() + iteration16_order_cells()
+    return iteration16_authors_controls() + iteration16_order_cells() + iteration16_order_more_cells()
 
 
 def iteration16_authors_controls() -> list[dict]:
@@ -649,6 +649,15 @@ def iteration16_order_cells(seeds=ITER16_ORDER_SEEDS) -> list[dict]:
     10 seeds (compare with the scratch runs in the authors' order); ~40 min a run on one CPU core."""
     return [{"kind": "control", "task": t, "cot": True, "seed": s, "order": "shuffled"}
             for s in seeds for t in ("polynomial", "parity")]
+
+
+def iteration16_order_more_cells(seeds=None) -> list[dict]:
+    """The rest of issue 11's task grid in the data-order control [ours]: parity and polynomial
+    without CoT, copy with and without CoT, on shuffled batches, seed by seed (GPU-sized: a run
+    without CoT never meets the stop rule, so it takes all 12,800 steps)."""
+    seeds = ITER16_ORDER_SEEDS[:10] if seeds is None else seeds
+    return [{"kind": "control", "task": t, "cot": cot, "seed": s, "order": "shuffled"}
+            for s in seeds for t, cot in (("parity", False), ("polynomial", False), ("copy", True), ("copy", False))]
 
 
 def iteration16_order_transfer_cells(seeds=ITER16_ORDER_SEEDS) -> list[dict]:
@@ -893,11 +902,13 @@ def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", wor
         run(iteration16_order_cells(), "n_len 16: data order")
         run([c for c in iteration16_order_transfer_cells() if run_path(ITER16_DIR, iteration16_needs(c)).exists()],
             "n_len 16: data order, transfer")
+        run(iteration16_order_more_cells(), "n_len 16: data order, without CoT and copy")
     elif only == "controls" and not collect:
         run(iteration16_authors_controls(), "n_len 16: the authors' controls")
     elif only == "order" and not collect:   # seed by seed; each fine-tuning as soon as its source is done
         order_cells = [c for s in ITER16_ORDER_SEEDS
                        for c in iteration16_order_cells((s,)) + iteration16_order_transfer_cells((s,))]
+        order_cells += iteration16_order_more_cells()   # then the tasks without CoT, and copy
         run_sweep(run_one, order_cells, ITER16_DIR, workers, desc="n_len 16: data order and transfer",
                   after=iteration16_needs)
     elif not collect:

@@ -37,9 +37,10 @@
 # 4. why CoT matters: compare parity trained with and without CoT, length by length, and each
 #    with what guessing would score;
 # 5. what it takes at the authors' scale (strings up to 16 long): with shuffled training batches,
-#    3 of the 4 polynomial seeds run so far learn the task within ~3,000 steps, 2 of them with a
-#    clean head, where three seeds in the authors' length-by-length order had not in 6,400 (more
-#    seeds are training).
+#    11 of the 12 polynomial seeds run so far learn the task within ~3,000 steps, 10 of them with
+#    a clean head, where three seeds in the authors' length-by-length order had not in 6,400; all
+#    13 parity seeds learn parity, two of them with no head at all; and the authors' controls
+#    (one layer, frozen positions) run so far.
 #
 # Four checked exercises (a prediction in section 7, three functions to write at the end) and an
 # open question come with it.
@@ -328,11 +329,11 @@ for r in first_pass:
 # of 256 holds strings of one length only, lengths 1 to 16 in turn, every epoch. The
 # **data-order control [ours]** changes that: the same data, model, optimizer, metrics and stop
 # rule, but every batch is drawn from a fresh shuffle of all lengths, for at most 200 epochs
-# (12,800 steps) (`python -m helpers.experiments iteration16_order`: 10 seeds per task planned;
-# 20-80 minutes on one CPU core for a run that stops early, hours for one that runs to the cap;
-# the seeds finished so far are in `data/iteration16_sweep.json`). Two other things differ from
-# the grey runs: those ran on a GPU, and were capped at 6,400 steps; the figure compares the two
-# over those 6,400 steps. There is no parity run in the authors' order yet: the grey curves are
+# (12,800 steps) (`python -m helpers.experiments iteration16_order`: 20 seeds per task planned;
+# 20-80 minutes on one CPU core for a run that stops early, hours for one that runs to the cap,
+# 1-5 minutes on a borrowed H100 shared by a dozen runs; the seeds finished so far are in
+# `data/iteration16_sweep.json`). The grey runs were also capped at 6,400 steps, where the
+# figure's grey curves end. There is no parity run in the authors' order yet: the grey curves are
 # polynomial only. Both kinds of run are evaluated every 160 steps on 128 test strings of each
 # length 4-16, and stop 10 epochs (640 steps) after test accuracy first reaches 0.99; the printed
 # final accuracies use every test string, and the final peakiness 256 strings per length.
@@ -347,8 +348,9 @@ for r in first_pass:
 
 # %%
 sweep16 = X.load_sweep(DATA_DIR / "iteration16_sweep.json")
-shuffled = [r for r in sweep16["runs"] if r.get("order") == "shuffled" and r["kind"] == "control"]
-running = [r for r in sweep16["in_progress"] if r.get("order") == "shuffled" and r["kind"] == "control"]
+main_line = lambda r: r.get("order") == "shuffled" and r["kind"] == "control" and not X.is_authors_control(r)
+shuffled = sorted(filter(main_line, sweep16["runs"]), key=lambda r: (r["task"] != "polynomial", r["seed"]))
+running = list(filter(main_line, sweep16["in_progress"]))
 panels = [("test", "test accuracy (lengths 4-16)"), ("peakiness layer 2", "layer-2 peakiness"),
           ("peakiness layer 1", "layer-1 peakiness")]
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.8))
@@ -366,10 +368,14 @@ for ax, (key, name) in zip(axes, panels):
             h = r["history"]
             ax.plot(h.steps, h.acc["test"] if key == "test" else h.metrics[key], color=color, ls="--",
                     label=f"{task}, shuffled, still training" if i == 0 else None)
-    ax.set(xlabel="step", ylabel=name, ylim=(-0.03, 1.03), xlim=(0, 6_400), title=name)
+    ax.set(xlabel="step", ylabel=name, ylim=(-0.03, 1.03), xlim=(0, 12_800), title=name)
 fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=5, fontsize="small", bbox_to_anchor=(0.5, -0.07))
-fig.suptitle("n_len 16 with CoT: on shuffled batches most seeds so far pass 95 % within 3,200 steps; "
-             "in the authors' order polynomial stays below 0.25 for 6,400")
+passed = {task: sum(r["history"].steps_to("test", 0.95) is not None for r in shuffled if r["task"] == task)
+          for task in ("polynomial", "parity")}
+runs_of = {task: sum(r["task"] == task for r in shuffled) for task in ("polynomial", "parity")}
+fig.suptitle(f"n_len 16 with CoT, shuffled batches: {passed['polynomial']} of {runs_of['polynomial']} polynomial and "
+             f"{passed['parity']} of {runs_of['parity']} parity seeds pass 95 %; in the authors' order polynomial "
+             "stays below 0.25 for 6,400 steps")
 fig.tight_layout()
 plt.show()
 
@@ -378,7 +384,8 @@ for r in shuffled:
     h = r["history"]
     print(f"{r['task']:<10} seed {r['seed']}: test 95 % at step {h.steps_to('test', 0.95) or 'never'}, stopped at {h.steps[-1]:,}; "
           f"mean accuracy 4-16 {X.mean_accuracy_over_lengths(r):.3f}, worst length {X.worst_length_accuracy(r):.3f}; "
-          f"peakiness layer 1 / layer 2 {r['peakiness'][0]:.2f} / {r['peakiness'][1]:.2f}; {r['seconds'] / 60:.0f} minutes on one core")
+          f"peakiness layer 1 / layer 2 {r['peakiness'][0]:.2f} / {r['peakiness'][1]:.2f}; "
+          + (f"{r['seconds'] / 60:.0f} min on one CPU core" if r.get("device") == "cpu" else f"{r['seconds'] / 60:.1f} min in all, finished on a shared GPU"))
 for r in running:
     h = r["history"]
     print(f"{r['task']:<10} seed {r['seed']}: still training, at step {r['step']:,} test accuracy {h.acc['test'][-1]:.3f}, "
@@ -389,49 +396,57 @@ print("\nEmergence so far (the bar: polynomial, mean accuracy 4-16 >= 0.95 with 
 for task, row in emergence16.items():
     print(f"  {task} with CoT: {len(row['reached'])} of {len(row['finished'])} finished seeds reach it "
           f"(failed: {row['failed'] or 'none'}; still training: {row['training'] or 'none'})")
-assert X.ITER16_SHIPPED_CELL["seed"] in emergence16["polynomial"]["reached"]
-assert len(emergence16["parity"]["reached"]) >= 2
+assert {0, 2, 4, 5, 6, 7, 8, 10, 11, 12} <= set(emergence16["polynomial"]["reached"])   # the seeds the text names
+assert {1, 3} <= set(emergence16["polynomial"]["failed"])
+assert set(range(13)) <= set(emergence16["parity"]["reached"])
 for r in shuffled:   # the seeds the text below names; later seeds are printed, not asserted
     if (r["task"], r["seed"]) in {("polynomial", 0), ("polynomial", 2), ("parity", 0), ("parity", 1), ("parity", 2)}:
         assert X.iteration16_reaches_goal(r) and r["history"].steps_to("test", 0.95) <= 3_200
     if (r["task"], r["seed"]) == ("polynomial", 3):   # the task solved, the head under the bar
         assert X.mean_accuracy_over_lengths(r) >= 0.95 and 0.8 <= r["peakiness"][1] < 0.9
+    if (r["task"], r["seed"]) == ("polynomial", 1):   # never learned within the cap
+        assert r["history"].steps_to("test", 0.95) is None and r["peakiness"][1] < 0.5
+    if (r["task"], r["seed"]) in {("parity", 5), ("parity", 9)}:   # parity solved with no head at all
+        assert X.worst_length_accuracy(r) >= 0.9 and max(r["peakiness"]) < 0.2
 assert all(max(r["history"]["acc"]["test"]) < 0.25 for r in first_pass)
 
 # %% [markdown]
-# With shuffled batches, seeds 0 and 2 learn polynomial iteration at n_len 16 with the head. Test
-# accuracy passes 95 % at step 2,080 in both (of the 12,800 allowed). They end with mean accuracy
-# 0.999 and 1.000 over lengths 4-16 (worst length 0.993 and 0.998), layer-2 peakiness 0.98 in
-# both and layer-1 peakiness 0.72 and 0.57, after 48 and 26 minutes on one core. In the figure,
-# their accuracy and layer-2 peakiness jump together, between steps 1,600 and 2,080. Seed 3
-# learns the task later (95 % at step 3,040) and just as well (mean accuracy 1.000, worst
-# length 0.997), but its layer-2 peakiness ends at 0.85, under the 0.9 that the emergence table
-# asks of a head: it counts as failing the bar, a seed that solved the task with a less peaked
-# head. In the authors' order, the same model, data and optimizer stood at 0.09-0.13 after 6,400
-# steps.
+# With shuffled batches, 10 of the 12 polynomial seeds finished learn polynomial iteration at n_len
+# 16 with the head: test accuracy passes 95 % between steps 1,760 and 2,560 (of the 12,800
+# allowed), and they end with mean accuracy 0.999-1.000 over lengths 4-16 (worst length 0.993 or
+# better), layer-2 peakiness 0.96-0.99 and layer-1 peakiness 0.57-0.72. In the figure, accuracy
+# and layer-2 peakiness jump together. In the authors' order, the same model, data and optimizer
+# stood at 0.09-0.13 after 6,400 steps. Two seeds fail the bar, in two different ways:
 #
-# Parity with CoT is learned by all three seeds finished, at 1.000 on every length 4-16 (so also
-# at the long lengths, where test strings are mostly new), but with layer-2 peakiness 0.78, 0.56
-# and 0.75.
-# Their accuracy climbs gradually, then steps up: 95 % at steps 2,240, 3,200 and 1,120.
+# - **seed 3** learns the task later (95 % at step 3,040) and just as well (mean accuracy 1.000,
+#   worst length 0.997), but its layer-2 peakiness ends at 0.85, under the 0.9 the bar asks of a
+#   head: it solved the task with a less peaked head;
+# - **seed 1** never learns within the 12,800 steps: it sits at test 0.05-0.09 with layer-2
+#   peakiness ~0.2 from step ~2,000 to ~5,300, like the grey runs, then creeps up, and ends at
+#   mean accuracy 0.17 with layer-2 peakiness 0.35.
 #
-# Three seeds are not a rate, and the finished seeds are a biased sample: a run stops 640 steps
-# after it reaches 0.99, so the seeds that learn fast finish first. Of the four polynomial seeds
-# run so far, three had learned the task by step 3,040. Polynomial seed 1 had not learned by
-# step 5,920, when this sweep was last collected: from step ~2,000 to ~5,300 it sat at test
-# 0.05-0.09 with layer-2 peakiness ~0.2, like the grey runs, then began to rise (test 0.17 and
-# layer-2 peakiness 0.30 at step 5,920; its cap is 12,800). Whether it will learn is open.
-# Parity seed 3 was still training too. Ten seeds per task are planned; the same command resumes
-# them where they stopped.
+# (Polynomial seed 1 and parity seed 3 began on one CPU core and finished on a borrowed GPU; their
+# printed minutes add both. The other GPU runs shared it with eleven more.)
 #
-# Parity is solved without a clean head: by the polynomial bar (layer-2 peakiness >= 0.9) none of
-# the three parity seeds has one, yet each is right on every length. Parity's bar above therefore
-# asks for accuracy only. Notebook 07 (section 5) comes back to these 0.56-0.78 scores.
+# So the head forms in 10 of 12 seeds, 83 %. Issue 11 of this course asked for 90 % of at least 10
+# seeds; we are under it so far. Twenty seeds per task are planned, and the same command resumes
+# the rest (seed 9 was still training when the GPU time ran out). The seeds that stopped early are
+# not a biased sample any more, since every seed up to 12 except 9 finished, seed 1 at the cap.
 #
-# In the peakiness panels most runs sit near 0.12 from step ~300 to ~1,200. That is about the mean
-# of $1/L$ over lengths 4-16 (0.12), as if one target query per string were on target, for
-# instance the first chain-of-thought position attending to the position just before it: a
-# hypothesis **[ours]**, not checked here, and not yet a head.
+# Parity with CoT is learned by all 13 seeds, at 0.97 or more on every length 4-16 (so also at
+# the long lengths, where test strings are mostly new). Their accuracy climbs gradually, then steps
+# up: 95 % between steps 1,120 and 6,560. But parity is solved without a clean head: no parity
+# seed reaches the polynomial bar's layer-2 peakiness of 0.9 (the best is 0.78), and three seeds
+# (5, 6 and 9, the three slowest to learn) end with layer-2 peakiness 0.06-0.12, no head at all
+# by this score, yet right on every length. Parity's bar above therefore asks for accuracy only.
+# How those three solve it is an open question; notebook 07 (section 5) comes back to these
+# scores.
+#
+# In the layer-2 peakiness panel most polynomial runs sit near 0.12 from step ~300 to ~1,200
+# (median over those steps 0.09-0.16 in 11 of 12 seeds; parity runs vary more, 0.00-0.52). That
+# is about the mean of $1/L$ over lengths 4-16 (0.12), as if one target query per string were on
+# target, for instance the first chain-of-thought position attending to the position just before
+# it: a hypothesis **[ours]**, not checked here, and not yet a head.
 #
 # Why would the order matter this much? One explanation **[ours]**, not tested: in the authors'
 # order, 4 updates in a row see one length (1,024 training strings of it, 256 a batch), then 4
@@ -467,6 +482,59 @@ print(f"peakiness on lengths 4-16: layer 1 {peaks16[0]:.2f}, layer 2 {peaks16[1]
       f"(the sweep recorded {meta16['peakiness'][0]:.2f} / {meta16['peakiness'][1]:.2f} on 256 strings per length)")
 assert peaks16[1] >= 0.9 and abs(peaks16[1] - meta16["peakiness"][1]) < 0.03
 assert missed16 < missed and eoi_on_x1_16 < eoi_on_x1
+
+# %% [markdown]
+# ### The authors' controls at n_len 16
+#
+# The authors' repository carries three controls beside the main runs (`projects/cot/notebooks/`).
+# `show_scaling.ipynb` maps accuracy over embedding dimension (4-63) by maximum length (4-31), with
+# and without CoT, one run per cell, and repeats it with a **one-layer** model. `show_position.ipynb`
+# compares learned position embeddings with **frozen** ones: their `freeze_pos` keeps the position
+# table at its random initialisation, never trained (`src/cot/models/transformer.py`), which is
+# what the course's `freeze_pos` does too. We run them in our setting **[ours]**: the authors'
+# model otherwise, shuffled batches, the same stop rule and 12,800-step cap, three seeds each
+# (`python -m helpers.experiments iteration16_controls`). The width x length grid (32 cells of
+# 6,400 steps, one seed) is mostly not run yet; the cells finished are printed.
+#
+# **Predict:** can a one-layer model learn polynomial iteration with CoT at n_len 16? Parity? And
+# does a model whose position table is random and frozen still form the head?
+
+# %%
+controls = [r for r in sweep16["runs"] if X.is_authors_control(r)]
+variant = lambda r: ("one layer" if "n_layers" in r else "frozen positions" if "freeze_pos" in r
+                     else f"d_model {r['d_model']}, n_len {r['n_len']}, {'with' if r['cot'] else 'no'} CoT")
+for r in sorted(controls, key=lambda r: (variant(r), r["task"], r["seed"])):
+    n_len = r.get("n_len", 16)
+    peaks = "no peakiness (one layer)" if r["peakiness"] is None else \
+        f"peakiness layer 1 / layer 2 {r['peakiness'][0]:.2f} / {r['peakiness'][1]:.2f}"
+    print(f"{variant(r):32s} {r['task']:<10} seed {r['seed']}: 95 % at step {r['history'].steps_to('test', 0.95) or 'never'} "
+          f"(ran {r['history'].steps[-1]:,}); mean accuracy 4-{n_len} {X.mean_accuracy_over_lengths(r, n_len):.2f}, "
+          f"worst length {X.worst_length_accuracy(r, n_len):.2f}; {peaks}")
+pending = [c for c in sweep16["pending"] if X.is_authors_control(c)]
+print(f"\nnot run yet: {len(pending)} control cells, {sum('d_model' in c for c in pending)} of them in the width x length grid")
+one_layer_poly = [r for r in controls if "n_layers" in r and r["task"] == "polynomial"]
+one_layer_parity = {r["seed"]: r for r in controls if "n_layers" in r and r["task"] == "parity"}
+frozen = [r for r in controls if "freeze_pos" in r]
+assert len(one_layer_poly) >= 3 and all(X.mean_accuracy_over_lengths(r) < 0.1 for r in one_layer_poly)
+assert X.worst_length_accuracy(one_layer_parity[2]) >= 0.9 and X.mean_accuracy_over_lengths(one_layer_parity[0]) < 0.5
+assert len(frozen) >= 2 and all(X.iteration16_reaches_goal(r) for r in frozen)
+
+# %% [markdown]
+# - **One layer, polynomial:** none of the three seeds learns it (mean accuracy 0.03-0.04 over
+#   lengths 4-16 after all 12,800 steps). The authors' one-layer map is near 0 too, except at lengths up to
+#   about 6. The two-layer model learns it in 11 of 12 seeds: here the second layer is needed.
+# - **One layer, parity:** seed 2 learns parity at every length (95 % at step 6,400, slower than any
+#   two-layer seed), seed 0 does not (mean 0.17); seed 1 is not run yet. The authors' one-layer
+#   parity map succeeds only up to lengths of about 10-15, at large widths. So one layer can do
+#   parity with CoT at n_len 16 in some seeds. Why one layer can is open: the state $s_{t}$ needs
+#   $s_{t-1}$, which is the query's own token, and $x_t$, whose position depends on the length
+#   of the string.
+# - **Frozen positions:** both seeds run learn polynomial iteration with the head (layer-2
+#   peakiness 0.98, 95 % at steps 2,240 and 1,920, against 2,080 for the learned-position seeds 0
+#   and 2). With 128 dimensions a random position table is enough; the authors' map shows frozen
+#   tables needing more dimensions only as lengths grow (about 15-20 at length 30).
+#
+# Two or three seeds per control are a first look, not rates.
 
 # %% [markdown]
 # ## 7. Why chain-of-thought: parity with and without CoT

@@ -285,7 +285,9 @@ def test_iteration16_order_trains_each_fine_tuning_once_its_source_is_done(tmp_p
     monkeypatch.setattr(X, "ITER16_DIR", tmp_path / "runs")
     path = X.make_iteration16_sweep(tmp_path / "sweep.json", workers=1, only="order")
     sweep = X.load_sweep(path)
-    assert sorted((r["kind"], r["task"]) for r in sweep["runs"]) == [
-        ("control", "parity"), ("control", "polynomial"), ("finetune_full", "parity"), ("finetune_mlp2", "parity")]
+    assert sorted((r["kind"], r["task"], r["cot"]) for r in sweep["runs"]) == [
+        ("control", "copy", False), ("control", "copy", True), ("control", "parity", False), ("control", "parity", True),
+        ("control", "polynomial", False), ("control", "polynomial", True), ("finetune_full", "parity", True),
+        ("finetune_mlp2", "parity", True)], "the main line and its transfer, then the tasks without CoT and copy"
     assert X.iteration16_needs(next(c for c in X.iteration16_order_transfer_cells((0,)))) == X.ITER16_SHIPPED_CELL
     assert [r["seed"] for r in X.iteration16_transfer_runs(sweep)["finetune_mlp2"]] == [0]

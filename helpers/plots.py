@@ -190,13 +190,15 @@ def carried_forward(histories: Sequence[History], key: str = "test") -> tuple[np
 
 
 def plot_mean_std_band(ax, histories: Sequence[History], key: str = "test", label: str = "", color=None,
-                       alpha: float = 0.2):
+                       alpha: float = 0.2, clip: bool = True):
     """Mean over runs of one curve (an accuracy split or a metric) with a band of +- one standard
-    deviation; runs that stopped early are held at their last value (`carried_forward`)."""
+    deviation, clipped to [0, 1] unless clip=False; runs that stopped early are held at their last
+    value (`carried_forward`)."""
     steps, curves = carried_forward(histories, key)
     mean, std = curves.mean(axis=0), curves.std(axis=0)
     line, = ax.plot(steps, mean, label=f"{label} (mean of {len(histories)})" if label else None, color=color)
-    ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=alpha, lw=0)
+    lo, hi = (0.0, 1.0) if clip else (-np.inf, np.inf)   # accuracies and peakiness live in [0, 1]
+    ax.fill_between(steps, np.clip(mean - std, lo, hi), np.clip(mean + std, lo, hi), color=line.get_color(), alpha=alpha, lw=0)
     return ax
 
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from .course import DATA_DIR, NOTEBOOKS_DIR, ROOT_DIR
 from .data import make_chain_data, make_iteration_data
 from .model import ModelConfig
-from .train import make_model, train_step
+from .train import default_device, make_model, train_step
 
 COMMAND = "python -m helpers.bench"
 
@@ -199,6 +199,32 @@ def vmap_vs_pool(batch_size: int = 128, steps: int = 20) -> list[dict]:
     return rows
 
 
+def iteration16_together_speed(sizes=(1, 16), steps: int = 100, device=None) -> list[dict]:
+    """Model-steps per second of `train_together` on the n_len-16 polynomial task (the authors'
+    model, batch 256, shuffled, two evaluations included), for groups of each size, on `device`
+    (default: the GPU if there is one): how many seeds to vmap on a borrowed GPU
+    (`python -m helpers.bench --iteration16-together`; prints, writes nothing)."""
+    from . import experiments as X
+    from .together import train_together
+    device = device or default_device()
+    cfg = replace(X.ITER16_TRAIN, steps=steps, eval_every=steps // 2, shuffle=True, stop_at=None)
+    data = make_iteration_data("polynomial", "train", n_len=X.AUTHORS_N_LEN, seed=0, split_rule="authors")
+    evals = {"test": make_iteration_data("polynomial", "test", n_len=X.AUTHORS_N_LEN, seed=0, split_rule="authors")}
+    rows = []
+    for n in sizes:
+        models = [make_model(X.AUTHORS_ITER_MODEL, seed=s, device=device) for s in range(n)]
+        start = time.perf_counter()
+        train_together(models, [data] * n, [evals] * n, [replace(cfg, seed=s) for s in range(n)])
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        rows.append({"models": n, "device": str(device), "group_steps_per_s": steps / seconds,
+                     "model_steps_per_s": n * steps / seconds})
+        print(f"{n:3d} model(s) vmapped on {device}: {steps / seconds:6.1f} steps/s, {n * steps / seconds:7.1f} model-steps/s",
+              flush=True)
+    return rows
+
+
 def notebook_configs() -> dict:
     from . import experiments as X
     chain = lambda hops, **kw: make_chain_data(4096, hops, "train", seed=0, **kw)
@@ -317,9 +343,14 @@ def main() -> None:
                         help="only re-time this notebook (repeatable) and update the existing report")
     parser.add_argument("--course-wall", action="store_true",
                         help="only time `pytest notebooks/` on every core and update course_wall in the report")
+    parser.add_argument("--iteration16-together", action="store_true",
+                        help="only time vmapped groups of n_len-16 runs (for sizing --together on a GPU); writes nothing")
     parser.add_argument("--out", type=Path, default=DATA_DIR / "bench.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.iteration16_together:
+        iteration16_together_speed()
+        return
     if args.vmap_only:
         return _update_report(args.out, vmap_vs_pool=vmap_vs_pool())
     if args.course_wall:

@@ -644,9 +644,11 @@ def iteration16_authors_controls() -> list[dict]:
     return one_layer + frozen + scaling
 
 
-def iteration16_order_cells(seeds=ITER16_ORDER_SEEDS) -> list[dict]:
+def iteration16_order_cells(seeds=None) -> list[dict]:
     """The data-order control [ours]: polynomial and parity with CoT from scratch, batches shuffled,
-    10 seeds (compare with the scratch runs in the authors' order); ~40 min a run on one CPU core."""
+    `ITER16_ORDER_SEEDS` (compare with the scratch runs in the authors' order); ~40 min a run on
+    one CPU core."""
+    seeds = ITER16_ORDER_SEEDS if seeds is None else seeds
     return [{"kind": "control", "task": t, "cot": True, "seed": s, "order": "shuffled"}
             for s in seeds for t in ("polynomial", "parity")]
 
@@ -660,9 +662,10 @@ def iteration16_order_more_cells(seeds=None) -> list[dict]:
             for s in seeds for t, cot in (("parity", False), ("polynomial", False), ("copy", True), ("copy", False))]
 
 
-def iteration16_order_transfer_cells(seeds=ITER16_ORDER_SEEDS) -> list[dict]:
+def iteration16_order_transfer_cells(seeds=None) -> list[dict]:
     """Transfer in the data-order control [ours]: parity with CoT fine-tuned (whole model, or the
     layer-2 MLP only) from that seed's shuffled polynomial run, on shuffled batches."""
+    seeds = ITER16_ORDER_SEEDS if seeds is None else seeds
     return [{"kind": kind, "task": "parity", "cot": True, "seed": s, "order": "shuffled"}
             for s in seeds for kind in ("finetune_full", "finetune_mlp2")]
 

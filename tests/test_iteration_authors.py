@@ -291,3 +291,33 @@ def test_iteration16_order_trains_each_fine_tuning_once_its_source_is_done(tmp_p
         ("finetune_mlp2", "parity", True)], "the main line and its transfer, then the tasks without CoT and copy"
     assert X.iteration16_needs(next(c for c in X.iteration16_order_transfer_cells((0,)))) == X.ITER16_SHIPPED_CELL
     assert [r["seed"] for r in X.iteration16_transfer_runs(sweep)["finetune_mlp2"]] == [0]
+
+
+def test_iteration16_controls_and_the_grouped_order_sweep(tmp_path, monkeypatch):
+    """`iteration16_controls` trains the authors' three controls on shuffled batches (the width x
+    length cells on their own budget); `iteration16_order --together` trains each task's seeds as
+    one group, then the fine-tunings of the finished polynomial runs, then the tasks without CoT."""
+    _tiny_iteration16(monkeypatch, steps=4, eval_every=2)
+    monkeypatch.setattr(X, "ITER16_SHUFFLED_STEPS", 4)
+    monkeypatch.setattr(X, "ITER16_SCALING_STEPS", 2)
+    monkeypatch.setattr(X, "ITER16_SCALING", {"d_model": (8,), "n_len": (4,)})
+    monkeypatch.setattr(X, "ITER16_CONTROL_SEEDS", (0,))
+    monkeypatch.setattr(X, "ITER16_ORDER_SEEDS", (0, 1))
+    monkeypatch.setattr(X, "ITER16_FINETUNE_EARLY_EVAL", (1, 2))
+    monkeypatch.setattr(X, "ITER16_DIR", tmp_path / "runs")
+    sweep = X.load_sweep(X.make_iteration16_sweep(tmp_path / "controls.json", workers=1, only="controls"))
+    assert len(sweep["runs"]) == len(X.iteration16_authors_controls()) == 5 and all(X.is_authors_control(r) for r in sweep["runs"])
+    for r in sweep["runs"]:
+        assert r["order"] == "shuffled" and r["train_config"]["shuffle"]
+        assert r["history"].steps[-1] == (2 if "d_model" in r else 4)
+        assert (r["peakiness"] is None) == ("n_layers" in r)
+    assert X.iteration16_emergence(sweep) == [], "the controls are not the emergence table's runs"
+    sweep = X.load_sweep(X.make_iteration16_sweep(tmp_path / "order.json", workers=1, together=2, only="order"))
+    kinds = sorted((r["kind"], r["task"], r["cot"], r["seed"]) for r in sweep["runs"] if not X.is_authors_control(r))
+    assert kinds == sorted([("control", t, cot, s) for s in (0, 1) for t, cot in
+                            (("polynomial", True), ("parity", True), ("parity", False), ("polynomial", False),
+                             ("copy", True), ("copy", False))]
+                           + [(k, "parity", True, s) for s in (0, 1) for k in ("finetune_full", "finetune_mlp2")])
+    assert not list((tmp_path / "runs").glob("*.partial.pt")), "a finished run leaves no mid-run checkpoint"
+    rows = {(r["task"], r["cot"]): r for r in X.iteration16_emergence(sweep)}
+    assert rows[("polynomial", True)]["finished"] == [0, 1] and rows[("copy", False)]["finished"] == [0, 1]

@@ -905,7 +905,7 @@ E.check_peakiness(my_peakiness)
 # - At the authors' scale (n_len 16, their model and data), with shuffled batches **[ours]**,
 #   10 of 12 polynomial seeds form the head (95 % at steps 1,760-2,560, layer-2 peakiness
 #   0.96-0.99); seed 3 solves the task with a less peaked head (0.85) and seed 1 never learns in
-#   12,800 steps: 83 %, under our 90 % target. All 13 parity seeds learn every length 4-16, three
+#   12,800 steps (its head runs only the first three steps): 83 %, under our 90 % target. All 13 parity seeds learn every length 4-16, three
 #   of them (5, 6, 9) with layer-2 peakiness 0.12 or less. In the authors' length-by-length order a
 #   GPU pass had not learned polynomial in 6,400 steps (3 seeds). A one-layer model learns
 #   polynomial in none of 3 seeds (parity in 1 of 2); frozen random positions form the head in 2 of 2.

@@ -1267,11 +1267,16 @@ def _noise5_run(cell: dict, train_cfg: TrainConfig = NOISE5_TRAIN, run_dir: Path
 
 
 def _noise5_group(cells: list[dict], train_cfg: TrainConfig = NOISE5_TRAIN, run_dir: Path = NOISE5_DIR) -> list[dict]:
-    """Seeds of one noise setting trained together as one vmapped model (`train_together`)."""
+    """Seeds of one noise setting trained together as one vmapped model (`train_together`); each
+    run's state goes to its `partial_path` every few minutes, and a cell that has one is resumed
+    alone (`_noise5_run`)."""
+    if len(cells) == 1 and partial_path(run_dir, cells[0]).exists():
+        return [_noise5_run(cells[0], train_cfg, run_dir)]
     runs = [prepare_chain_run(list(NOISE5_HOPS), _noise5_model_config(c), c["seed"], n_nodes=NOISE5_NODES,
                               variant=c["dataset"], per_hop=True) for c in cells]
     histories = train_together([r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs],
-                               [replace(train_cfg, seed=c["seed"]) for c in cells], [r[3] for r in runs])
+                               [replace(train_cfg, seed=c["seed"]) for c in cells], [r[3] for r in runs],
+                               checkpoints=[partial_path(run_dir, c) for c in cells], checkpoint_every_s=120)
     return [_noise5_record(c, r[0], h, r[2], run_dir) for c, r, h in zip(cells, runs, histories)]
 
 

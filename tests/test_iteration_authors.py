@@ -321,3 +321,22 @@ def test_iteration16_controls_and_the_grouped_order_sweep(tmp_path, monkeypatch)
     assert not list((tmp_path / "runs").glob("*.partial.pt")), "a finished run leaves no mid-run checkpoint"
     rows = {(r["task"], r["cot"]): r for r in X.iteration16_emergence(sweep)}
     assert rows[("polynomial", True)]["finished"] == [0, 1] and rows[("copy", False)]["finished"] == [0, 1]
+
+
+def test_a_group_cut_off_mid_run_is_finished_one_by_one(tmp_path, monkeypatch):
+    """A vmapped group stopped at step 4 (a lease's deadline) leaves one mid-run checkpoint per
+    run; the next `run_sweep_together` finishes each alone, as one-by-one training would have."""
+    from helpers.sweep import partial_path, run_sweep_together
+    from helpers.together import train_together
+    _tiny_iteration16(monkeypatch, steps=4, eval_every=2)
+    monkeypatch.setattr(X, "train_together", lambda *a, **k: train_together(*a, **{**k, "checkpoint_every_s": 0}))
+    cells = [{"kind": "scratch", "task": "parity", "cot": True, "seed": s} for s in (0, 1)]
+    X._iteration16_group(cells, run_dir=tmp_path / "cut")                 # the group "ran out of time" at step 4
+    assert all(partial_path(tmp_path / "cut", c).exists() for c in cells)
+    _tiny_iteration16(monkeypatch, steps=6, eval_every=2)                 # the same runs, their full budget
+    alone = [X._iteration16_run(c, tmp_path / "alone") for c in cells]
+    records = run_sweep_together(X._iteration16_group, cells, tmp_path / "cut", group_size=10, progress=False)
+    for a, b in zip(alone, records):
+        assert b["history"]["steps"] == a["history"]["steps"] == [2, 4, 6]
+        assert b["history"]["train_loss"] == pytest.approx(a["history"]["train_loss"], rel=1e-3)
+    assert not list((tmp_path / "cut").glob("*.partial.pt"))

@@ -846,6 +846,18 @@ def is_authors_control(cell: dict) -> bool:
     return any(k in cell for k in ITER16_VARIANT_KEYS)
 
 
+def is_order_main_line(record: dict) -> bool:
+    """A run of the data-order control's main line [ours]: polynomial or parity with CoT from
+    scratch on shuffled batches, the authors' model unchanged (not a fine-tuning, not a control)."""
+    return (record["kind"] == "control" and record.get("order") == "shuffled" and record["cot"]
+            and record["task"] in ("polynomial", "parity") and not is_authors_control(record))
+
+
+def iteration16_polynomial_sources(sweep: dict) -> dict[int, dict]:
+    """{seed: finished main-line polynomial run}: what each seed's fine-tunings start from."""
+    return {r["seed"]: r for r in sweep["runs"] if is_order_main_line(r) and r["task"] == "polynomial"}
+
+
 def iteration16_emergence(sweep: dict, order: str = "shuffled", kind: str = "control") -> list[dict]:
     """The emergence table of a loaded n_len-16 sweep: per (task, cot), the seeds finished, those
     that reach `iteration16_reaches_goal`, those that do not, and those still training (the

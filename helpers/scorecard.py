@@ -490,9 +490,7 @@ def _iteration16_shuffled(data_dir: Path) -> str:
     path = data_dir / "iteration16_sweep.json"
     if not path.exists():
         return ""
-    sweep = X.load_sweep(path)
-    poly = [r for r in sweep["runs"] if r.get("order") == "shuffled" and r["kind"] == "control"
-            and r["task"] == "polynomial" and not X.is_authors_control(r)]
+    poly = list(X.iteration16_polynomial_sources(X.load_sweep(path)).values())
     if not poly:
         return ""
     good = [r for r in poly if X.iteration16_reaches_goal(r)]
@@ -596,8 +594,7 @@ def _iteration16_transfer(data_dir: Path) -> str:
     runs = X.iteration16_transfer_runs(sweep)
     if not runs["finetune_full"]:
         return ""
-    sources = {r["seed"]: r for r in sweep["runs"] if r["kind"] == "control" and r["task"] == "polynomial"
-               and r.get("order") == "shuffled" and not X.is_authors_control(r)}
+    sources = X.iteration16_polynomial_sources(sweep)
     scratch = {r["seed"]: r["history"].steps_to("test", 0.95) for r in runs["scratch"]}
     ratio = lambda r: (scratch[r["seed"]] / r["history"].steps_to("test", 0.95)
                        if scratch.get(r["seed"]) and r["history"].steps_to("test", 0.95) else None)

@@ -349,9 +349,8 @@ for r in first_pass:
 
 # %%
 sweep16 = X.load_sweep(DATA_DIR / "iteration16_sweep.json")
-main_line = lambda r: r.get("order") == "shuffled" and r["kind"] == "control" and not X.is_authors_control(r)
-shuffled = sorted(filter(main_line, sweep16["runs"]), key=lambda r: (r["task"] != "polynomial", r["seed"]))
-running = list(filter(main_line, sweep16["in_progress"]))
+shuffled = sorted(filter(X.is_order_main_line, sweep16["runs"]), key=lambda r: (r["task"] != "polynomial", r["seed"]))
+running = list(filter(X.is_order_main_line, sweep16["in_progress"]))
 panels = [("test", "test accuracy (lengths 4-16)"), ("peakiness layer 2", "layer-2 peakiness"),
           ("peakiness layer 1", "layer-1 peakiness")]
 fig, axes = plt.subplots(1, 3, figsize=(16, 3.8))

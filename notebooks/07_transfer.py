@@ -331,8 +331,7 @@ assert all(layer2_peakiness_at(r, 30) < layer2_peakiness_at(r, 10) for r in fine
 # %%
 sweep16 = X.load_sweep(DATA_DIR / "iteration16_sweep.json")
 t16 = X.iteration16_transfer_runs(sweep16)
-sources16 = {r["seed"]: r for r in sweep16["runs"] if r["kind"] == "control" and r["task"] == "polynomial"
-             and r.get("order") == "shuffled" and not X.is_authors_control(r)}
+sources16 = X.iteration16_polynomial_sources(sweep16)
 has_head = lambda r: X.iteration16_reaches_goal(sources16[r["seed"]])   # its polynomial source passed notebook 06's bar
 paired_with_head = {r["seed"] for r in t16["finetune_full"] if has_head(r)}   # the same seeds in every band
 kinds16 = [("scratch", "from scratch"), ("finetune_full", "polynomial → parity, whole model"),

@@ -263,6 +263,9 @@ def test_emergence_table_counts_seeds_against_issue_11s_bar():
     assert rows["parity"]["reached"] == [0] and rows["parity"]["failed"] == [1]
     transfer = X.iteration16_transfer_runs(sweep)
     assert [r["seed"] for r in transfer["scratch"]] == [0, 1] and transfer["finetune_mlp2"] == []
+    no_cot, one_layer = {**_record("polynomial", 5, good), "cot": False}, {**_record("polynomial", 6, good), "n_layers": 1}
+    sources = X.iteration16_polynomial_sources({"runs": sweep["runs"] + [no_cot, one_layer]})
+    assert sorted(sources) == [0, 1] and all(r["cot"] for r in sources.values()), "a fine-tuning's source: the main line only"
     assert [(a["seed"], b["kind"]) for a, b in X.paired_by_seed(transfer["scratch"], transfer["finetune_full"])] == [
         (0, "finetune_full")]
 

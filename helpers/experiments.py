@@ -793,7 +793,7 @@ def _iteration16_group(cells: list[dict], run_dir: Path = ITER16_DIR) -> list[di
 
 
 # The shipped n_len-16 model: the data-order control's polynomial seed 0 (shuffled batches [ours]);
-# about 45 minutes on one CPU core if it has to be trained.
+# 11-81 minutes on one CPU core if it has to be trained (it stops early).
 ITER16_SHIPPED_CELL = {"kind": "control", "task": "polynomial", "cot": True, "seed": 0, "order": "shuffled"}
 
 
@@ -897,7 +897,7 @@ def make_iteration16_sweep(path: Path = DATA_DIR / "iteration16_sweep.json", wor
     """Paper B at the authors' scale (issue 11), resumable (data/runs/iteration16/); GPU-sized:
     one run is up to 64,000 steps at 0.3-1 s per step on one CPU core (on an H100 shared by 16
     processes: ~25 steps/s each). collect=True writes what is finished. only="order": train only
-    the data-order control (`iteration16_order`, CPU-sized: ~45 min a run), seed by seed, each
+    the data-order control (`iteration16_order`, CPU-sized: 11-81 min a run that stops early, ~1-2 h one that runs to the cap), seed by seed, each
     seed's fine-tunings as soon as its polynomial run is done (with together=N: the seeds of each
     task as vmapped groups, then the fine-tunings of the finished polynomial runs); only="controls":
     the authors' three controls (`iteration16_controls`); either then writes the whole sweep."""

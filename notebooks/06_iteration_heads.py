@@ -546,13 +546,12 @@ cell15 = {"kind": "control", "task": "polynomial", "cot": True, "seed": 15, "ord
 model15, _ = X.load_checkpoint(X._iteration16_weights(cell15, X.ITER16_DIR), expected=X.iteration16_model_config(cell15))
 print("\nseed 15, layer-2 peakiness over training:", " ".join(f"{v:.2f}" for v in shuffled_poly_run(15)["history"].metrics["peakiness layer 2"][::8]))
 print("seed 15 against seed 0: where each layer's queries look most (share of queries, 64 test strings per length)")
-model0, _ = X.load_checkpoint(X._iteration16_weights({**cell15, "seed": 0}, X.ITER16_DIR), expected=X.iteration16_model_config(cell15))
+model0, _ = X.load_iteration16_polynomial()   # the shipped seed 0
 looks15 = {}
 for length in (8, 12, 16):
     strings = D.make_iteration_data("polynomial", "test", seed=15, lengths=[length], n_per_length=64)
     looks15[length] = where_queries_look(model15, strings, length)
-    for name, m in (("seed 15", model15), ("seed 0", model0)):
-        shares = looks15[length] if name == "seed 15" else where_queries_look(m, strings, length)
+    for name, shares in (("seed 15", looks15[length]), ("seed 0", where_queries_look(model0, strings, length))):
         print(f"  length {length:2d}, {name:7s}: " + "; ".join(
             f"layer {layer + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in shares[layer].items()) for layer in range(2)))
 assert max(shuffled_poly_run(15)["history"].metrics["peakiness layer 2"]) < 0.1   # never a layer-2 head

@@ -263,9 +263,12 @@ def ideal_iteration_patterns(tokens: torch.Tensor, eoi_token: int) -> tuple[torc
 
 
 @contextmanager
-def iteration_head_by_hand(model: Transformer, eoi_token: int, head: int = 0):
-    """Within the block, both layers' attention patterns are replaced by the ideal ones; the
-    rest of the model (embeddings, values, MLPs) computes, and trains, as usual."""
+def iteration_head_by_hand(model: Transformer, eoi_token: int, head: int = 0, layers: tuple[int, ...] = (0, 1)):
+    """Within the block, the attention patterns of `layers` (0: layer 1, 1: layer 2; both by
+    default) are replaced by the ideal ones; the rest of the model (embeddings, values, MLPs, the
+    other layer's attention) computes, and trains, as usual."""
+    if not layers or any(layer not in (0, 1) for layer in layers):
+        raise ValueError(f"layers={layers!r} must name layer 0, layer 1 or both (0 and 1)")
     current = {}
 
     def remember(module, args):
@@ -280,7 +283,7 @@ def iteration_head_by_hand(model: Transformer, eoi_token: int, head: int = 0):
 
     handle = model.register_forward_pre_hook(remember)
     try:
-        with model.hooks([(f"blocks.{layer}.attn.hook_pattern", override(layer)) for layer in (0, 1)]):
+        with model.hooks([(f"blocks.{layer}.attn.hook_pattern", override(layer)) for layer in layers]):
             yield model
     finally:
         handle.remove()

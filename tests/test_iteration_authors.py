@@ -73,6 +73,14 @@ def test_peakiness_is_one_for_a_perfect_head_and_zero_for_uniform_attention():
         causal = torch.tril(torch.ones(T, T))
         return (causal / causal.sum(-1, keepdim=True)).expand_as(pattern).clone()
 
+    with A.iteration_head_by_hand(model, EOI, layers=(1,)):   # layer 2 set by hand, layer 1 the model's own
+        half = _literal_peakiness(model, data)
+    assert half[1] == 1.0 and half[0] == _literal_peakiness(model, data)[0] < 1.0
+    for bad in ((), (2,), (0, 3)):
+        with pytest.raises(ValueError, match="layers="):
+            with A.iteration_head_by_hand(model, EOI, layers=bad):
+                pass
+
     hooks = [(f"blocks.{layer}.attn.hook_pattern", uniform) for layer in (0, 1)]
     with model.hooks(hooks):
         flat = A.iteration_attention_metrics(model, data, min_length=2)

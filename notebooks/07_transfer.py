@@ -19,7 +19,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/07_transfer.ipynb)
 #
-# **Run time on a laptop CPU: about 1.9 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the pretrained model and the seed
+# **Run time on a laptop CPU: about 2.5 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the pretrained model and the seed
 # sweep are shipped (`python -m helpers.experiments iteration_polynomial`, then `... iteration_sweep`).
 # *Train it yourself:* a live fine-tune of a few seconds and one from-scratch run.
 #
@@ -34,7 +34,7 @@
 # 2. how to measure a speed-up honestly: steps to 95 % test accuracy, over several seeds, and
 #    what a run that never gets there tells you (only a lower bound);
 # 3. the **data-curation** lesson: which pretraining task makes the head form and transfer;
-# 4. what changes at the authors' scale (n_len 16, their model and data; NFULL seeds fine-tuned
+# 4. what changes at the authors' scale (n_len 16, their model and data; 15 seeds fine-tuned
 #    whole, 10 with the layer-2 MLP only): whole-model fine-tuning is still fast when the
 #    polynomial model has a head (and slower than scratch from the one that never learned
 #    polynomial), but the layer-2 MLP alone no longer suffices from any source with a head, and a
@@ -404,7 +404,7 @@ for r in t16["finetune_full"]:
           + ("" if has_head(r) else "   (source without a head by the bar)"))
 for r in t16["finetune_full"]:
     if has_head(r):   # measured, not bounded: the scratch runs finished
-        assert r["history"].steps_to("test", 0.95) <= 160 and r["history"].metrics["peakiness layer 2"][-1] >= 0.99
+        assert r["history"].steps_to("test", 0.95) <= 160 and r["history"].metrics["peakiness layer 2"][-1] >= 0.95
         ratio, lower = speedups16["finetune_full"][r["seed"]]
         assert ratio >= 10 and not lower
     assert X.worst_length_accuracy(r) >= 0.9
@@ -423,29 +423,31 @@ print(f"\nlayer-2 MLP only: {len(mlp2_passing)} of {len(t16['finetune_mlp2'])} r
 assert len(mlp2_with_head) >= 7 and set(mlp2_passing) <= {9}
 
 # %% [markdown]
-# Twelve seeds have their whole-model fine-tuning, seven their layer-2-MLP-only run, thirteen a
-# scratch run (most of them trained on a borrowed GPU; `python -m helpers.experiments
-# iteration16_order` adds the rest). Each fine-tuning starts from its own seed's polynomial run,
-# and two of those sources did not pass notebook 06's bar: seed 1 never learned polynomial
-# iteration in 12,800 steps (layer-2 peakiness 0.35), and seed 3 learned it with a weaker head
-# (0.85). The bands average the seeds whose source passed it (and the scratch band the same
-# seeds); the dashed lines are seeds 1 and 3.
+# Fifteen seeds (0-14) have their whole-model fine-tuning, ten (0-9) their layer-2-MLP-only run,
+# sixteen a scratch run (seeds 3-12 mostly on a borrowed GPU, the others on one CPU core;
+# `python -m helpers.experiments iteration16_order` adds the rest). Each fine-tuning starts from
+# its own seed's polynomial run, and three of those sources did not pass notebook 06's bar: seed 1
+# never learned polynomial iteration in 12,800 steps (layer-2 peakiness 0.35), seed 3 learned it
+# with a weaker head (0.85), and seed 9 solved most of it with a head that fades on the longest
+# strings (0.86). The bands average the seeds whose source passed it (and the scratch band the
+# same seeds); the dashed lines are seeds 1, 3 and 9.
 #
 # **Whole model.** From a source with a head, fine-tuning reaches 95 % within 48-80 steps, against
 # 1,120-4,800 from scratch: the printed mean ± std speed-up is over those seeds, in fine-tuning
 # steps, and it is a ratio, not a lower bound, since every scratch run finished. Two caveats. The
-# ratios leave out the polynomial pretraining (2,400-3,360 steps, about what parity needs from
-# scratch). And evaluations are every 160 steps for scratch and every 16 for the fine-tunes up to
+# ratios leave out the polynomial pretraining (2,240-3,360 steps, about what parity needs from
+# scratch, for every source with a head but seed 13's, which took 12,800). And evaluations are every 160 steps for scratch and every 16 for the fine-tunes up to
 # step 320 (every 160 after), so each
 # ratio is known only within a window (printed for the first two seeds, e.g. 43x-70x for seed 0).
 # Every whole-model fine-tune ends at 1.00 on every length 4-16. Layer-2 peakiness on parity strings mostly
 # first *drops* below what the untouched head scores there (printed per seed: in 9 of the 10 seeds
-# where that score was measured, all but seed 4), then climbs to 1.00 in every seed with a head:
+# where that score was measured, all but seed 4), then climbs to 1.00 in every seed with a head but
+# seed 13 (0.96; its source was notebook 06's slow seed, whose head was weakest on the longest strings):
 # the head is retuned to the new strings.
 #
 # The sources that missed the bar are a control nobody planned. Seed 3's weaker head still transfers (95 %
 # at step 112, 19x), but its layer-2 peakiness drops to 0.38 at step 16 and climbs back only to
-# 0.86, where the others reach 1.00. Seed 9's source (0.86; notebook 06: its head fades on the longest strings) transfers
+# 0.86, where the others reach 0.96-1.00. Seed 9's source (0.86; notebook 06: its head fades on the longest strings) transfers
 # too, more slowly (95 % at step 288, 23x against its slow scratch run), and its head also ends at
 # 0.86. Seed 1's source,
 # whose head runs only the first three chain-of-thought steps (notebook 06), fine-tunes *slower* than parity from scratch (4,960 steps against
@@ -545,7 +547,7 @@ assert len(mlp2_runs) >= 5 and rho >= 0.6 and rho_without_1 >= 0.5
 # Our reading **[ours]**: a frozen head built for polynomial strings, whose inputs take 10
 # values (parity's take 2), hands the MLP something it cannot turn into parity at some long
 # lengths, and the whole-model fine-tune fixes it by retuning the head (its layer-2 peakiness
-# dips, then reaches 1.00). A handful of seeds and a rank correlation are consistent with it; they
+# dips, then climbs to 0.96-1.00). A handful of seeds and a rank correlation are consistent with it; they
 # do not test it. At n_len 8 the pretrained model's head scored 0.98 on parity strings (section
 # 1's printout), and the MLP alone sufficed there.
 #
@@ -720,7 +722,7 @@ E.check_train_only_layer2_mlp(my_train_only_layer2_mlp)
 # - At n_len 8, even fine-tuning only the layer-2 MLP (where $F$ lives) is enough.
 # - At the authors' n_len 16 (shuffled batches [ours]), whole-model fine-tuning from a polynomial
 #   model with a head learns parity in 48-80 fine-tuning steps, tens of times fewer than from
-#   scratch (mean ± std over 10 seeds in section 5; the polynomial pretraining is not counted),
+#   scratch (mean ± std over 12 seeds in section 5; the polynomial pretraining is not counted),
 #   and the head itself is retuned on the way. From a polynomial run whose head runs only three
 #   steps (seed 1) it is slower than scratch. With only the layer-2 MLP trainable, none of the seven
 #   sources with a head reaches 0.9 at every length in 12,800 steps (of ten seeds, only seed 9,

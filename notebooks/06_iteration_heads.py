@@ -39,7 +39,7 @@
 # 5. what it takes at the authors' scale (strings up to 16 long): with shuffled training batches,
 #    15 of 20 polynomial seeds learn the task with a clean head, most within ~3,000 steps, where
 #    three seeds in the authors' length-by-length order had not in 6,400; the other five fail in
-#    four different ways; all 16 parity seeds learn parity, three of them with
+#    different ways; all 16 finished parity seeds learn parity, three of them with
 #    no layer-2 head by the authors' score; and the authors' three controls (one layer, frozen
 #    positions, the first cells of the width x length grid).
 #
@@ -442,7 +442,7 @@ assert all(max(r["history"]["acc"]["test"]) < 0.25 for r in first_pass)
 # 0.57-0.78. In the figure, accuracy and layer-2 peakiness jump together. Seed 13 is slow: its
 # accuracy creeps up for most of the run and passes 95 % only at step 11,200; it ends at mean accuracy 0.99 (worst length 0.89, the
 # longest) with layer-2 peakiness 0.95. In the authors' order, the same model, data and optimizer
-# stood at 0.09-0.13 after 6,400 steps. Five seeds fail the bar, in four different ways:
+# stood at 0.09-0.13 after 6,400 steps. Five seeds fail the bar, each in its own way:
 #
 # - **seed 3** learns the task later (95 % at step 3,040) and just as well (mean accuracy 1.000,
 #   worst length 0.997), but its layer-2 peakiness ends at 0.85, under the 0.9 the bar asks of a
@@ -694,7 +694,7 @@ if 1 in frozen:   # like seed 1 with learned positions: right only on the short 
 # - **One layer, parity:** seed 2 learns parity at every length (95 % at step 6,400, later than
 #   every two-layer parity seed but seed 9, at 6,560; their median is printed), seed 0 does not (mean 0.17), and
 #   seed 1 gets part of the way: right up to length 7, mean 0.73 at the cap, its test accuracy
-#   still rising over the last evaluations (0.61 to 0.73, printed). The authors' one-layer parity map (we read it by eye off the plot their notebook draws)
+#   mostly rising over the last evaluations (0.61 to 0.73, printed). The authors' one-layer parity map (we read it by eye off the plot their notebook draws)
 #   succeeds only up to lengths of about 10-15, at large widths. So seed 2 goes beyond it: one
 #   layer can do parity with CoT at n_len 16 in some seeds. Why one layer can is open: the state $s_{t}$ needs
 #   $s_{t-1}$, which is the query's own token, and $x_t$, whose position depends on the length
@@ -1024,7 +1024,7 @@ E.check_peakiness(my_peakiness)
 #   11,200; layer-2 peakiness 0.95-0.99): 75 %, under our 90 % target. Seeds 3, 9 and 17 solve the
 #   task, or most of it, with a less peaked head (0.85, 0.86, 0.51); seed 15 learns part of it with
 #   no layer-2 head, reading some targets in layer 1; seed 1 never learns in 12,800 steps (its head
-#   runs only the first three steps). All 16 parity seeds learn every length 4-16, three
+#   runs only the first three steps). All 16 finished parity seeds learn every length 4-16, three
 #   of them (5, 6, 9) with layer-2 peakiness 0.12 or less. In the authors' length-by-length order a
 #   GPU pass had not learned polynomial in 6,400 steps (3 seeds). A one-layer model learns
 #   polynomial in none of 3 seeds (parity at every length in 1 of 3); frozen random positions

@@ -357,7 +357,8 @@ for ax, (key, name) in zip(axes, [("test", "parity test accuracy (lengths 4-16)"
 axes[0].axhline(0.95, color="grey", ls=":", lw=1, label="95 %")
 fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize="small", bbox_to_anchor=(0.5, -0.2))
 fig.suptitle("n_len 16: fine-tuned whole, a polynomial model with a head learns parity in tens of steps; its layer-2 MLP\n"
-             "alone does not reach the bar; the source that never learned polynomial (seed 1) is slower than scratch")
+             "alone does not reach the bar (only seed 9's, from a source under the bar, does); the source that never learned\n"
+             "polynomial (seed 1) is slower than scratch")
 fig.tight_layout()
 plt.show()
 
@@ -556,8 +557,8 @@ assert len(mlp2_runs) >= 5 and rho >= 0.6 and rho_without_1 >= 0.5
 # Take the seed-0 polynomial model again and fine-tune only its layer-2 MLP on parity, exactly as
 # the shipped run did, with one change: layer 2's attention pattern is replaced by the ideal one
 # (step $k$ reads $x_{k+1}$, `A.iteration_head_by_hand(model, D.EOI, layers=(1,))`). Layer 1
-# keeps its own pattern, and every weight but the layer-2 MLP stays frozen. 160 steps, about half
-# a minute.
+# keeps its own pattern, and every weight but the layer-2 MLP stays frozen. 160 steps, trained
+# live.
 #
 # **Predict:** if the frozen head is what holds the MLP back, how fast should this MLP learn
 # parity? And if the MLP itself were the problem (too little capacity, or stuck where polynomial
@@ -729,7 +730,7 @@ E.check_train_only_layer2_mlp(my_train_only_layer2_mlp)
 #   whose source missed the head bar, does); how far each gets follows, roughly, how peaked its
 #   frozen head is on parity strings. The direct test settles it for seed 0: with the layer-2
 #   pattern set to the ideal one, the same MLP alone learns parity at every length within 160
-#   steps. The frozen head, not the MLP, holds the MLP-only transfer back.
+#   steps: for that seed, the frozen head, not the MLP, holds the MLP-only transfer back.
 # - Data curation matters: copy pretraining also helps, but it is several times slower than
 #   polynomial pretraining and fails one fine-tuning seed in three within 1,000 steps (one
 #   pretrained model of each kind, so this is one comparison, not a rate).

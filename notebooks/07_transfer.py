@@ -300,8 +300,8 @@ assert all(layer2_peakiness_at(r, 30) < layer2_peakiness_at(r, 10) for r in fine
 # 6) trains the authors' setting: n_len 16, their 128-wide model, data rule and optimizer, with one change
 # **[ours]**: batches shuffled over all lengths (their loader walks the length-sorted data in order,
 # and in that order no polynomial seed had learned within 6,400 steps). The same study also
-fine-tunes each seed's polynomial model on parity, and that transfer is what this section shows
-(`python -m helpers.experiments iteration16_order`):
+# fine-tunes each seed's polynomial model on parity, and that transfer is what this section shows
+# (`python -m helpers.experiments iteration16_order`):
 #
 # - **from scratch:** parity with CoT, notebook 06's shuffled runs;
 # - **whole model:** parity fine-tuned from the same seed's polynomial model with a fresh Adam

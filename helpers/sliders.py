@@ -162,6 +162,57 @@ def noise_view(sweep: dict, sigma: float, target: str = "both"):
     return fig
 
 
+def noise5_runs(sweep: dict, dataset: str, sigma: float, target: str = "both", layer: int | None = 0) -> list[dict]:
+    """Finished runs of one setting of the 5-layer study (data/noise5_sweep.json); sigma 0 has
+    neither target nor layer. An empty list when none is finished yet."""
+    if dataset not in sweep["datasets"]:
+        raise ValueError(f"dataset={dataset!r} is not one of {list(sweep['datasets'])}")
+    return sorted((r for r in sweep["runs"] if r["dataset"] == dataset and abs(r["sigma"] - sigma) < 1e-9
+                   and (sigma == 0 or (r["target"] == target and r["layer"] == layer))), key=lambda r: r["seed"])
+
+
+def noise5_steps_by_hop(runs: list[dict]) -> dict[int, list]:
+    """{hop count: first step at >= 95 % test-ID on that hop count, one entry per run (None: never)}."""
+    hops = sorted({int(k) for r in runs for k in r["steps_to_95_by_hop"]})
+    return {k: [r["steps_to_95_by_hop"][str(k)] for r in runs] for k in hops}
+
+
+def noise5_view(sweep: dict, dataset: str = "with_order_after", sigma: float = 1.0, layer: int = 0,
+                hop: int = 3):
+    """The 5-layer study at one sigma and layer: left, `hop`-hop test-ID accuracy during training,
+    mean over seeds with a min-max band, for no noise and each target that has finished runs;
+    right, the step at which each hop count first reaches 95 %, one dot per seed."""
+    settings = [("none", noise5_runs(sweep, dataset, 0.0))] + [
+        (t, noise5_runs(sweep, dataset, sigma, t, layer)) for t in NOISE_COLORS]
+    settings = [(t, runs) for t, runs in settings if runs]
+    if not settings:
+        raise ValueError(f"no finished run on {dataset!r} yet")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.0), gridspec_kw={"width_ratios": [1.2, 1]})
+    width = 0.8 / len(settings)
+    for i, (t, runs) in enumerate(settings):
+        color = NOISE_COLORS.get(t, "grey")
+        name = "no noise" if t == "none" else f"σ = {sigma} {_noise_setting_name(t)}, layer {layer}"
+        n = min(len(r["history"].steps) for r in runs)
+        plot_curve_band(left, runs[0]["history"].steps[:n], [r["history"].metrics[f"hop {hop}"][:n] for r in runs],
+                        label=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})", color=color)
+        for j, (k, steps) in enumerate(noise5_steps_by_hop(runs).items()):
+            x = k + (i - (len(settings) - 1) / 2) * width
+            right.scatter([x] * len(steps), [s if s is not None else np.nan for s in steps], color=color, s=16,
+                          label=name if j == 0 else None)
+            right.plot([x - width / 3, x + width / 3], [np.mean([s for s in steps if s is not None] or [np.nan])] * 2,
+                       color=color, lw=2)
+    left.axhline(SOLVED, color="grey", ls=":", lw=1)
+    left.set(xlabel="training step", ylabel=f"test-ID accuracy, {hop}-hop questions", ylim=(-0.03, 1.03),
+             title=f"5 layers x 1 head, {dataset}: {hop}-hop questions during training")
+    left.legend(fontsize="x-small", loc="lower right")
+    hops = sorted({k for _, runs in settings for k in noise5_steps_by_hop(runs)})
+    right.set(xlabel="hop count", ylabel="first step at >= 95 % test-ID", xticks=hops,
+              title="when each hop count is learned (dots: seeds, bars: mean)")
+    right.legend(fontsize="x-small", loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------
 # 05 · depth x hops (data/parallel_sweep.json)
 # ---------------------------------------------------------------------------------------------

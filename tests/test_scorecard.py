@@ -131,6 +131,8 @@ def test_censored_runs_are_bounds_not_numbers():
     assert S.rule_noise({1: "helps", 2: "hurts"})[0] == "partly"
     assert S.rule_noise({1: "helps", 2: "hurts"}, {1: 3, 2: 1})[1] == "1 hop: helps; 2 hops (one seed): hurts"
     assert S.rule_noise({1: "helps", 2: "helps"})[0] == "reproduced"
+    assert S.rule_noise({1: "helps", 2: "hurts", "5 layers": "helps"}, {1: 3, 2: 1, "5 layers": 3}) == (
+        "partly", "1 hop: helps; 2 hops (one seed): hurts; 5 layers: helps")   # named settings after hop counts
     assert S.steps(4000, True) == "≥ 4,000" and S.steps(40) == "40"
 
 

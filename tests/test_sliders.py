@@ -52,6 +52,22 @@ def test_noise_view_and_steps():
         S.noise_view(sweep, 0.3, "both")
 
 
+def test_noise5_view_draws_every_finished_setting():
+    sweep = X.load_sweep(DATA_DIR / "noise5_sweep.json")
+    base = S.noise5_runs(sweep, "with_order_after", 0.0)
+    assert base and all(r["sigma"] == 0 for r in base)
+    assert S.noise5_steps_by_hop(base)[3] == [r["steps_to_95_by_hop"]["3"] for r in base]
+    fig = S.noise5_view(sweep, "with_order_after", 1.0, 0)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert f"no noise ({len(base)} seeds)" in labels
+    for target in S.NOISE_COLORS:
+        runs = S.noise5_runs(sweep, "with_order_after", 1.0, target, 0)
+        assert any(f"{S._noise_setting_name(target)}, layer 0 ({len(runs)} seed" in t for t in labels) == bool(runs)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="dataset='double'"):
+        S.noise5_runs(sweep, "double", 1.0)
+
+
 def test_depth_hops_view_reads_the_final_accuracy():
     sweep = X.load_sweep(DATA_DIR / "parallel_sweep.json")
     fig = S.depth_hops_view(sweep, 3, 2)

@@ -1295,14 +1295,15 @@ def _noise5_group(cells: list[dict], train_cfg: TrainConfig = NOISE5_TRAIN, run_
 def make_noise5_sweep(path: Path = DATA_DIR / "noise5_sweep.json", workers: int = 2, collect: bool = False,
                       together: int = 0, **_) -> Path:
     """The 5L1H noise study; resumable (data/runs/noise5_sweep/). Sized for a GPU: 150 runs.
-    collect=True trains nothing and writes what is finished, listing the rest under "pending"."""
+    collect=True trains nothing and writes what is finished, listing the rest under "pending" (and,
+    under "in_progress", the curves so far of those that have a mid-run checkpoint)."""
     cells = noise5_cells()
     runs = (finished_records(cells, NOISE5_DIR) if collect
             else run_sweep_together(_noise5_group, cells, NOISE5_DIR, workers, together, desc="5L1H noise study")
             if together else run_sweep(_noise5_run, cells, NOISE5_DIR, workers, desc="5L1H noise study"))
     blob = {"command": "python -m helpers.experiments noise5_sweep", "train_config": NOISE5_TRAIN.to_dict(),
             "datasets": NOISE5_DATASETS, "hops": NOISE5_HOPS, "n_nodes": NOISE5_NODES, "runs": runs,
-            "pending": pending_cells(cells, NOISE5_DIR)}
+            "pending": pending_cells(cells, NOISE5_DIR), "in_progress": in_progress_records(cells, NOISE5_DIR)}
     path.write_text(json.dumps(blob))
     return path
 

@@ -162,53 +162,72 @@ def noise_view(sweep: dict, sigma: float, target: str = "both"):
     return fig
 
 
-def noise5_runs(sweep: dict, dataset: str, sigma: float, target: str = "both", layer: int | None = 0) -> list[dict]:
-    """Finished runs of one setting of the 5-layer study (data/noise5_sweep.json); sigma 0 has
-    neither target nor layer. An empty list when none is finished yet."""
+def noise5_runs(sweep: dict, dataset: str, sigma: float, target: str = "both", layer: int | None = 0,
+                unfinished: bool = False) -> list[dict]:
+    """Finished runs of one setting of the 5-layer study (data/noise5_sweep.json), or with
+    unfinished=True its runs still in progress (curves so far); sigma 0 has neither target nor
+    layer. An empty list when there is none."""
     if dataset not in sweep["datasets"]:
         raise ValueError(f"dataset={dataset!r} is not one of {list(sweep['datasets'])}")
-    return sorted((r for r in sweep["runs"] if r["dataset"] == dataset and abs(r["sigma"] - sigma) < 1e-9
+    pool = sweep.get("in_progress", []) if unfinished else sweep["runs"]
+    return sorted((r for r in pool if r["dataset"] == dataset and abs(r["sigma"] - sigma) < 1e-9
                    and (sigma == 0 or (r["target"] == target and r["layer"] == layer))), key=lambda r: r["seed"])
 
 
 def noise5_steps_by_hop(runs: list[dict]) -> dict[int, list]:
-    """{hop count: first step at >= 95 % test-ID on that hop count, one entry per run (None: never)}."""
-    hops = sorted({int(k) for r in runs for k in r["steps_to_95_by_hop"]})
-    return {k: [r["steps_to_95_by_hop"][str(k)] for r in runs] for k in hops}
+    """{hop count: first step at >= 95 % test-ID on that hop count, one entry per run (None: not
+    within the run, finished or so far)}."""
+    hops = sorted(int(m.split()[-1]) for m in runs[0]["history"].metrics if m.startswith("hop ")) if runs else []
+    return {k: [r["history"].steps_to(f"hop {k}", SOLVED) for r in runs] for k in hops}
+
+
+def _hold_last(values: list, n: int) -> list:
+    """`values` padded to length n with its last value: a run that stopped early (its stop rule met)
+    is drawn at its final accuracy until the longest run of its setting ends."""
+    return list(values) + [values[-1]] * (n - len(values))
 
 
 def noise5_view(sweep: dict, dataset: str = "with_order_after", sigma: float = 1.0, layer: int = 0,
                 hop: int = 3):
-    """The 5-layer study at one sigma and layer: left, `hop`-hop test-ID accuracy during training,
-    mean over seeds with a min-max band, for no noise and each target that has finished runs;
-    right, the step at which each hop count first reaches 95 %, one dot per seed."""
-    settings = [("none", noise5_runs(sweep, dataset, 0.0))] + [
-        (t, noise5_runs(sweep, dataset, sigma, t, layer)) for t in NOISE_COLORS]
-    settings = [(t, runs) for t, runs in settings if runs]
+    """The 5-layer study at one sigma and layer, no noise against each target. Left: `hop`-hop
+    test-ID accuracy during training, mean over the finished seeds with a min-max band (a seed
+    that stopped early holds its last value); a run still in progress is a dashed line of its own.
+    Right: the step at which each hop count first reaches 95 %, one dot per seed, and a triangle
+    at the last step for a run that has not got there (a lower bound)."""
+    settings = [("none", noise5_runs(sweep, dataset, 0.0), noise5_runs(sweep, dataset, 0.0, unfinished=True))] + [
+        (t, noise5_runs(sweep, dataset, sigma, t, layer), noise5_runs(sweep, dataset, sigma, t, layer, True))
+        for t in NOISE_COLORS]
+    settings = [s for s in settings if s[1] or s[2]]
     if not settings:
-        raise ValueError(f"no finished run on {dataset!r} yet")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.0), gridspec_kw={"width_ratios": [1.2, 1]})
+        raise ValueError(f"no run on {dataset!r} yet")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.0), gridspec_kw={"width_ratios": [1.2, 1]})
     width = 0.8 / len(settings)
-    for i, (t, runs) in enumerate(settings):
+    for i, (t, runs, running) in enumerate(settings):
         color = NOISE_COLORS.get(t, "grey")
         name = "no noise" if t == "none" else f"σ = {sigma} {_noise_setting_name(t)}, layer {layer}"
-        n = min(len(r["history"].steps) for r in runs)
-        plot_curve_band(left, runs[0]["history"].steps[:n], [r["history"].metrics[f"hop {hop}"][:n] for r in runs],
-                        label=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})", color=color)
-        for j, (k, steps) in enumerate(noise5_steps_by_hop(runs).items()):
+        if runs:
+            longest = max((r["history"] for r in runs), key=lambda h: len(h.steps))
+            curves = [_hold_last(r["history"].metrics[f"hop {hop}"], len(longest.steps)) for r in runs]
+            plot_curve_band(left, longest.steps, curves, color=color,
+                            label=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})")
+        for j, r in enumerate(running):
+            left.plot(r["history"].steps, r["history"].metrics[f"hop {hop}"], "--", color=color, lw=1,
+                      label=f"{name}, unfinished ({len(running)} seed{'s' * (len(running) > 1)})" if j == 0 else None)
+        every = runs + running
+        for j, (k, steps) in enumerate(noise5_steps_by_hop(every).items()):
             x = k + (i - (len(settings) - 1) / 2) * width
-            right.scatter([x] * len(steps), [s if s is not None else np.nan for s in steps], color=color, s=16,
-                          label=name if j == 0 else None)
-            right.plot([x - width / 3, x + width / 3], [np.mean([s for s in steps if s is not None] or [np.nan])] * 2,
-                       color=color, lw=2)
+            reached = [s for s in steps if s is not None]
+            right.scatter([x] * len(reached), reached, color=color, s=16)
+            bounds = [r["history"].steps[-1] for r, s in zip(every, steps) if s is None]
+            right.scatter([x] * len(bounds), bounds, color=color, marker="^", s=30)
+            if reached and not bounds:
+                right.plot([x - width / 3, x + width / 3], [np.mean(reached)] * 2, color=color, lw=2)
     left.axhline(SOLVED, color="grey", ls=":", lw=1)
     left.set(xlabel="training step", ylabel=f"test-ID accuracy, {hop}-hop questions", ylim=(-0.03, 1.03),
              title=f"5 layers x 1 head, {dataset}: {hop}-hop questions during training")
-    left.legend(fontsize="x-small", loc="lower right")
-    hops = sorted({k for _, runs in settings for k in noise5_steps_by_hop(runs)})
-    right.set(xlabel="hop count", ylabel="first step at >= 95 % test-ID", xticks=hops,
-              title="when each hop count is learned (dots: seeds, bars: mean)")
-    right.legend(fontsize="x-small", loc="upper left")
+    left.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)   # colours: both panels
+    right.set(xlabel="hop count", ylabel="first step at ≥ 95 % test-ID", xticks=sorted(noise5_steps_by_hop(
+        settings[0][1] + settings[0][2])), title="when each hop count is learned\n(dots: seeds; bars: mean; ▲: not yet, at the last step)")
     fig.tight_layout()
     return fig
 

@@ -228,6 +228,11 @@ def test_noise5_sweep_and_the_5layer_checkpoint():
         assert run["n_layers"] == 5 and {"noise_std", "noise_target", "noise_layer"} <= set(run)
         assert set(run["history"].metrics) == {f"hop {k}" for k in X.NOISE5_HOPS}
         assert set(run["steps_to_95_by_hop"]) == {str(k) for k in X.NOISE5_HOPS}
+    keys = ("dataset", "sigma", "target", "layer", "seed")
+    pending = [{k: c[k] for k in keys} for c in sweep["pending"]]
+    for run in sweep.get("in_progress", []):   # unfinished runs: still pending, with their curves so far
+        assert {k: run[k] for k in keys} in pending
+        assert run["history"].steps[-1] == run["step"] < sweep["train_config"]["steps"]
     model, meta = X.load_chain_5layer()
     assert meta["command"] == "python -m helpers.experiments chain_5layer" and meta["noise5_cell"] == X.CHAIN_5LAYER_CELL
     record = next(r for r in sweep["runs"] if all(r[k] == v for k, v in X.CHAIN_5LAYER_CELL.items()))

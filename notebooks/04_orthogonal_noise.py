@@ -383,8 +383,8 @@ assert noised["test_id"] < 0.05 and noised["train"] < 0.6, "with noise: no jump 
 # for notebook 03's shortcut model (the sweep keeps no models, so the shortcut rate was not
 # measured here). A weak planted identity is not an obvious cause: for random matrices of width 32,
 # section 1 found the diagonal of $\Xi\Xi^\top$ largest in every row. (This model's own matching
-# matrix at init was not measured, so that is a hint, not a proof.) Whether noise helps 2-hop models at the paper's width
-# (d_model 400) and depth (5 layers) is open.
+# matrix at init was not measured, so that is a hint, not a proof.) Section 5 asks the question again
+# at the paper's depth (5 layers, at our d_model 64), where 2-hop questions are mixed with 1- and 3-hop ones.
 #
 # ## 4. Explore every setting: the noise slider
 #
@@ -461,30 +461,108 @@ assert live_steps is not None and live_steps <= max(base)
 # this 1-hop model.
 # </details>
 #
-# ### The paper's own setting: where the study stands
+# ## 5. The paper's setting: five layers, mixed hops, a first slice of the study
 #
-# The paper's noise figures use a 5-layer, 1-head model on mixed 1-, 2- and 3-hop questions from
-# the group's generators (notebook 01, section 3). The study in that setting is defined
-# (`python -m helpers.experiments noise5_sweep`: 2 datasets × no noise or σ ∈ {0.5, 1} on
-# $W_{qk}$, $W_{vo}$, both or the unmatched pair, at layer 0, 1 or 2 × 3 seeds, 150 runs), but it
-# needs a GPU; so far only two of its 150 runs are done, both without noise on with-order
-# questions (seeds 0 and 1, printed below). They are the start of the baseline the noisy runs will
-# be compared with (notebook 05, section 7, looks inside them):
+# The paper's noise figures use a **5-layer, 1-head** model trained on **mixed 1-, 2- and 3-hop**
+# questions from the group's generators (notebook 01, section 3). The full study in that setting
+# is defined (`python -m helpers.experiments noise5_sweep`: 2 datasets × no noise or σ ∈ {0.5, 1}
+# on $W_{qk}$, $W_{vo}$, both or the unmatched pair, at layer 0, 1 or 2 × 3 seeds: 150 runs, sized
+# for a GPU). What is shipped so far is one slice of it, trained on a laptop CPU: the **with-order**
+# questions (`task_single_chain_with_order`: shuffled pairs, then the start token, then the hop count
+# as its own token), σ = 1 at **layer 0** ($\Xi_0$ on $W_{vo}^{(0)}$ and/or $W_{qk}^{(1)}$), against
+# no noise. What we chose where the paper is silent **[ours]**: 5-node chains, d_model 64, AdamW at
+# lr 1e-3, batch 256, a run stops 1,000 steps after its test-ID accuracy (all hop counts mixed)
+# first reaches 98 % (the first two runs without noise ran longer, under an earlier 99 % rule:
+# notebook 05, section 7). We read two marks from each run: that first step at 98 % test-ID (every hop
+# count learned), and the first step at which each hop count alone reaches 95 %.
+#
+# **Predict:** section 3 found, at 1 hop, that noise on both matrices helps, on $W_{qk}$ alone helps
+# at σ = 1, and on $W_{vo}$ alone does not. Will the same order hold with five layers and three hop
+# counts? Will every hop count be learned sooner?
 
 # %%
 noise5 = X.load_sweep(DATA_DIR / "noise5_sweep.json")
-print(f"finished: {len(noise5['runs'])} of {len(noise5['runs']) + len(noise5['pending'])} runs")
-for r in noise5["runs"]:
-    print(f"  {r['dataset']}, σ = {r['noise_std']}, seed {r['seed']}: first step at ≥ 95 % test-ID per hop count "
-          f"{r['steps_to_95_by_hop']}")
-noisy5 = [r for r in noise5["runs"] if r["noise_std"] > 0]
-print(f"noisy runs finished: {len(noisy5)}" + ("; the comparison is still open" if not noisy5 else ""))
-assert len(noise5["runs"]) >= 2 and all(r["acc_by_hop"] for r in noise5["runs"])
+print(f"finished: {len(noise5['runs'])} of {len(noise5['runs']) + len(noise5['pending'])} runs of the study; "
+      f"in progress: {len(noise5['in_progress'])}")
+
+
+def first_at_98(run):
+    """(first step at >= 98 % test-ID, False), or (the run's last step, True) if not (yet) there: a lower bound."""
+    step = run["history"].steps_to("test_id", 0.98)
+    return (step, False) if step is not None else (run["history"].steps[-1], True)
+
+
+settings5 = {"none": S.noise5_runs(noise5, "with_order_after", 0.0) + S.noise5_runs(noise5, "with_order_after", 0.0, unfinished=True)}
+settings5.update({t: S.noise5_runs(noise5, "with_order_after", 1.0, t, 0) + S.noise5_runs(noise5, "with_order_after", 1.0, t, 0, True)
+                  for t in S.NOISE_COLORS})
+settings5 = {t: runs for t, runs in settings5.items() if runs}
+at98 = {t: [first_at_98(r) for r in runs] for t, runs in settings5.items()}
+for t, runs in settings5.items():
+    name = "no noise" if t == "none" else f"σ = 1 on {t}, layer 0"
+    print(f"{name:28s} seeds {[r['seed'] for r in runs]}: 98 % test-ID at steps "
+          + str([f"≥ {s:,} (not yet)" if censored else f"{s:,}" for s, censored in at98[t]]))
+    print(f"{'':28s} 95 % per hop count: " + "; ".join(f"{k} hop{'s' * (k > 1)} {v}" for k, v in S.noise5_steps_by_hop(runs).items()))
+fig = S.noise5_view(noise5, "with_order_after", 1.0, 0)
+fig.suptitle("With order, 5 layers: σ = 1 at layer 0 on W_qk (alone or paired with W_vo) learns 3 hops "
+             "thousands of steps sooner; on W_vo alone, or unmatched, it is slower", fontsize="medium")
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
-# Until the noisy runs exist, this notebook cannot say whether noise helps in the paper's own
-# setting.
+# What the slice says (with-order questions, σ = 1 at layer 0; three seeds per setting unless
+# the printout says otherwise):
 #
+# - **Noise on $W_{qk}$ helps, alone or paired.** Every seed with the matched pair ("both") or with
+#   $\Xi_0$ on $W_{qk}^{(1)}$ alone reaches 98 % test-ID by step 8,250; every seed without noise
+#   needs 10,000-11,500 steps. The whole gain is on **3-hop** questions: 95 % at steps 4,250-5,000
+#   (both) and 5,500-8,000 ($W_{qk}$ alone) instead of 10,250-11,500. These runs also end more
+#   accurate on 3 hops (0.98-1.00, where the runs without noise settle at 0.95-0.97).
+# - **It does not speed up every hop count.** With the pair, 3-hop questions are learned *before*
+#   2-hop ones, which come later than without noise (6,250-8,250 instead of 4,250-4,500 steps);
+#   with $W_{qk}$ alone, 1-hop questions come later (4,500-6,000 instead of 3,750-4,250).
+# - **Noise on $W_{vo}$ alone hurts** (one seed so far): 1 hop comes early, but 98 % test-ID only
+#   at step 29,500 of the 30,000 allowed, about three times later than without noise.
+# - **The control hurts.** The unmatched pair puts as much noise on each matrix as "both" does,
+#   but no identity in their product. It is slower than no noise in every seed: 98 % test-ID at
+#   steps 16,000-18,000, about twice as late as the matched pair, and it ends a little less accurate
+#   on 3 hops (0.93-0.95 against 0.95-0.97).
+#
+# So in the paper's setting two things hold, as at 1 hop in section 3: the matched pair beats the
+# same amount of unmatched noise by thousands of steps, so **the planted identity matters**; and a
+# frozen random term on $W_{qk}$ by itself is as fast as the pair, so **it is not the only route**.
+# Noise on $W_{vo}$ without its match on $W_{qk}$ (alone, or unmatched) slows training down. This reproduces the
+# direction of the paper's claim (noise makes the 5-layer model learn the multi-hop questions
+# sooner and end more accurate) on one dataset, one layer and one σ; the paper's other cells
+# (the noised double chain, σ = 0.5, layers 1 and 2) are still to run. The asserts below hold
+# each statement to the shipped runs.
+
+# %%
+def worst(t):
+    """The slowest seed's step at 98 % test-ID in setting t (a lower bound if it is not there)."""
+    return max(s for s, _ in at98[t])
+
+
+def best(t):
+    return min(s for s, _ in at98[t])
+
+
+by_hop5 = {t: S.noise5_steps_by_hop(runs) for t, runs in settings5.items()}
+final3 = {t: [r["acc_by_hop"]["3"] for r in S.noise5_runs(noise5, "with_order_after", 0.0 if t == "none" else 1.0, t, 0)]
+          for t in ("none", "both", "qk", "unmatched")}
+print("final 3-hop accuracy:", {t: [round(a, 3) for a in v] for t, v in final3.items()})
+assert len(settings5["none"]) >= 3 and len(settings5["both"]) >= 3 and len(settings5["qk"]) >= 3
+assert not any(c for t in ("none", "both", "qk") for _, c in at98[t]), "these settings all finished"
+assert max(worst("both"), worst("qk")) < best("none"), "every seed with noise on W_qk finishes before any without"
+assert max(by_hop5["both"][3] + by_hop5["qk"][3]) < min(by_hop5["none"][3]), "the gain is on 3-hop questions"
+assert min(final3["both"] + final3["qk"]) > max(final3["none"]), "and they end more accurate on 3 hops"
+assert all(b3 < b2 for b2, b3 in zip(by_hop5["both"][2], by_hop5["both"][3])), "with the pair, 3 hops before 2"
+assert min(by_hop5["both"][2]) > max(by_hop5["none"][2]), "with the pair, 2 hops later than without noise"
+assert min(by_hop5["qk"][1]) > max(by_hop5["none"][1]), "with W_qk alone, 1 hop later than without noise"
+assert best("vo") > 2 * worst("none"), "noise on W_vo alone: much slower"
+assert best("unmatched") > worst("none") > worst("both"), "the unmatched control: slower than no noise, and than the pair"
+assert max(final3["unmatched"]) < min(final3["none"]), "and it ends less accurate on 3 hops"
+
+# %% [markdown]
 # ## Summary
 #
 # - A random Gaussian $\Xi$ gives $\Xi\Xi^\top$ whose diagonal dominates entry by entry, by a
@@ -498,6 +576,11 @@ assert len(noise5["runs"]) >= 2 and all(r["acc_by_hop"] for r in noise5["runs"])
 #   $W_{qk}$ (no planted identity) is no faster than no noise, while the matched pair beats it in
 #   every seed (by 100-150 steps on the mean). The planted identity is a cause; a frozen random query-key term
 #   is a second effect (qk alone: ~67 steps faster at $\sigma = 1$, three seeds, evaluated every 50 steps).
-# - On 2 hops at d_model 32 (one seed) the noised model stayed on the plateau. At laptop
-#   scale we therefore reproduce "noise helps" for 1 hop only; the paper's setting (5 layers,
-#   harder datasets, d_model 400) is open.
+# - On 2 hops at d_model 32 (one seed) the noised 3-layer model stayed on the plateau.
+# - In the paper's setting (5 layers × 1 head, mixed 1-3-hop with-order questions, σ = 1 at
+#   layer 0, 3 seeds) noise on $W_{qk}$, paired or alone, makes every seed learn all hop counts
+#   sooner than any seed without noise (98 % test-ID by 5,500-8,250 steps instead of
+#   10,000-11,500), all of it on 3-hop questions, and end more accurate on them; noise on $W_{vo}$
+#   alone (one seed) is about three times slower, and the unmatched pair (the same noise without
+#   the planted identity) is slower than no noise in every seed (16,000-18,000 steps). The rest of the paper's grid (the noised double chain, σ = 0.5, layers 1
+#   and 2) needs a GPU (`python -m helpers.experiments noise5_sweep`).

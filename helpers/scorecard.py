@@ -477,6 +477,8 @@ def _noise5_part(data_dir: Path) -> tuple[str, int, str] | None:
             f"[ours]: no noise ({len(base)} seeds) {steps(*a)} → "
             + ", ".join(f"{'unmatched pair' if t == 'unmatched' else t} {steps(*m)} ({len(by_target[t])} seed"
                         f"{'s' if len(by_target[t]) > 1 else ''})" for t, m in mean.items()))
+    final3 = lambda rs: f"{min(r['acc_by_hop']['3'] for r in rs):.2f}-{max(r['acc_by_hop']['3'] for r in rs):.2f}"
+    text += f"; final 3-hop accuracy: no noise {final3(base)}, both {final3(by_target['both'])}"
     return noise_effect(a, mean["both"]), len(by_target["both"]), text
 
 

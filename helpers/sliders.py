@@ -224,10 +224,10 @@ def noise5_view(sweep: dict, dataset: str = "with_order_after", sigma: float = 1
                 right.plot([x - width / 3, x + width / 3], [np.mean(reached)] * 2, color=color, lw=2)
     left.axhline(SOLVED, color="grey", ls=":", lw=1)
     left.set(xlabel="training step", ylabel=f"test-ID accuracy, {hop}-hop questions", ylim=(-0.03, 1.03),
-             title=f"5 layers x 1 head, {dataset}: {hop}-hop questions during training")
+             title=f"5 layers x 1 head, variant {dataset!r}: {hop}-hop questions")
     left.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)   # colours: both panels
     right.set(xlabel="hop count", ylabel="first step at ≥ 95 % test-ID", xticks=sorted(noise5_steps_by_hop(
-        settings[0][1] + settings[0][2])), title="when each hop count is learned\n(dots: seeds; bars: mean; ▲: not yet, at the last step)")
+        settings[0][1] + settings[0][2])), title="when each hop count is learned\n(dots: seeds; bars: mean; ▲: not reached by the run's last step)")
     fig.tight_layout()
     return fig
 

@@ -526,28 +526,31 @@ plt.show()
 #   noise settle at 0.95-0.97).
 # - **It does not speed up every hop count.** With the pair, 1-hop questions come sooner
 #   (2,750-3,250 instead of 3,750-4,250 steps) and 3-hop questions are learned *before* 2-hop ones,
-#   which come later than without noise (6,250-8,250 instead of 4,250-4,500) and end a little less
-#   accurate (0.96-0.98 instead of 1.00). With $W_{qk}$ alone, 1-hop questions come later
+#   which come later than without noise (6,250-8,250 instead of 4,250-4,500; they reach 95 % only
+#   at the 98 % mark, so their runs stop while 2-hop accuracy is still rising, at 0.96-0.98). With $W_{qk}$ alone, 1-hop questions come later
 #   (4,500-6,000) and 2-hop ones too (5,000-6,250). So, back to section 3's question: at five
 #   layers the noised model does learn 2-hop questions, only later.
 # - **Noise on $W_{vo}$ alone hurts** (one seed so far): 1 hop comes early (2,750), 3 hops at
-#   20,000 and 2 hops only at 27,250; 98 % test-ID at step 29,500 of the 30,000 allowed, about
-#   three times later than without noise.
+#   20,000 and 2 hops only at 27,250 (with a brief drop of 3-hop accuracy to about 0.5 near step
+#   28,000, visible in the figure); 98 % test-ID at step 29,500 of the 30,000 allowed, about three
+#   times later than without noise.
 # - **The control hurts.** The unmatched pair puts as much noise on each matrix as "both" does,
 #   but no identity in their product. It is slower than no noise in every seed: 98 % test-ID at
-#   steps 16,000-18,000, about twice as late as the matched pair, and it ends a little less accurate
-#   on 3 hops (0.93-0.95 against 0.95-0.97); in seed 1, 3-hop questions never reach 95 % (the
-#   ▲ in the figure: not reached by the run's last step).
+#   steps 16,000-18,000, two to three times as late as the matched pair seed by seed; in seed 1,
+#   3-hop questions never reach 95 % (the ▲ in the figure: not reached by the run's last step).
 #
 # So in the paper's setting two things hold, as at 1 hop in section 3: the matched pair beats the
 # same amount of unmatched noise by thousands of steps, so **the planted identity matters**; and a
-# frozen random term on $W_{qk}$ by itself also beats no noise (sooner than the pair at 98 %, later
-# on 3 hops), so **it is not the only route**.
+# frozen random term on $W_{qk}$ by itself also beats no noise (as soon as the pair at 98 % on
+# average, 6,500 against 7,417 steps, with overlapping seeds; later on 3 hops), so **it is not the
+# only route**.
 # Noise on $W_{vo}$ without its match on $W_{qk}$ (alone, or unmatched) slows training down. This reproduces the
-# direction of the paper's claim (with noise the 5-layer model reaches 98 % on the mixed
-# questions sooner, and ends more accurate on 3-hop ones) on one dataset, one layer and one σ; the
-# paper's other cells (the noised double chain, σ = 0.5, layers 1 and 2) are still to run, three
-# of them at σ = 0.5 are under way (printed above). The asserts below hold
+# direction of the paper's claim for noise on both matrices (and on $W_{qk}$ alone): the 5-layer
+# model reaches 98 % on the mixed questions sooner and ends more accurate on 3-hop ones. For noise
+# on $W_{vo}$ alone, which the paper also reports as helping, our one seed says the opposite. All
+# of this is one dataset, one layer and one σ; the paper's other cells (the noised double chain,
+# σ = 0.5, layers 1 and 2) are still to run, the σ = 0.5 ones at layer 0 are under way (printed
+# above). The asserts below hold
 # each statement to the shipped runs.
 
 # %%
@@ -572,14 +575,14 @@ assert max(by_hop5["both"][3] + by_hop5["qk"][3]) < min(by_hop5["none"][3]), "th
 assert min(final3["both"] + final3["qk"]) > max(final3["none"]), "and they end more accurate on 3 hops"
 assert all(b3 < b2 for b2, b3 in zip(by_hop5["both"][2], by_hop5["both"][3])), "with the pair, 3 hops before 2"
 assert max(by_hop5["both"][1]) < min(by_hop5["none"][1]), "with the pair, 1 hop sooner"
-assert max(final2["both"]) < min(final2["none"]), "with the pair, 2 hops end a little less accurate"
 assert min(by_hop5["qk"][2]) > max(by_hop5["none"][2]), "with W_qk alone, 2 hops later too"
 assert S.noise5_steps_by_hop(settings5["unmatched"])[3][1] is None, "unmatched seed 1 never gets 3 hops to 95 %"
 assert min(by_hop5["both"][2]) > max(by_hop5["none"][2]), "with the pair, 2 hops later than without noise"
 assert min(by_hop5["qk"][1]) > max(by_hop5["none"][1]), "with W_qk alone, 1 hop later than without noise"
 assert best("vo") > 2 * worst("none"), "noise on W_vo alone: much slower"
 assert best("unmatched") > worst("none") > worst("both"), "the unmatched control: slower than no noise, and than the pair"
-assert max(final3["unmatched"]) < min(final3["none"]), "and it ends less accurate on 3 hops"
+assert best("unmatched") > 1.9 * worst("both"), "two to three times as late as the matched pair"
+assert np.mean([s for s, _ in at98["qk"]]) < np.mean([s for s, _ in at98["both"]]) < np.mean([s for s, _ in at98["none"]])
 
 # %% [markdown]
 # ## Summary
@@ -598,8 +601,9 @@ assert max(final3["unmatched"]) < min(final3["none"]), "and it ends less accurat
 # - On 2 hops at d_model 32 (one seed) the noised 3-layer model stayed on the plateau.
 # - In the paper's setting (5 layers × 1 head, mixed 1-3-hop with-order questions, σ = 1 at
 #   layer 0, 3 seeds) the matched pair, or $\Xi_0$ on $W_{qk}$ alone, makes every seed reach 98 %
-#   test-ID sooner than any seed without noise (by 5,500-8,250 steps instead of 10,000-11,500),
+#   test-ID sooner than any seed without noise (at steps 5,500-8,250 instead of 10,000-11,500),
 #   thanks to 3-hop questions (2-hop ones come later), and end more accurate on 3 hops; noise on $W_{vo}$
 #   alone (one seed) is about three times slower, and the unmatched pair (the same noise without
-#   the planted identity) is slower than no noise in every seed (16,000-18,000 steps). The rest of the paper's grid (the noised double chain, σ = 0.5, layers 1
-#   and 2) needs a GPU (`python -m helpers.experiments noise5_sweep`).
+#   the planted identity) is slower than no noise in every seed (16,000-18,000 steps). The rest of
+#   the paper's grid (the noised double chain, σ = 0.5, layers 1 and 2) is sized for a GPU
+#   (`python -m helpers.experiments noise5_sweep`); its σ = 0.5 runs at layer 0 are under way.

@@ -490,6 +490,10 @@ noise5 = X.load_sweep(DATA_DIR / "noise5_sweep.json")
 print(f"finished: {len(noise5['runs'])} of {len(noise5['runs']) + len(noise5['pending'])} runs of the study; "
       f"in progress, not drawn here: " + (", ".join(f"σ = {r['sigma']} on {r['target']} at layer {r['layer']} seed {r['seed']} "
                                                f"(step {r['step']:,})" for r in noise5["in_progress"]) or "none"))
+others5 = [r for r in noise5["runs"] if r["sigma"] not in (0.0, 1.0) or r["dataset"] != "with_order_after" or r["layer"] not in (None, 0)]
+print("finished, not drawn here:", ", ".join(f"{r['dataset']}, σ = {r['sigma']} on {r['target']} at layer {r['layer']} "
+                                               f"seed {r['seed']} (98 % test-ID at step {r['history'].steps_to('test_id', 0.98)})"
+                                               for r in others5) or "none")
 
 
 def first_at_98(run):

@@ -468,7 +468,7 @@ def _noise5_part(data_dir: Path) -> tuple[str, int, str] | None:
     runs = [r for r in X.load_sweep(path)["runs"] if r["dataset"] == "with_order_after"]
     base = [r for r in runs if r["sigma"] == 0]
     by_target = {t: [r for r in runs if r["sigma"] == 1.0 and r["layer"] == 0 and r["target"] == t]
-                 for t in ("both", "qk", "vo", "unmatched")}
+                 for t in X.NOISE_TARGETS}
     if not base or not by_target["both"]:
         return None
     mean = {t: mean_steps([steps_to(r["history"], "test_id", 0.98) for r in rs]) for t, rs in by_target.items() if rs}

@@ -201,7 +201,7 @@ def noise5_view(sweep: dict, dataset: str = "with_order_after", sigma: float = 1
     if not settings:
         raise ValueError(f"no run on {dataset!r} yet")
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.0), gridspec_kw={"width_ratios": [1.2, 1]})
-    width = 0.8 / len(settings)
+    width, hops = 0.8 / len(settings), set()
     for i, (t, runs, running) in enumerate(settings):
         color = NOISE_COLORS.get(t, "grey")
         name = "no noise" if t == "none" else f"σ = {sigma} {_noise_setting_name(t)}, layer {layer}"
@@ -214,7 +214,8 @@ def noise5_view(sweep: dict, dataset: str = "with_order_after", sigma: float = 1
             left.plot(r["history"].steps, r["history"].metrics[f"hop {hop}"], "--", color=color, lw=1,
                       label=f"{name}, unfinished ({len(running)} seed{'s' * (len(running) > 1)})" if j == 0 else None)
         every = runs + running
-        for j, (k, steps) in enumerate(noise5_steps_by_hop(every).items()):
+        for k, steps in noise5_steps_by_hop(every).items():
+            hops.add(k)
             x = k + (i - (len(settings) - 1) / 2) * width
             reached = [s for s in steps if s is not None]
             right.scatter([x] * len(reached), reached, color=color, s=16)
@@ -226,8 +227,7 @@ def noise5_view(sweep: dict, dataset: str = "with_order_after", sigma: float = 1
     left.set(xlabel="training step", ylabel=f"test-ID accuracy, {hop}-hop questions", ylim=(-0.03, 1.03),
              title=f"5 layers x 1 head, variant {dataset!r}: {hop}-hop questions")
     left.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)   # colours: both panels
-    right.set(xlabel="hop count", ylabel="first step at ≥ 95 % test-ID", xticks=sorted(noise5_steps_by_hop(
-        settings[0][1] + settings[0][2])), title="when each hop count is learned\n(dots: seeds; bars: mean; ▲: not reached by the run's last step)")
+    right.set(xlabel="hop count", ylabel="first step at ≥ 95 % test-ID", xticks=sorted(hops), title="when each hop count is learned\n(dots: seeds; bars: mean; ▲: not reached by the run's last step)")
     fig.tight_layout()
     return fig
 

@@ -77,6 +77,7 @@ from helpers import exercises as E
 from helpers import experiments as X
 from helpers import sliders as S
 from helpers.plots import SPLIT_COLORS, plot_matrix, save_thumbnail
+from helpers.scorecard import steps_to as first_step_at  # (step, False), or (last step, True): a lower bound
 from helpers.train import make_model
 
 torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 thread unless you set COURSE_TORCH_THREADS
@@ -496,17 +497,12 @@ print("finished, not drawn here:", ", ".join(f"{r['dataset']}, σ = {r['sigma']}
                                                for r in others5) or "none")
 
 
-def first_at_98(run):
-    """(first step at >= 98 % test-ID, False), or (the run's last step, True) if not (yet) there: a lower bound."""
-    step = run["history"].steps_to("test_id", 0.98)
-    return (step, False) if step is not None else (run["history"].steps[-1], True)
-
-
 settings5 = {"none": S.noise5_runs(noise5, "with_order_after", 0.0) + S.noise5_runs(noise5, "with_order_after", 0.0, unfinished=True)}
 settings5.update({t: S.noise5_runs(noise5, "with_order_after", 1.0, t, 0) + S.noise5_runs(noise5, "with_order_after", 1.0, t, 0, True)
                   for t in S.NOISE_COLORS})
 settings5 = {t: runs for t, runs in settings5.items() if runs}
-at98 = {t: [first_at_98(r) for r in runs] for t, runs in settings5.items()}
+# (first step at >= 98 % test-ID, False), or (the run's last step, True) if not (yet) there: a lower bound
+at98 = {t: [first_step_at(r["history"], "test_id", 0.98) for r in runs] for t, runs in settings5.items()}
 for t, runs in settings5.items():
     name = "no noise" if t == "none" else f"σ = 1 on {t}, layer 0"
     print(f"{name:28s} seeds {[r['seed'] for r in runs]}: 98 % test-ID at steps "

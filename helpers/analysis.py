@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Callable
 
 import numpy as np
 import torch
@@ -364,6 +365,44 @@ def with_order_attention_targets(model: Transformer, data: SeqData, positions=(-
             rows.append(dict(sorted(shares.items(), key=lambda kv: -kv[1])))
         table.append(rows)
     return table
+
+
+def serial_walk_share(model: Transformer, data: SeqData, hops: int, head: int = 0,
+                      patterns: list[torch.Tensor] | None = None) -> dict[int, float]:
+    """With-order questions of `hops` hops: {first layer s: share of questions whose last (hop)
+    position walks the chain on its own}, i.e. its strongest key is the start token in layer s and
+    the slot holding node j as a child in layer s + j, for j = 1..hops. A walk needs hops + 1
+    layers, so s runs over 0..n_layers - hops - 1; shares of different s never overlap."""
+    patterns = patterns if patterns is not None else _patterns(model, data, head)
+    n_layers, T = len(patterns), data.inputs.shape[1]
+    if not 1 <= hops < n_layers:
+        raise ValueError(f"hops={hops}: a walk of k hops needs k + 1 layers, so hops must be in 1..{n_layers - 1}")
+    offsets = chain_offsets_read(model, data, (-1,), head, patterns)[0]          # [n_layers, n]
+    tops = torch.stack([pattern[:, -1].argmax(-1) for pattern in patterns])       # [n_layers, n]
+    reads_start = tops == T - 2
+    child_slot = (tops < pair_token_count(data)) & (tops % 2 == 1)
+
+    def reads_node(j, layer):
+        return child_slot[layer] & (offsets[layer] == j)
+
+    shares = {}
+    for s in range(n_layers - hops):
+        walks = reads_start[s].clone()
+        for j in range(1, hops + 1):
+            walks &= reads_node(j, s + j)
+        shares[s] = walks.float().mean().item()
+    return shares
+
+
+def without_start_token(layers) -> list[tuple[str, Callable]]:
+    """Hooks (for `model.hooks`) that stop the last position of a with-order question (the hop
+    token) from attending to the start token (the position before it) in each of `layers`: that
+    attention weight is set to 0 and the rest renormalised."""
+    def block(pattern, hook):
+        pattern = pattern.clone()
+        pattern[:, :, -1, -2] = 0.0
+        return pattern / pattern.sum(-1, keepdim=True)
+    return [(f"blocks.{layer}.attn.hook_pattern", block) for layer in layers]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import torch
 
 from .analysis import (cot_attention_summary, cot_effective_matching_matrix, diagonal_score,
                        answer_kinds, effective_matching_matrix, embedding_geometry, iteration_attention_metrics, peakiness,
-                       redirected_step_accuracy,
+                       redirected_step_accuracy, serial_walk_share,
                        with_ood_embeddings_rescaled)
 from .course import DATA_DIR
 from .data import ID_TOKENS, ITER_VOCAB_SIZE, OOD_TOKENS, RESIDUES, chain_vocab_size, make_chain_data, make_iteration_data, with_pairs_reordered
@@ -1268,7 +1268,44 @@ def _noise5_record(cell: dict, model, history: History, evals: dict, run_dir: Pa
     return {"n_layers": model.cfg.n_layers, "noise_std": cell["sigma"], "noise_target": cell["target"],
             "noise_layer": cell["layer"], "history": history.to_dict(), "stop_step": history.stop_step,
             "steps_to_95_by_hop": {str(k): history.steps_to(f"hop {k}", 0.95) for k in NOISE5_HOPS},
-            "acc_by_hop": accuracy_by(model, evals["test_id"], "hops"), "seconds": history.seconds}
+            "acc_by_hop": accuracy_by(model, evals["test_id"], "hops"), "seconds": history.seconds,
+            **({"serial_walk": noise5_serial_walk(model)} if cell["dataset"] == "with_order_after" else {})}
+
+
+NOISE5_WALK_QUESTIONS = 1000   # fresh with-order questions per hop count for `noise5_serial_walk` [ours]
+
+
+def noise5_serial_walk(model) -> dict:
+    """{hop count: {first layer: share}} of fresh with-order questions (`NOISE5_WALK_QUESTIONS` per
+    hop count, seed 2026) that the hop position walks on its own (`analysis.serial_walk_share`)."""
+    model = model.float().eval()
+    return {str(k): {str(s): v for s, v in serial_walk_share(
+                model, make_chain_data(NOISE5_WALK_QUESTIONS, k, "test_id", n_nodes=NOISE5_NODES,
+                                       variant="with_order_after", seed=2026), k).items()}
+            for k in NOISE5_HOPS}
+
+
+def add_noise5_walks(run_dir: Path = NOISE5_DIR) -> int:
+    """Measure `serial_walk` for the finished with-order runs whose record lacks it (runs that
+    finished before the measure existed), from their weights in `run_dir` (for the run shipped as
+    data/chain_5layer.pt, from that copy). Returns how many records it completed; a run without
+    weights here (trained elsewhere) keeps its record as it is."""
+    done = 0
+    for cell in noise5_cells():
+        record_path = run_path(run_dir, cell)
+        if cell["dataset"] != "with_order_after" or not record_path.exists():
+            continue
+        record = json.loads(record_path.read_text())
+        weights = Path(run_dir) / f"{cell_key(cell)}.pt"
+        if cell == CHAIN_5LAYER_CELL and not weights.exists():
+            weights = DATA_DIR / "chain_5layer.pt"
+        if "serial_walk" in record or not weights.exists():
+            continue
+        model, _ = load_checkpoint(weights, expected=_noise5_model_config(cell))
+        record["serial_walk"] = noise5_serial_walk(model)
+        record_path.write_text(json.dumps(record))
+        done += 1
+    return done
 
 
 def _noise5_run(cell: dict, train_cfg: TrainConfig = NOISE5_TRAIN, run_dir: Path = NOISE5_DIR) -> dict:
@@ -1298,6 +1335,8 @@ def make_noise5_sweep(path: Path = DATA_DIR / "noise5_sweep.json", workers: int 
     collect=True trains nothing and writes what is finished, listing the rest under "pending" (and,
     under "in_progress", the curves so far of those that have a mid-run checkpoint)."""
     cells = noise5_cells()
+    if collect:
+        add_noise5_walks()
     runs = (finished_records(cells, NOISE5_DIR) if collect
             else run_sweep_together(_noise5_group, cells, NOISE5_DIR, workers, together, desc="5L1H noise study")
             if together else run_sweep(_noise5_run, cells, NOISE5_DIR, workers, desc="5L1H noise study"))
@@ -1313,22 +1352,32 @@ def make_noise5_sweep(path: Path = DATA_DIR / "noise5_sweep.json", workers: int 
 CHAIN_5LAYER_CELL = {"dataset": "with_order_after", "sigma": 0.0, "target": "both", "layer": None, "seed": 0}
 
 
-def make_chain_5layer(path: Path = DATA_DIR / "chain_5layer.pt", **_) -> Path:
-    """Copy the noise study's run `CHAIN_5LAYER_CELL` into data/ (training it first, resumably, if missing)."""
-    c = CHAIN_5LAYER_CELL
+# and the run with sigma 1 on W_qk alone at layer 0, seed 0 (notebook 04: its hop position walks 3 hops).
+CHAIN_5LAYER_QK_CELL = {"dataset": "with_order_after", "sigma": 1.0, "target": "qk", "layer": 0, "seed": 0}
+
+
+def make_chain_5layer(path: Path = DATA_DIR / "chain_5layer.pt", cell: dict = CHAIN_5LAYER_CELL,
+                      name: str = "chain_5layer", **_) -> Path:
+    """Copy the noise study's run `cell` into data/ (training it first, resumably, if missing)."""
+    c = cell
     task = {"family": "chain", "hops": list(NOISE5_HOPS), "n_nodes": NOISE5_NODES, "variant": c["dataset"],
             "n_train": N_TRAIN, "seed": c["seed"]}
-    return ship_sweep_run(_noise5_run, c, NOISE5_DIR, path, "python -m helpers.experiments chain_5layer",
+    return ship_sweep_run(_noise5_run, c, NOISE5_DIR, path, f"python -m helpers.experiments {name}",
                           "5-layer with-order model",
                           lambda record: {"noise5_cell": c, "task": task, "train_config": replace(NOISE5_TRAIN, seed=c["seed"]).to_dict(),
                                           "history": record["history"], "acc_by_hop": record["acc_by_hop"],
                                           "device": record.get("device")})
 
 
-def load_chain_5layer(path: Path = DATA_DIR / "chain_5layer.pt"):
-    """(model, meta) of the shipped 5-layer with-order model (fp16 on disk, float32 here)."""
-    c = CHAIN_5LAYER_CELL
-    return load_checkpoint(path, expected=noise5_model_config(c["dataset"], c["sigma"], c["target"], c["layer"], c["seed"]))
+def make_chain_5layer_qk(path: Path = DATA_DIR / "chain_5layer_qk.pt", **_) -> Path:
+    return make_chain_5layer(path, CHAIN_5LAYER_QK_CELL, "chain_5layer_qk")
+
+
+def load_chain_5layer(path: Path = DATA_DIR / "chain_5layer.pt", cell: dict = CHAIN_5LAYER_CELL):
+    """(model, meta) of a shipped 5-layer with-order model (fp16 on disk, float32 here); `cell`
+    is its run in the noise study (`CHAIN_5LAYER_CELL`, `CHAIN_5LAYER_QK_CELL`)."""
+    return load_checkpoint(path, expected=noise5_model_config(cell["dataset"], cell["sigma"], cell["target"],
+                                                              cell["layer"], cell["seed"]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1499,10 +1548,11 @@ ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "iteration16_controls": partial(make_iteration16_sweep, only="controls"),
              "iteration16_polynomial": make_iteration16_polynomial,
              "authors_chain": make_authors_chain, "chain_5layer": make_chain_5layer,
+             "chain_5layer_qk": make_chain_5layer_qk,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
 
 
-CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "chain_2hop_shared", "iteration_polynomial", "chain_5layer",
+CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "chain_2hop_shared", "iteration_polynomial", "chain_5layer", "chain_5layer_qk",
                "iteration16_polynomial")   # --out writes NAME.pt; mysteries write a folder
 
 

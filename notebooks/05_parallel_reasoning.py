@@ -547,20 +547,13 @@ for k, t in targets.items():
 # renormalised) and measure accuracy again.
 
 # %%
-def without_start_token(layers):
-    """Hooks that stop the last position from attending to the start token in `layers`."""
-    def block(pattern, hook):
-        pattern = pattern.clone()
-        pattern[:, :, -1, -2] = 0.0
-        return pattern / pattern.sum(-1, keepdim=True)
-    return [(f"blocks.{layer}.attn.hook_pattern", block) for layer in layers]
-
-
+# A.without_start_token(layers): hooks that set the hop position's attention to the start token
+# to 0 in those layers (the rest renormalised)
 blocked = {}
 for k, d in fresh5.items():
     blocked[k] = {"none": accuracy_by(five, d, "hops")[k]}
     for layers in ((1,), (2,), (3,), (2, 3)):
-        with five.hooks(without_start_token(layers)):
+        with five.hooks(A.without_start_token(layers)):
             blocked[k][layers] = accuracy_by(five, d, "hops")[k]
     print(f"{k} hop(s): accuracy " + " | ".join(
         f"{'as trained' if key == 'none' else 'blocked in layer ' + '+'.join(map(str, key))}: {v:.2f}"
@@ -590,6 +583,11 @@ assert blocked[3][(2, 3)] < 0.5 and abs(blocked[3][(1,)] - blocked[3]["none"]) <
 # what a serial walk can reach. On the paper's noised double chain the answer is one of two chain
 # ends, so spotting an end gives at most 50 %; our no-noise runs on it had not jumped by step 6,000
 # (see `data/README.md`), so that test is still to run.
+#
+# Noise changes the route. Notebook 04 (section 5) opens the models of the noise study: with noise
+# on $W_{qk}$ of layer 1, every seed's hop position walks 3-hop questions serially by itself, in
+# two seeds starting in layer 0 (it reads the start token there, not in layer 1), so that walk
+# ends in layer 3. Serial again, only started earlier.
 
 # %% [markdown]
 # One typical question per hop count, drawn as the paper draws information flow: columns are

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from helpers import analysis as A
-from helpers.data import make_chain_data, make_iteration_data
+from helpers.data import chain_vocab_size, make_chain_data, make_iteration_data
 from helpers.handbuilt import matching_model
 from helpers.model import ModelConfig
 from helpers.train import evaluate, make_model
@@ -211,3 +211,33 @@ def test_with_order_attention_targets_labels_each_key_kind():
     assert last[2] == {"node 1 as a parent": 1.0}
     offsets = A.chain_offsets_read(None, data, (-1, -2), patterns=patterns)
     assert offsets.shape == (2, 3, n) and (offsets[:, 1] == 1).all() and (offsets[:, 0] == 0).all()
+
+
+def test_serial_walk_share_finds_the_walk_and_its_first_layer():
+    """Hand-set patterns on 2-hop with-order questions, 5 layers: the last position reads the start
+    token in layer 1, node 1 in layer 2 and node 2 in layer 3 (a walk from layer 1) in the first
+    half of the questions; in the second half it reads node 1 twice (no walk)."""
+    data = make_chain_data(40, 2, "test_id", n_nodes=5, variant="with_order_after", seed=5)
+    n, T = data.inputs.shape
+    rows = torch.arange(n)
+    slot = {j: A.child_position(data, data.info["chain"][rows, data.info["start"] + j]) for j in (1, 2)}
+    patterns = [torch.full((n, T, T), 1.0 / T) for _ in range(5)]
+    patterns[1][:, :, T - 2] = 1.0
+    patterns[2][rows, -1, slot[1]] = 1.0
+    patterns[3][rows, -1, torch.where(rows < n // 2, slot[2], slot[1])] = 1.0
+    shares = A.serial_walk_share(None, data, 2, patterns=patterns)
+    assert list(shares) == [0, 1, 2]
+    assert shares[1] == pytest.approx(0.5) and shares[0] == 0.0 and shares[2] == 0.0
+    with pytest.raises(ValueError, match="hops=5"):
+        A.serial_walk_share(None, data, 5, patterns=patterns)
+
+
+def test_without_start_token_removes_that_weight_only_in_the_named_layers():
+    data = make_chain_data(20, 2, "test_id", n_nodes=5, variant="with_order_after", seed=6)
+    model = make_model(ModelConfig(vocab_size=chain_vocab_size("with_order_after"), seq_len=data.inputs.shape[1],
+                                   d_model=32, n_layers=3, n_heads=1), seed=0)
+    with model.hooks(A.without_start_token((1,))):
+        _, cache = model.run_with_cache(data.inputs)
+    assert (cache["pattern", 1][:, 0, -1, -2] == 0).all()
+    assert cache["pattern", 1][:, 0, -1].sum(-1) == pytest.approx(torch.ones(len(data)))
+    assert (cache["pattern", 0][:, 0, -1, -2] > 0).all() and (cache["pattern", 2][:, 0, -1, -2] > 0).all()

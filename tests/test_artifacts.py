@@ -233,14 +233,23 @@ def test_noise5_sweep_and_the_5layer_checkpoint():
     for run in sweep.get("in_progress", []):   # unfinished runs: still pending, with their curves so far
         assert {k: run[k] for k in keys} in pending
         assert run["history"].steps[-1] == run["step"] < sweep["train_config"]["steps"]
-    model, meta = X.load_chain_5layer()
-    assert meta["command"] == "python -m helpers.experiments chain_5layer" and meta["noise5_cell"] == X.CHAIN_5LAYER_CELL
-    record = next(r for r in sweep["runs"] if all(r[k] == v for k, v in X.CHAIN_5LAYER_CELL.items()))
-    assert meta["acc_by_hop"] == record["acc_by_hop"]
+    for run in sweep["runs"]:   # the hop position's own walk: shares of disjoint first layers, per hop count
+        if "serial_walk" in run:
+            assert run["dataset"] == "with_order_after" and set(run["serial_walk"]) == {str(k) for k in X.NOISE5_HOPS}
+            for k, shares in run["serial_walk"].items():
+                assert set(shares) == {str(s) for s in range(5 - int(k))} and 0 <= sum(shares.values()) <= 1 + 1e-6
     data = X.chain_eval_sets(list(X.NOISE5_HOPS), X.NOISE5_NODES, "with_order_after")["test_id"]
-    measured = accuracy_by(model, data, "hops")
-    for k, value in meta["acc_by_hop"].items():
-        assert measured[int(k)] == pytest.approx(value, abs=5e-3)   # fp16 weights, the same held-out questions
+    for name, cell in (("chain_5layer", X.CHAIN_5LAYER_CELL), ("chain_5layer_qk", X.CHAIN_5LAYER_QK_CELL)):
+        model, meta = X.load_chain_5layer(DATA_DIR / f"{name}.pt", cell)
+        assert meta["command"] == f"python -m helpers.experiments {name}" and meta["noise5_cell"] == cell
+        record = next(r for r in sweep["runs"] if all(r[k] == v for k, v in cell.items()))
+        assert meta["acc_by_hop"] == record["acc_by_hop"]
+        measured = accuracy_by(model, data, "hops")
+        for k, value in meta["acc_by_hop"].items():
+            assert measured[int(k)] == pytest.approx(value, abs=5e-3)   # fp16 weights, the same held-out questions
+        walk = X.noise5_serial_walk(model)
+        for k, shares in record["serial_walk"].items():
+            assert walk[k] == pytest.approx(shares, abs=0.01)
 
 
 def test_init_ln_2hop_sweep():

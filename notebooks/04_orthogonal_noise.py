@@ -42,7 +42,8 @@
 #    does **not** help;
 # 4. how a control that keeps the noise but breaks the identity tells the two explanations apart;
 # 5. what the same noise does to a 5-layer model on the paper's mixed 1-3-hop with-order questions,
-#    and how a model trained with noise on $W_{qk}$ answers 3-hop questions (a walk that starts a layer early).
+#    and how the models trained with noise on $W_{qk}$ answer 3-hop questions (a serial walk, in two seeds
+#    started a layer early); and a first look at the paper's second dataset, the noised double chain.
 #
 # Four checked exercises (three predictions and one function) and an open question.
 
@@ -472,7 +473,8 @@ assert live_steps is not None and live_steps <= max(base)
 # questions from the group's generators (notebook 01, section 3). The full study in that setting
 # is defined (`python -m helpers.experiments noise5_sweep`: 2 datasets × no noise or σ ∈ {0.5, 1}
 # on $W_{qk}$, $W_{vo}$, both or the unmatched pair, at layer 0, 1 or 2 × 3 seeds: 150 runs, sized
-# for a GPU). What is shipped so far is one slice of it, trained on a laptop CPU: the **with-order**
+# for a GPU). What is shipped so far is one slice of it, trained on a laptop CPU (except the first 6,000
+# steps of two runs without noise, on a borrowed GPU): the **with-order**
 # questions (`variant="with_order_after"`, after the group's `task_single_chain_with_order`:
 # shuffled pairs, then the start token, then the hop count as its own token; each question draws
 # its hop count, 1, 2 or 3, uniformly), σ = 1 at **layer 0** ($\Xi_0$ on $W_{vo}^{(0)}$ and/or $W_{qk}^{(1)}$), against
@@ -538,7 +540,7 @@ plt.show()
 #   times later than without noise.
 # - **The control hurts.** The unmatched pair puts as much noise on each matrix as "both" does,
 #   but no identity in their product. It is slower than no noise in every seed: 98 % test-ID at
-#   steps 16,000-18,000, two to three times as late as the matched pair seed by seed; in seed 1,
+#   steps 16,000-18,000, 1.9 to 2.9 times as late as the matched pair seed by seed; in seed 1,
 #   3-hop questions never reach 95 % (the ▲ in the figure: not reached by the run's last step).
 #
 # So in the paper's setting two things hold, as at 1 hop in section 3: the matched pair beats the
@@ -550,10 +552,10 @@ plt.show()
 # direction of the paper's claim for noise on both matrices (and on $W_{qk}$ alone): the 5-layer
 # model reaches 98 % on the mixed questions sooner and ends more accurate on 3-hop ones. For noise
 # on $W_{vo}$ alone, which the paper also reports as helping, our one seed says the opposite. All
-# of this is one dataset, one layer and one σ; the paper's other cells (the noised double chain,
-# σ = 0.5, layers 1 and 2) are still to run, the σ = 0.5 ones at layer 0 are under way (printed
-# above). The asserts below hold
-# each statement to the shipped runs.
+# of this is one dataset, one layer and one σ; the paper's other cells (σ = 0.5, layers 1 and 2)
+# are still to run, the σ = 0.5 ones at layer 0 are under way (printed above), and the noised
+# double chain has started (the end of this section). The asserts below hold each statement to
+# the shipped runs.
 
 # %%
 def worst(t):
@@ -589,19 +591,25 @@ assert np.mean([s for s, _ in at98["qk"]]) < np.mean([s for s, _ in at98["both"]
 # %% [markdown]
 # ### Inside the 5-layer models: who walks the chain? [ours]
 #
-# Why would noise bring 3-hop questions forward, and push 2-hop ones back? Look at where each
-# trained model's **hop position** (the last token, which answers) attends. A *serial walk* is
-# the mechanism of notebook 02 done by that one position: in some layer $s$ its strongest key is
-# the start token, in layer $s{+}1$ the pair slot that holds node 1 (the start's child), in layer
-# $s{+}2$ node 2, and so on up to node $k$. A $k$-hop walk needs $k{+}1$ layers, so five layers
-# leave room for a 3-hop walk from layer 0 or from layer 1. Notebook 05 (section 7) found that the
-# model without noise walks 1 and 2 hops this way from layer 1, but answers 3 hops another way,
-# with help from the start position.
+# Why would noise bring 3-hop questions forward? Look at where each trained model attends. Two
+# positions matter. The **hop position** is the last one: it holds the hop-count token (`k=3`)
+# and gives the answer. The **start position** is the one before it: it holds the start token.
+# Everything before them is the shuffled pairs; the *slot of node j* is the second token of the
+# pair [node j-1, node j], the position where matching finds node j as a child.
+#
+# A *serial walk* is the mechanism of notebook 02 done by the hop position alone: in some layer
+# $s$ its strongest key is the start token, in layer $s{+}1$ the slot of node 1 (the start's
+# child), in layer $s{+}2$ the slot of node 2, and so on up to node $k$. A $k$-hop walk needs
+# $k{+}1$ layers, so five layers leave room for a 3-hop walk from layer 0 or from layer 1.
+# Notebook 05 (section 7) found that the model without noise walks 1 and 2 hops this way from
+# layer 1, but answers 3 hops another way, with help from the start position. (A naming note:
+# "σ = 1 at layer 0" puts $\Xi_0$ on $W_{vo}$ of layer 0 and/or on $W_{qk}$ of layer **1**; the
+# layers below are where each model attends.)
 #
 # Each finished run's record carries, for 1,000 fresh questions per hop count, the share that
-# its hop position walks, and from which layer (`X.noise5_serial_walk`, measured when the run
-# finished; `A.serial_walk_share` does the counting). The run without noise of seed 1 was trained
-# on a borrowed GPU and its weights were not kept, so it has no entry.
+# its hop position walks, and from which layer (`X.noise5_serial_walk`, measured from the run's
+# saved weights; `A.serial_walk_share` does the counting). The run without noise of seed 1 had
+# its last steps on a borrowed GPU and its weights were not kept, so it has no entry.
 #
 # **Predict:** which setting's models walk 3 hops on their own?
 
@@ -618,35 +626,38 @@ for t, by_seed in walks.items():
     name = "no noise" if t == "none" else f"σ = 1 on {t}, layer 0"
     for seed, by_hop in by_seed.items():
         print(f"{name:27s} seed {seed}: walked " + " | ".join(
-            f"{k} hop{'s' * (k > 1)}: {share:4.0%}" + (f" (from layer {first})" if share > 0.05 else "")
+            f"{k} hop{'s' * (k > 1)}: {share:6.1%}" + (f" (from layer {first})" if share > 0.05 else "")
             for k, (share, first) in by_hop.items()))
 
 # %% [markdown]
 # One setting stands apart. In every seed with $\Xi_0$ on $W_{qk}^{(1)}$ alone, the hop position
-# walks **all** the 3-hop questions by itself, and in two of the three seeds the walk starts in
-# **layer 0**: the hop token reads the start token at once, one layer earlier than it does for 1
-# and 2 hops, and the walk ends in layer 3 with a layer to spare. No other model walks 3 hops:
-# not the ones without noise, not the matched pair, not the unmatched pair, not $W_{vo}$ alone.
-# The matched pair is different again: its hop position walks 1 hop late (start token in layer 3,
-# node 1 in layer 4) and 2 hops almost never, so whatever makes it fast on 3 hops is not a walk
-# by the hop position; we have not traced it.
+# walks virtually every 3-hop question by itself (99.7-99.8 %). In two of the three seeds that
+# walk starts in **layer 0**: the hop position reads the start token at once, one layer earlier
+# than it does for 1 and 2 hops, and the walk ends in layer 3 with a layer to spare; in the third
+# seed it starts in layer 1, like its 1- and 2-hop walks, and uses all five layers. No other
+# model we could measure walks 3 hops: not the two without noise, not the matched pair, not the
+# unmatched pair, not $W_{vo}$ alone. The matched pair is different again: its hop position
+# walks 1 hop late (start token in layer 3, node 1 in layer 4) and 2 hops rarely (0 %, 23 % and
+# 0 % of the questions), so whatever makes it fast on 3 hops is not a walk by the hop position;
+# we have not traced it.
 #
 # Attention shows where a model looks, not what it uses. The check is the one of notebook 05:
 # block the hop position's attention to the start token in one layer
-# (`A.without_start_token`) and measure accuracy again, here on the two shipped models of seed 0,
+# (`A.without_start_token`) and measure accuracy again, here on the two shipped models of seed 0
+# (the same 1,000 fresh questions per hop count as notebook 05, so the no-noise numbers match it),
 # without noise (`chain_5layer.pt`) and with $\Xi_0$ on $W_{qk}^{(1)}$ alone (`chain_5layer_qk.pt`,
 # copied by `python -m helpers.experiments chain_5layer_qk`).
 
 # %%
 models5 = {"none": X.load_chain_5layer()[0].cpu(),
            "qk": X.load_chain_5layer(DATA_DIR / "chain_5layer_qk.pt", X.CHAIN_5LAYER_QK_CELL)[0].cpu()}
-fresh5 = {k: make_chain_data(1000, k, "test_id", n_nodes=X.NOISE5_NODES, variant="with_order_after", seed=7)
+fresh5 = {k: make_chain_data(1000, k, "test_id", n_nodes=X.NOISE5_NODES, variant="with_order_after", seed=2026)
           for k in X.NOISE5_HOPS}
 blocked5 = {}
 for t, model in models5.items():
     for k, d in fresh5.items():
         row = {"as trained": accuracy_by(model, d, "hops")[k]}
-        for layer in range(4):
+        for layer in range(5):
             with model.hooks(A.without_start_token((layer,))):
                 row[layer] = accuracy_by(model, d, "hops")[k]
         blocked5[t, k] = row
@@ -662,7 +673,7 @@ for ax, (t, model) in zip(axes, models5.items()):
     plot_information_flow([cache["pattern", layer][0, 0] for layer in range(5)], chain_token_labels(d.inputs[i].tolist()),
                           ax=ax, title=("no noise" if t == "none" else "σ = 1 on W_qk alone, layer 0")
                           + ": chain " + " -> ".join(map(str, d.info["chain"][i].tolist())) + f", answer {int(d.labels[i])}")
-fig.suptitle("A 3-hop question: with noise on W_qk the hop token (right) reads the start token in layer 0 "
+fig.suptitle("A 3-hop question, seed 0: with noise on W_qk the hop position (right) reads the start token in layer 0 "
              "and walks one node per layer", fontsize="medium")
 fig.tight_layout()
 plt.show()
@@ -676,23 +687,101 @@ assert all(walks[t][seed][k] == (walks[t][seed][k][0], 1) and walks[t][seed][k][
 assert all(walks["both"][seed][1][0] >= 0.95 and walks["both"][seed][1][1] == 3 and walks["both"][seed][2][0] <= 0.3
            for seed in walks["both"]), "the pair: 1 hop walked late, 2 hops hardly walked"
 qk3, none3 = blocked5["qk", 3], blocked5["none", 3]
-assert qk3["as trained"] >= 0.97 and qk3[0] < 0.6 and min(qk3[l] for l in (1, 2, 3)) > qk3["as trained"] - 0.03, "W_qk: 3 hops need layer 0's read"
+assert qk3["as trained"] >= 0.97 and qk3[0] < 0.6 and min(qk3[l] for l in (1, 2, 3, 4)) > qk3["as trained"] - 0.03, "W_qk: 3 hops need layer 0's read"
 assert all(blocked5[t, k][1] < 0.5 and blocked5[t, k][0] > blocked5[t, k]["as trained"] - 0.03
            for t in models5 for k in (1, 2)), "1 and 2 hops need layer 1's read, in both models"
 assert none3[0] > none3["as trained"] - 0.03 and min(none3[2], none3[3]) < none3["as trained"] - 0.2, "no noise: 3 hops need layers 2-3"
 
 # %% [markdown]
-# The check agrees with the walk. In the model with noise on $W_{qk}$, 3-hop answers need the
-# hop token's read of the start token in **layer 0** (blocked there, accuracy falls from 1.00 to
-# 0.4), and no later read of it; 1- and 2-hop answers need the read in layer 1, as in the model
-# without noise. That model instead needs its layer-2 and layer-3 reads of the start position for
-# 3 hops, the second route of notebook 05.
+# The check agrees with the walk. In the seed-0 model with noise on $W_{qk}$, 3-hop answers need
+# the hop position's read of the start token in **layer 0** (blocked there, accuracy falls from
+# 1.00 to about 0.4), and no later read of it (layers 1-4); 1- and 2-hop answers need the read in
+# layer 1, as in the model without noise. That model instead leans on its layer-2 and layer-3
+# reads of the start position for 3 hops (blocked in one of them, 3-hop accuracy drops to about
+# 0.5-0.7), the second route of notebook 05.
 #
-# So with noise on $W_{qk}$ alone the model learns a **separate, earlier walk for 3-hop
-# questions**: the plain serial mechanism, started one layer sooner than for 1 and 2 hops, where
-# the model without noise leans on the start position. Why the noise favours that walk we have
+# So with noise on $W_{qk}$ alone every seed learns a **plain serial walk for 3-hop questions**,
+# and two of three start it one layer sooner than their 1- and 2-hop walks, where the models
+# without noise lean on the start position. Why the noise favours that walk we have
 # not tested. The matched pair gets its speed some other way, and the unmatched pair, which has
-# noise on $W_{qk}^{(1)}$ too, # does not find the early walk. These are three to four seeds per setting on one dataset.
+# noise on $W_{qk}^{(1)}$ too, does not find the early walk. These are one to three seeds per
+# setting (the printout), on one dataset.
+
+# %% [markdown]
+# ### The second dataset: the noised double chain (runs in progress)
+#
+# The paper's other dataset is the group's `task_noised_double_chain` (`variant="noised_double"`,
+# notebook 01): two chains of 5 nodes, plus one distractor pair per chain, `[noise, c_j]`, that
+# points *into* an interior node, all 10 pairs shuffled together; the question is one token, the
+# node k hops before the end of one chain, and the answer is that chain's last node. So the
+# answer is always one of the two chain ends, and a model that spots the ends and picks one at
+# random scores about 50 %; above that it must follow the chain. These runs are much slower
+# than the with-order ones: on a laptop CPU, the three seeds without noise and the three with
+# σ = 1 on both matrices at layer 0 were trained side by side, and none has finished. Their curves
+# so far are shipped (`in_progress`); the run files are checkpointed, so the same command goes on
+# from there.
+#
+# **Predict:** does the matched pair speed up learning here too?
+
+# %%
+double_none = S.noise5_runs(noise5, "noised_double", 0.0) + S.noise5_runs(noise5, "noised_double", 0.0, unfinished=True)
+double_both = (S.noise5_runs(noise5, "noised_double", 1.0, "both", 0)
+               + S.noise5_runs(noise5, "noised_double", 1.0, "both", 0, unfinished=True))
+common_step = min(r["history"].steps[-1] for r in double_none + double_both)   # the last step every run has reached
+
+
+def test_id_at(run, step):
+    h = run["history"]
+    return h.acc["test_id"][h.steps.index(step)]
+
+
+def first_above_half(run):
+    """First step at which test-ID accuracy exceeds 50 % (picking one of the two chain ends at random)."""
+    return next((s for s, a in zip(run["history"].steps, run["history"].acc["test_id"]) if a > 0.5), None)
+
+
+for name, runs in (("no noise", double_none), ("σ = 1 on both, layer 0", double_both)):
+    for r in runs:
+        h = r["history"]
+        i = h.steps.index(common_step)
+        print(f"{name:22s} seed {r['seed']}: at step {common_step:,}: test-ID {h.acc['test_id'][i]:.2f}, per hop "
+              + ", ".join(f"{k}: {h.metrics[f'hop {k}'][i]:.2f}" for k in X.NOISE5_HOPS)
+              + " | test-ID above 50 % " + (f"from step {first_above_half(r):,}" if first_above_half(r) else "not yet")
+              + f" | trained so far: {h.steps[-1]:,} steps")
+fig = S.noise5_view(noise5, "noised_double", 1.0, 0, hop=3)
+fig.suptitle(f"Noised double chain, 5 layers (runs in progress): up to step {common_step:,}, the matched pair "
+             "is ahead of no noise in every seed", fontsize="medium")
+fig.tight_layout()
+plt.show()
+at_common = {name: [test_id_at(r, common_step) for r in runs] for name, runs in (("none", double_none), ("both", double_both))}
+above_half = {name: [first_above_half(r) or float("inf") for r in runs] for name, runs in (("none", double_none), ("both", double_both))}
+assert len(double_none) >= 3 and len(double_both) >= 3 and common_step >= 3000
+assert min(at_common["both"]) > max(at_common["none"]), "at the last common step, every noised seed is ahead"
+assert max(above_half["both"]) < min(above_half["none"]), "every noised seed passes 50 % before any seed without noise"
+hop_at_common = {name: {k: [r["history"].metrics[f"hop {k}"][r["history"].steps.index(common_step)] for r in runs]
+                        for k in X.NOISE5_HOPS} for name, runs in (("none", double_none), ("both", double_both))}
+assert max(at_common["none"]) < 0.5 < 0.75 < min(at_common["both"]), "no noise: below picking an end at random"
+assert min(hop_at_common["both"][1] + hop_at_common["both"][2]) >= 0.9 > max(hop_at_common["both"][3])
+assert max(hop_at_common["none"][1]) < 0.4 < min(hop_at_common["none"][2]), "no noise: 1 hop worst, 2 hops best"
+double_by_hop = S.noise5_steps_by_hop(double_both)
+assert all(s is not None and s <= 10_000 for k in (1, 2) for s in double_by_hop[k]), "1 and 2 hops at 95 % by step 10,000"
+
+# %% [markdown]
+# What the runs show so far (the printout gives the step):
+#
+# - **Without noise, every seed is stuck.** Test-ID accuracy sits near 0.4, under the 50 % of
+#   picking one of the two chain ends at random. Oddly, 1-hop questions are the worst (about 0.25-0.3)
+#   and 2-hop ones the best (about 0.6).
+# - **With the matched pair, every seed has left that plateau.** Test-ID passed 50 % by step 3,000 and
+#   is above 0.8; 1- and 2-hop questions are at 0.9 or more (95 % first reached at steps 7,500-8,750
+#   and 8,000-9,500, the right panel), 3-hop ones still well below, after a dip between steps
+#   4,000 and 6,000 that every seed shows.
+#
+# So on the paper's second dataset the matched pair speeds learning up too, in every seed, by more
+# than ten thousand steps so far. What is still open: whether the runs without noise leave their
+# plateau within the 30,000 steps, when the runs with noise learn 3 hops, and the other
+# settings (W_qk or W_vo alone, the unmatched pair, σ = 0.5, layers 1 and 2). The same command
+# resumes these runs from their checkpoints.
 
 # %% [markdown]
 # ## Summary
@@ -715,10 +804,13 @@ assert none3[0] > none3["as trained"] - 0.03 and min(none3[2], none3[3]) < none3
 #   thanks to 3-hop questions (2-hop ones come later), and end more accurate on 3 hops; noise on $W_{vo}$
 #   alone (one seed) is about three times slower, and the unmatched pair (the same noise without
 #   the planted identity) is slower than no noise in every seed (16,000-18,000 steps). The rest of
-#   the paper's grid (the noised double chain, σ = 0.5, layers 1 and 2) is sized for a GPU
+#   the paper's grid (σ = 0.5, layers 1 and 2, most of the noised double chain) is sized for a GPU
 #   (`python -m helpers.experiments noise5_sweep`); its σ = 0.5 runs at layer 0 are under way.
-- Inside those models [ours]: with $\Xi_0$ on $W_{qk}$ alone, every seed's hop position walks
-  3-hop questions serially by itself (start token, node 1, node 2, node 3), in two seeds from
-  layer 0, one layer earlier than its 1- and 2-hop walks; blocking that layer-0 read drops 3-hop
-  accuracy from 1.00 to 0.41. No other model walks 3 hops; the matched pair's route to its
-  3-hop answers is still to trace.
+# - Inside those models [ours]: with $\Xi_0$ on $W_{qk}$ alone, every seed's hop position walks
+#   3-hop questions serially by itself (start token, node 1, node 2, node 3), in two seeds from
+#   layer 0, one layer earlier than its 1- and 2-hop walks; in the shipped seed-0 model, blocking
+#   that layer-0 read drops 3-hop accuracy from 1.00 to about 0.4. No other model we could measure
+#   walks 3 hops; the matched pair's route to its 3-hop answers is still to trace.
+# - On the noised double chain (runs in progress, 3 seeds each): without noise every seed is
+#   still below 50 % test-ID, under picking one of the two chain ends at random; with σ = 1 on
+#   both matrices at layer 0 every seed is above 0.8, with 1- and 2-hop questions at 0.9 or more.

@@ -582,14 +582,15 @@ assert blocked[3][(2, 3)] < 0.5 and abs(blocked[3][(1,)] - blocked[3]["none"]) <
 # node 3 exactly at layer 4, and the questions ask at most 3 hops. A test needs questions beyond
 # what a serial walk can reach. On the paper's noised double chain the answer is one of two chain
 # ends, so spotting an end gives at most 50 %. Our runs on it are in progress (notebook 04,
-# section 5): without noise every seed is still below 50 % after more than 14,000 steps, so
+# section 5): without noise every seed is still below 50 % after more than 16,000 steps, so
 # that test is still to run.
 #
 # Noise changes the route. Notebook 04 (section 5) opens the models of the noise study: with noise
-# on $W_{qk}$ of layer 1, every seed's hop position walks 3-hop questions serially by itself; in
-# two of three seeds that walk starts in layer 0 (it reads the start token there, not in layer 1)
-# and ends in layer 3. Serial again: no help from the start position, and no more hops than
-# a serial walk allows.
+# on $W_{qk}$ of layer 1 alone, every seed's hop position walks 3-hop questions serially by
+# itself; in two of three seeds that walk starts in layer 0 (it reads the start token there, not
+# in layer 1) and ends in layer 3. Serial again, and no more hops than a serial walk allows (in
+# the seed-0 model, where the blocking check ran, 3-hop answers need no read of the start
+# position after layer 0).
 
 # %% [markdown]
 # One typical question per hop count, drawn as the paper draws information flow: columns are

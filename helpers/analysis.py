@@ -405,6 +405,25 @@ def without_start_token(layers) -> list[tuple[str, Callable]]:
     return [(f"blocks.{layer}.attn.hook_pattern", block) for layer in layers]
 
 
+def pairs_kept_apart(layers, n_pair_tokens: int) -> list[tuple[str, Callable]]:
+    """Hooks (for `model.hooks`) that stop the pairs of a chain question from reading each other in
+    each of `layers`: a query among the first `n_pair_tokens` positions (`pair_token_count`) keeps
+    only its attention to its own pair (the pair's first slot, and itself); the weights on every
+    other key are set to 0 and the rest renormalised. The question's positions are untouched, so
+    what this removes is the traffic between pairs that composing hops in parallel would need."""
+    if n_pair_tokens < 2 or n_pair_tokens % 2:
+        raise ValueError(f"n_pair_tokens={n_pair_tokens}: the pairs fill an even number >= 2 of positions")
+
+    def keep_own_pair(pattern, hook):
+        keys = torch.arange(pattern.shape[-1], device=pattern.device)
+        queries = torch.arange(n_pair_tokens, device=pattern.device)
+        other = keys[None, :] // 2 != queries[:, None] // 2                  # [pair query, key]
+        pattern = pattern.clone()
+        pattern[:, :, :n_pair_tokens] = pattern[:, :, :n_pair_tokens].masked_fill(other, 0.0)
+        return pattern / pattern.sum(-1, keepdim=True)
+    return [(f"blocks.{layer}.attn.hook_pattern", keep_own_pair) for layer in layers]
+
+
 # ----------------------------------------------------------------------------------------------
 # Notebook 08 [ours]: which mechanism does each chain-of-thought step use?
 # ----------------------------------------------------------------------------------------------

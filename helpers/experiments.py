@@ -23,14 +23,14 @@ import torch
 
 from .analysis import (cot_attention_summary, cot_effective_matching_matrix, diagonal_score,
                        answer_kinds, effective_matching_matrix, embedding_geometry, iteration_attention_metrics, peakiness,
-                       redirected_step_accuracy, serial_walk_share,
+                       redirected_step_accuracy, serial_walk_share, pairs_kept_apart, pair_token_count,
                        with_ood_embeddings_rescaled)
 from .course import DATA_DIR
 from .data import ID_TOKENS, ITER_VOCAB_SIZE, OOD_TOKENS, RESIDUES, chain_vocab_size, make_chain_data, make_iteration_data, with_pairs_reordered
 from .model import ModelConfig
 from .sweep import (cell_key, finished_records, in_progress_records, partial_path, pending_cells, run_path, run_sweep,
                     run_sweep_together)
-from .together import train_together
+from .together import can_resume_together, train_together
 from .train import (History, TrainConfig, accuracy_by, check_config, evaluate, load_checkpoint, make_model,
                     save_checkpoint, train)
 
@@ -772,9 +772,11 @@ def _iteration16_run(cell: dict, run_dir: Path = ITER16_DIR) -> dict:
 def _iteration16_group(cells: list[dict], run_dir: Path = ITER16_DIR) -> list[dict]:
     """Cells that differ only in seed, trained together as one vmapped model (`train_together`):
     one record per cell, as `_iteration16_run` would write it. Each run's state is saved to its
-    `partial_path` every few minutes; a cell that has one is resumed alone (`_iteration16_run`)."""
-    if len(cells) == 1 and partial_path(run_dir, cells[0]).exists():
-        return [_iteration16_run(cells[0], run_dir)]
+    `partial_path` every few minutes. Cells that all have one from the same step resume together;
+    otherwise a cell that has one is resumed alone (`_iteration16_run`)."""
+    files = [partial_path(run_dir, c) for c in cells]
+    if any(f.exists() for f in files) and not can_resume_together(files):
+        return [_iteration16_run(c, run_dir) for c in cells]
     runs = []
     for cell in cells:
         model, train_cfg, trainable, model_cfg, n_len = _iteration16_setup(cell, run_dir)
@@ -784,7 +786,7 @@ def _iteration16_group(cells: list[dict], run_dir: Path = ITER16_DIR) -> list[di
         runs.append((cell, model, train_cfg, data, evals, metrics or {}))
     histories = train_together([r[1] for r in runs], [r[3] for r in runs], [r[4] for r in runs],
                                [r[2] for r in runs], [r[5] for r in runs],
-                               checkpoints=[partial_path(run_dir, c) for c in cells], checkpoint_every_s=120)
+                               checkpoints=files, checkpoint_every_s=120, resume=True)
     records = []
     for (cell, model, train_cfg, *_), history in zip(runs, histories):
         finish_iteration_run(model)
@@ -1269,7 +1271,7 @@ def _noise5_record(cell: dict, model, history: History, evals: dict, run_dir: Pa
             "noise_layer": cell["layer"], "history": history.to_dict(), "stop_step": history.stop_step,
             "steps_to_95_by_hop": {str(k): history.steps_to(f"hop {k}", 0.95) for k in NOISE5_HOPS},
             "acc_by_hop": accuracy_by(model, evals["test_id"], "hops"), "seconds": history.seconds,
-            **({"serial_walk": noise5_serial_walk(model)} if cell["dataset"] == "with_order_after" else {})}
+            **_noise5_measures(cell, model)}
 
 
 NOISE5_WALK_QUESTIONS = 1000   # fresh with-order questions per hop count for `noise5_serial_walk` [ours]
@@ -1285,24 +1287,56 @@ def noise5_serial_walk(model) -> dict:
             for k in NOISE5_HOPS}
 
 
+NOISE5_TRAFFIC_LAYERS = ((0,), (1,), (2,), (3,), (0, 1, 2, 3))
+
+
+def noise5_pair_traffic(model, dataset: str) -> dict:
+    """{"as trained" or the layers kept apart ("1", "0-3"): {hop count: test-ID accuracy}} on fresh
+    questions (`NOISE5_WALK_QUESTIONS` per hop count, seed 2026) of `dataset`, with the pairs unable
+    to read each other in those layers (`analysis.pairs_kept_apart`): how much the answers need
+    traffic between pairs, which composing hops in parallel would use."""
+    model = model.float().eval()
+    out = {}
+    for k in NOISE5_HOPS:
+        data = make_chain_data(NOISE5_WALK_QUESTIONS, k, "test_id", n_nodes=NOISE5_NODES, variant=dataset, seed=2026)
+        out.setdefault("as trained", {})[str(k)] = accuracy_by(model, data, "hops")[k]
+        for layers in NOISE5_TRAFFIC_LAYERS:
+            with model.hooks(pairs_kept_apart(layers, pair_token_count(data))):
+                key = str(layers[0]) if len(layers) == 1 else f"{layers[0]}-{layers[-1]}"
+                out.setdefault(key, {})[str(k)] = accuracy_by(model, data, "hops")[k]
+    return out
+
+
+def _noise5_measures(cell: dict, model) -> dict:
+    """The measures a finished noise5 record carries besides its curves."""
+    out = {"pair_traffic": noise5_pair_traffic(model, cell["dataset"])}
+    if cell["dataset"] == "with_order_after":
+        out["serial_walk"] = noise5_serial_walk(model)
+    return out
+
+
 def add_noise5_walks(run_dir: Path = NOISE5_DIR) -> int:
-    """Measure `serial_walk` for the finished with-order runs whose record lacks it (runs that
-    finished before the measure existed), from their weights in `run_dir` (for the run shipped as
-    data/chain_5layer.pt, from that copy). Returns how many records it completed; a run without
-    weights here (trained elsewhere) keeps its record as it is."""
+    """Add `serial_walk` (with-order runs) and `pair_traffic` (every run) to the finished records
+    that lack them (runs that finished before the measures existed), from their weights in
+    `run_dir` (for the runs shipped as data/chain_5layer*.pt, from those copies). Returns how many
+    records it completed; a run without weights here (trained elsewhere) keeps its record as it is."""
     done = 0
+    shipped = {cell_key(CHAIN_5LAYER_CELL): DATA_DIR / "chain_5layer.pt",
+               cell_key(CHAIN_5LAYER_QK_CELL): DATA_DIR / "chain_5layer_qk.pt",
+               cell_key(CHAIN_5LAYER_PAIR_CELL): DATA_DIR / "chain_5layer_pair.pt"}
     for cell in noise5_cells():
         record_path = run_path(run_dir, cell)
-        if cell["dataset"] != "with_order_after" or not record_path.exists():
+        if not record_path.exists():
             continue
         record = json.loads(record_path.read_text())
         weights = Path(run_dir) / f"{cell_key(cell)}.pt"
-        if cell == CHAIN_5LAYER_CELL and not weights.exists():
-            weights = DATA_DIR / "chain_5layer.pt"
-        if "serial_walk" in record or not weights.exists():
+        if not weights.exists():
+            weights = shipped.get(cell_key(cell), weights)
+        measures = {"pair_traffic"} | ({"serial_walk"} if cell["dataset"] == "with_order_after" else set())
+        if measures <= record.keys() or not weights.exists():
             continue
         model, _ = load_checkpoint(weights, expected=_noise5_model_config(cell))
-        record["serial_walk"] = noise5_serial_walk(model)
+        record.update({k: v for k, v in _noise5_measures(cell, model).items() if k not in record})
         record_path.write_text(json.dumps(record))
         done += 1
     return done
@@ -1317,15 +1351,16 @@ def _noise5_run(cell: dict, train_cfg: TrainConfig = NOISE5_TRAIN, run_dir: Path
 
 def _noise5_group(cells: list[dict], train_cfg: TrainConfig = NOISE5_TRAIN, run_dir: Path = NOISE5_DIR) -> list[dict]:
     """Seeds of one noise setting trained together as one vmapped model (`train_together`); each
-    run's state goes to its `partial_path` every few minutes, and a cell that has one is resumed
-    alone (`_noise5_run`)."""
-    if len(cells) == 1 and partial_path(run_dir, cells[0]).exists():
-        return [_noise5_run(cells[0], train_cfg, run_dir)]
+    run's state goes to its `partial_path` every few minutes. Cells that all have one from the same
+    step resume together; otherwise a cell that has one is resumed alone (`_noise5_run`)."""
+    files = [partial_path(run_dir, c) for c in cells]
+    if any(f.exists() for f in files) and not can_resume_together(files):
+        return [_noise5_run(c, train_cfg, run_dir) for c in cells]
     runs = [prepare_chain_run(list(NOISE5_HOPS), _noise5_model_config(c), c["seed"], n_nodes=NOISE5_NODES,
                               variant=c["dataset"], per_hop=True) for c in cells]
     histories = train_together([r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs],
                                [replace(train_cfg, seed=c["seed"]) for c in cells], [r[3] for r in runs],
-                               checkpoints=[partial_path(run_dir, c) for c in cells], checkpoint_every_s=120)
+                               checkpoints=files, checkpoint_every_s=120, resume=True)
     return [_noise5_record(c, r[0], h, r[2], run_dir) for c, r, h in zip(cells, runs, histories)]
 
 
@@ -1354,6 +1389,8 @@ CHAIN_5LAYER_CELL = {"dataset": "with_order_after", "sigma": 0.0, "target": "bot
 
 # and the run with sigma 1 on W_qk alone at layer 0, seed 0 (notebook 04: its hop position walks 3 hops).
 CHAIN_5LAYER_QK_CELL = {"dataset": "with_order_after", "sigma": 1.0, "target": "qk", "layer": 0, "seed": 0}
+# and the matched pair (sigma 1 on both at layer 0), seed 0 (notebook 05: its pairs read each other).
+CHAIN_5LAYER_PAIR_CELL = {"dataset": "with_order_after", "sigma": 1.0, "target": "both", "layer": 0, "seed": 0}
 
 
 def make_chain_5layer(path: Path = DATA_DIR / "chain_5layer.pt", cell: dict = CHAIN_5LAYER_CELL,
@@ -1373,9 +1410,13 @@ def make_chain_5layer_qk(path: Path = DATA_DIR / "chain_5layer_qk.pt", **_) -> P
     return make_chain_5layer(path, CHAIN_5LAYER_QK_CELL, "chain_5layer_qk")
 
 
+def make_chain_5layer_pair(path: Path = DATA_DIR / "chain_5layer_pair.pt", **_) -> Path:
+    return make_chain_5layer(path, CHAIN_5LAYER_PAIR_CELL, "chain_5layer_pair")
+
+
 def load_chain_5layer(path: Path = DATA_DIR / "chain_5layer.pt", cell: dict = CHAIN_5LAYER_CELL):
     """(model, meta) of a shipped 5-layer with-order model (fp16 on disk, float32 here); `cell`
-    is its run in the noise study (`CHAIN_5LAYER_CELL`, `CHAIN_5LAYER_QK_CELL`)."""
+    is its run in the noise study (`CHAIN_5LAYER_CELL`, `CHAIN_5LAYER_QK_CELL`, `CHAIN_5LAYER_PAIR_CELL`)."""
     return load_checkpoint(path, expected=noise5_model_config(cell["dataset"], cell["sigma"], cell["target"],
                                                               cell["layer"], cell["seed"]))
 
@@ -1549,10 +1590,11 @@ ARTIFACTS = {"chain_2hop": make_chain_2hop, "init_ln_sweep": make_init_ln_sweep,
              "iteration16_polynomial": make_iteration16_polynomial,
              "authors_chain": make_authors_chain, "chain_5layer": make_chain_5layer,
              "chain_5layer_qk": make_chain_5layer_qk,
+             "chain_5layer_pair": make_chain_5layer_pair,
              **{name: partial(make_parallel_sweep, sweep=name) for name in PARALLEL_SWEEPS}}
 
 
-CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "chain_2hop_shared", "iteration_polynomial", "chain_5layer", "chain_5layer_qk",
+CHECKPOINTS = ("chain_2hop", "chain_2hop_wide", "chain_2hop_shared", "iteration_polynomial", "chain_5layer", "chain_5layer_qk", "chain_5layer_pair",
                "iteration16_polynomial")   # --out writes NAME.pt; mysteries write a folder
 
 

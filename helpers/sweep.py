@@ -85,16 +85,16 @@ def run_sweep_together(group_fn: Callable[[list], list], cells: list[dict], run_
                        group_size: int = 10, desc: str = "sweep", progress: bool = True) -> list[dict]:
     """`run_sweep` for a run function that trains the cells of a group together
     (`group_fn(cells, run_dir=run_dir) -> records`, e.g. several seeds as one vmapped model): the pending cells are
-    grouped by every setting but the seed, and each group is one job (resumable between groups). A
-    cell that has a mid-run checkpoint (`partial_path`) is a group of its own, so that `group_fn`
-    can resume it alone."""
+    grouped by every setting but the seed, and each group is one job (resumable between groups).
+    Cells that have a mid-run checkpoint (`partial_path`) are grouped apart from those that do not,
+    so that `group_fn` can resume them (together when their checkpoints share a step, else alone)."""
     if workers < 1 or group_size < 1:
         raise ValueError(f"workers={workers} and group_size={group_size} must be >= 1")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     pending = pending_cells(cells, run_dir)
     started = [c for c in pending if partial_path(run_dir, c).exists()]
-    groups = [[c] for c in started] + seed_groups([c for c in pending if c not in started], group_size)
+    groups = seed_groups(started, group_size) + seed_groups([c for c in pending if c not in started], group_size)
     print(f"{desc}: {len(cells) - sum(map(len, groups))} of {len(cells)} runs already done in {run_dir}, "
           f"{len(groups)} group(s) of seeds to train together on {min(workers, max(1, len(groups)))} worker(s)")
     _run_jobs(partial(_run_group_and_save, group_fn, run_dir), groups, workers, desc, progress, "group")

@@ -6,18 +6,23 @@ Model i trains on `train_datas[i]` with `cfgs[i]` (the configs may differ only i
 as `train(models[i], train_datas[i], eval_datas[i], cfgs[i])` would, up to floating-point order
 and dropout masks: the same batches, the same Adam / AdamW updates (they are elementwise, so one
 optimizer over the stacked weights is N independent ones), gradient clipping per model, the same
-evaluations and stop rule. What it gives up: it does not resume a group, and a model that has
-stopped keeps being computed (its weights and history are frozen at its stop). With
-`checkpoints`, each unfinished model's state is written every `checkpoint_every_s` seconds (at an
-evaluation step) in `train`'s own format, so that `train(..., checkpoint=that file)` finishes that
-run alone when a time-limited machine stops the group. Small models
+evaluations and stop rule. What it gives up: a model that has stopped keeps being computed (its
+weights and history are frozen at its stop). With `checkpoints`, each unfinished model's state is
+written every `checkpoint_every_s` seconds (at an evaluation step) in `train`'s own format, so
+that `train(..., checkpoint=that file)` finishes that run alone when a time-limited machine stops
+the group; or, with `resume=True`, the group resumes together from those files when every model
+has one from the same step (`can_resume_together`). Small models
 spend most of their GPU time launching kernels, so N models at once cost little more than one.
 """
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +30,13 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .data import SeqData
 from .train import History, TrainConfig, _record, _save_partial, lr_at, make_optimizer, set_seed
+
+
+def can_resume_together(checkpoints: list) -> bool:
+    """True when every file in `checkpoints` exists and all were saved at the same step."""
+    if not checkpoints or not all(Path(c).exists() for c in checkpoints):
+        return False
+    return len({torch.load(c, map_location="cpu", weights_only=False)["step"] for c in checkpoints}) == 1
 
 
 def _check_same_config(cfgs: list[TrainConfig]) -> None:
@@ -44,12 +56,25 @@ def _masked_mean_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.T
 
 def train_together(models: list, train_datas: list[SeqData], eval_datas: list[dict[str, SeqData]],
                    cfgs: list[TrainConfig], metrics: list[dict[str, Callable]] | None = None,
-                   checkpoints: list | None = None, checkpoint_every_s: float = 240.0) -> list[History]:
+                   checkpoints: list | None = None, checkpoint_every_s: float = 240.0,
+                   resume: bool = False) -> list[History]:
     """Train `models` (same architecture, on one device) in place, together; one History each.
-    checkpoints: one file per model for its mid-run state (see the module's docstring), or None."""
+    checkpoints: one file per model for its mid-run state (see the module's docstring), or None.
+    resume: continue from `checkpoints` when any exists (every model needs one, all from one step)."""
     n = len(models)
     if checkpoints is not None and len(checkpoints) != n:
         raise ValueError(f"need one checkpoint file per model: got {len(checkpoints)} for {n} models")
+    if resume and checkpoints is None:
+        raise ValueError("resume=True needs `checkpoints`, one file per model")
+    blobs = None
+    if resume and any(Path(c).exists() for c in checkpoints):
+        if not can_resume_together(checkpoints):
+            raise ValueError(f"resume=True needs a checkpoint for every model, all from the same step; got "
+                             f"{[str(c) for c in checkpoints if Path(c).exists()]} of {n} files (resume the rest "
+                             "alone with `train(..., checkpoint=...)`)")
+        blobs = [torch.load(c, map_location="cpu", weights_only=False) for c in checkpoints]
+        for model, blob in zip(models, blobs):
+            model.load_state_dict(blob["model"])
     if not (n == len(train_datas) == len(eval_datas) == len(cfgs)) or n == 0:
         raise ValueError(f"need one train set, eval sets and config per model: got {n} models, "
                          f"{len(train_datas)} train sets, {len(eval_datas)} eval sets, {len(cfgs)} configs")
@@ -76,6 +101,19 @@ def train_together(models: list, train_datas: list[SeqData], eval_datas: list[di
     opt = (torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam)(
         [g for g in groups if g["params"]], lr=cfg.lr)
     base = models[0]
+    if blobs is not None:   # each model's optimizer state, as `train` saved it alone, stacked
+        for i, (model, blob) in enumerate(zip(models, blobs)):
+            single = make_optimizer(model, cfgs[i])
+            single.load_state_dict(blob["opt"])
+            names = {id(p): name for name, p in model.named_parameters()}
+            for group in single.param_groups:
+                for p in group["params"]:
+                    shared = opt.state.setdefault(weights[names[id(p)]], {})
+                    for k, v in single.state[p].items():
+                        shared.setdefault(k, [None] * n)[i] = v
+        for w in weights.values():
+            opt.state[w] = {k: v[0].clone() if k == "step" else torch.stack(v).to(device)
+                            for k, v in opt.state[w].items()}
 
     def loss_one(w, f, b, inputs, targets, mask):
         return _masked_mean_loss(functional_call(base, ({**w, **f}, b), (inputs,)), targets, mask)
@@ -89,7 +127,16 @@ def train_together(models: list, train_datas: list[SeqData], eval_datas: list[di
     perms, cursors = [new_order(i) for i in range(n)], [0] * n
     histories = [History(acc={k: [] for k in e}, loss={k: [] for k in e}, metrics={k: [] for k in m})
                  for e, m in zip(evals, metrics)]
-    done, running, start = [False] * n, [], time.perf_counter()
+    done, running, start, first_step = [False] * n, [], time.perf_counter(), 1
+    if blobs is not None:
+        for i, blob in enumerate(blobs):
+            orders[i].set_state(blob["order"])
+            perms[i], cursors[i], histories[i] = blob["perm"], blob["cursor"], History.from_dict(blob["history"])
+        torch.set_rng_state(blobs[0]["torch_rng"])
+        np.random.set_state(blobs[0]["numpy_rng"])
+        random.setstate(blobs[0]["python_rng"])
+        first_step = blobs[0]["step"] + 1
+        start -= histories[0].seconds or 0.0
 
     def load_into_models():
         with torch.no_grad():
@@ -113,7 +160,7 @@ def train_together(models: list, train_datas: list[SeqData], eval_datas: list[di
 
     last_save = time.perf_counter()
     base.train()
-    for step in range(1, cfg.steps + 1):
+    for step in range(first_step, cfg.steps + 1):
         batches = []
         for i in range(n):
             if cursors[i] + cfg.batch_size > len(datas[i]):

@@ -241,3 +241,21 @@ def test_without_start_token_removes_that_weight_only_in_the_named_layers():
     assert (cache["pattern", 1][:, 0, -1, -2] == 0).all()
     assert cache["pattern", 1][:, 0, -1].sum(-1) == pytest.approx(torch.ones(len(data)))
     assert (cache["pattern", 0][:, 0, -1, -2] > 0).all() and (cache["pattern", 2][:, 0, -1, -2] > 0).all()
+
+
+def test_pairs_kept_apart_leaves_each_pair_only_itself_in_the_named_layers():
+    data = make_chain_data(20, 2, "test_id", n_nodes=5, variant="with_order_after", seed=6)
+    model = make_model(ModelConfig(vocab_size=chain_vocab_size("with_order_after"), seq_len=data.inputs.shape[1],
+                                   d_model=32, n_layers=3, n_heads=1), seed=0)
+    n_pairs = A.pair_token_count(data)
+    with model.hooks(A.pairs_kept_apart((1,), n_pairs)):
+        _, cache = model.run_with_cache(data.inputs)
+    kept, free = cache["pattern", 1][:, 0], cache["pattern", 0][:, 0]
+    for q in range(n_pairs):
+        own = [q - 1, q] if q % 2 else [q]
+        assert kept[:, q].sum(-1) == pytest.approx(torch.ones(len(data)))
+        assert kept[:, q, own].sum(-1) == pytest.approx(torch.ones(len(data)))
+    assert (free[:, 3, :2] > 0).all(), "layer 0 untouched: pair 1 still reads pair 0"
+    assert (kept[:, -1, :n_pairs].sum(-1) > 0).all(), "the question's positions still read the pairs"
+    with pytest.raises(ValueError, match="n_pair_tokens=3"):
+        A.pairs_kept_apart((0,), 3)

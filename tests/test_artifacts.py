@@ -238,8 +238,13 @@ def test_noise5_sweep_and_the_5layer_checkpoint():
             assert run["dataset"] == "with_order_after" and set(run["serial_walk"]) == {str(k) for k in X.NOISE5_HOPS}
             for k, shares in run["serial_walk"].items():
                 assert set(shares) == {str(s) for s in range(5 - int(k))} and 0 <= sum(shares.values()) <= 1 + 1e-6
+        if "pair_traffic" in run:   # accuracy with the pairs kept apart, per layer(s) and hop count
+            assert set(run["pair_traffic"]) == {"as trained", "0", "1", "2", "3", "0-3"}
+            assert run["pair_traffic"]["as trained"] == pytest.approx(run["acc_by_hop"], abs=0.06)
+            assert all(set(acc) == {str(k) for k in X.NOISE5_HOPS} for acc in run["pair_traffic"].values())
     data = X.chain_eval_sets(list(X.NOISE5_HOPS), X.NOISE5_NODES, "with_order_after")["test_id"]
-    for name, cell in (("chain_5layer", X.CHAIN_5LAYER_CELL), ("chain_5layer_qk", X.CHAIN_5LAYER_QK_CELL)):
+    for name, cell in (("chain_5layer", X.CHAIN_5LAYER_CELL), ("chain_5layer_qk", X.CHAIN_5LAYER_QK_CELL),
+                       ("chain_5layer_pair", X.CHAIN_5LAYER_PAIR_CELL)):
         model, meta = X.load_chain_5layer(DATA_DIR / f"{name}.pt", cell)
         assert meta["command"] == f"python -m helpers.experiments {name}" and meta["noise5_cell"] == cell
         record = next(r for r in sweep["runs"] if all(r[k] == v for k, v in cell.items()))
@@ -250,6 +255,9 @@ def test_noise5_sweep_and_the_5layer_checkpoint():
         walk = X.noise5_serial_walk(model)
         for k, shares in record["serial_walk"].items():
             assert walk[k] == pytest.approx(shares, abs=0.01)
+        traffic = X.noise5_pair_traffic(model, cell["dataset"])
+        for layers, acc in record["pair_traffic"].items():
+            assert traffic[layers] == pytest.approx(acc, abs=0.01)
 
 
 def test_init_ln_2hop_sweep():

@@ -334,9 +334,9 @@ def test_iteration16_controls_and_the_grouped_order_sweep(tmp_path, monkeypatch)
     assert rows[("polynomial", True)]["finished"] == [0, 1] and rows[("copy", False)]["finished"] == [0, 1]
 
 
-def test_a_group_cut_off_mid_run_is_finished_one_by_one(tmp_path, monkeypatch):
+def test_a_group_cut_off_mid_run_is_resumed_together(tmp_path, monkeypatch):
     """A vmapped group stopped at step 4 (a lease's deadline) leaves one mid-run checkpoint per
-    run; the next `run_sweep_together` finishes each alone, as one-by-one training would have."""
+    run; the next `run_sweep_together` resumes them together, as one-by-one training would have gone."""
     from helpers.sweep import partial_path, run_sweep_together
     from helpers.together import train_together
     _tiny_iteration16(monkeypatch, steps=4, eval_every=2)

@@ -6,7 +6,7 @@ import torch
 
 from helpers import experiments as X
 from helpers.data import make_chain_data
-from helpers.together import train_together
+from helpers.together import can_resume_together, train_together
 from helpers.train import TrainConfig, make_model, train
 
 TINY = replace(X.CHAIN_1HOP_MODEL, d_model=16, d_head=16, d_ff=32, dropout=0.0)
@@ -75,6 +75,42 @@ def test_a_stopped_group_leaves_checkpoints_that_train_finishes_alone(tmp_path):
         assert h.train_loss == pytest.approx(a.train_loss, rel=1e-4)
         for (name, pa), pb in zip(ma.named_parameters(), m.parameters()):
             assert torch.allclose(pa, pb, atol=1e-4), name
+
+
+def test_a_stopped_group_resumes_together(tmp_path):
+    """The same cut at step 20, continued as a group (`resume=True`): each model ends where the
+    uninterrupted run alone would have, with its history from step 10 on."""
+    seeds, cfg = (0, 1), replace(CFG, schedule="constant")
+    alone, datas, evals = _setup(seeds)
+    expected = [train(m, d, e, replace(cfg, seed=s), progress=False) for m, d, e, s in zip(alone, datas, evals, seeds)]
+    files = [tmp_path / f"seed{s}.partial.pt" for s in seeds]
+    models, datas, evals = _setup(seeds)
+    train_together(models, datas, evals, [replace(cfg, seed=s, steps=20) for s in seeds],
+                   checkpoints=files, checkpoint_every_s=0)
+    assert can_resume_together(files)
+    resumed, datas, evals = _setup(seeds)
+    got = train_together(resumed, datas, evals, [replace(cfg, seed=s) for s in seeds], checkpoints=files,
+                         resume=True)
+    for a, b, ma, mb in zip(expected, got, alone, resumed):
+        assert b.steps == a.steps == [10, 20, 30, 40]
+        assert b.train_loss == pytest.approx(a.train_loss, rel=1e-4)
+        for (name, pa), pb in zip(ma.named_parameters(), mb.parameters()):
+            assert torch.allclose(pa, pb, atol=1e-4), name
+
+
+def test_a_group_resumes_only_from_one_step(tmp_path):
+    seeds, cfg = (0, 1), replace(CFG, schedule="constant")
+    files = [tmp_path / f"seed{s}.partial.pt" for s in seeds]
+    models, datas, evals = _setup(seeds)
+    train_together(models, datas, evals, [replace(cfg, seed=s, steps=20) for s in seeds],
+                   checkpoints=files, checkpoint_every_s=0)
+    files[1].unlink()
+    assert not can_resume_together(files)
+    models, datas, evals = _setup(seeds)
+    with pytest.raises(ValueError, match="a checkpoint for every model, all from the same step"):
+        train_together(models, datas, evals, [replace(cfg, seed=s) for s in seeds], checkpoints=files, resume=True)
+    with pytest.raises(ValueError, match="resume=True needs `checkpoints`"):
+        train_together(models, datas, evals, [replace(cfg, seed=s) for s in seeds], resume=True)
 
 
 def test_one_checkpoint_file_per_model():

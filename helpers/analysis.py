@@ -424,6 +424,21 @@ def pairs_kept_apart(layers, n_pair_tokens: int) -> list[tuple[str, Callable]]:
     return [(f"blocks.{layer}.attn.hook_pattern", keep_own_pair) for layer in layers]
 
 
+def shared_node_reads(model: Transformer, data: SeqData, layer: int, head: int = 0,
+                      patterns: list[torch.Tensor] | None = None) -> dict[str, float]:
+    """{"parent": share, "child": share}: of the pairs' first ("parent") and second ("child") slots,
+    the share whose strongest key in `layer` sits in *another* pair and holds the same token: the
+    pair that shares this node, where linking two pairs into a two-hop segment would look."""
+    patterns = patterns if patterns is not None else _patterns(model, data, head)
+    if not 0 <= layer < len(patterns):
+        raise ValueError(f"layer={layer}: allowed 0..{len(patterns) - 1}")
+    n_pair_tokens, inputs = pair_token_count(data), data.inputs.cpu()
+    queries = torch.arange(n_pair_tokens)
+    top = patterns[layer][:, :n_pair_tokens].argmax(-1)                              # [n, pair positions]
+    same = (inputs.gather(1, top) == inputs[:, :n_pair_tokens]) & (top // 2 != queries // 2)
+    return {"parent": same[:, 0::2].float().mean().item(), "child": same[:, 1::2].float().mean().item()}
+
+
 # ----------------------------------------------------------------------------------------------
 # Notebook 08 [ours]: which mechanism does each chain-of-thought step use?
 # ----------------------------------------------------------------------------------------------

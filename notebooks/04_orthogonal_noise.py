@@ -497,9 +497,14 @@ print(f"finished: {len(noise5['runs'])} of {len(noise5['runs']) + len(noise5['pe
       + (", ".join(f"{r['dataset']}, " + ("no noise" if r["sigma"] == 0 else f"σ = {r['sigma']} on {r['target']} at layer {r['layer']}")
                    + f" seed {r['seed']} (step {r['step']:,})" for r in noise5["in_progress"]) or "none"))
 others5 = [r for r in noise5["runs"] if r["sigma"] not in (0.0, 1.0) or r["dataset"] != "with_order_after" or r["layer"] not in (None, 0)]
-print("finished, not drawn here:", ", ".join(f"{r['dataset']}, σ = {r['sigma']} on {r['target']} at layer {r['layer']} "
-                                               f"seed {r['seed']} (98 % test-ID at step {r['history'].steps_to('test_id', 0.98)})"
-                                               for r in others5) or "none")
+def reached98(run):
+    step = run["history"].steps_to("test_id", 0.98)
+    return f"98 % test-ID at step {step:,}" if step else f"never 98 % in {run['history'].steps[-1]:,} steps"
+
+
+print("finished, not drawn here (σ = 0.5 is drawn after the asserts below):", ", ".join(
+    f"{r['dataset']}, σ = {r['sigma']} on {r['target']} at layer {r['layer']} seed {r['seed']} ({reached98(r)})"
+    for r in others5) or "none")
 
 
 settings5 = {"none": S.noise5_runs(noise5, "with_order_after", 0.0) + S.noise5_runs(noise5, "with_order_after", 0.0, unfinished=True)}
@@ -553,10 +558,10 @@ plt.show()
 # direction of the paper's claim for noise on both matrices (and on $W_{qk}$ alone): the 5-layer
 # model reaches 98 % on the mixed questions sooner and ends more accurate on 3-hop ones. For noise
 # on $W_{vo}$ alone, which the paper also reports as helping, our one seed says the opposite. All
-# of this is one dataset, one layer and one σ; the paper's other cells (σ = 0.5, layers 1 and 2)
-# are still to run, the σ = 0.5 ones at layer 0 are under way (printed above), and the noised
-# double chain has started (the end of this section). The asserts below hold each statement to
-# the shipped runs.
+# of this is one dataset, one layer and one σ; σ = 0.5 on both comes right after the asserts,
+# the paper's other cells (σ = 0.5 on one matrix, layers 1 and 2) are still to run, and the noised
+# double chain is at the end of this section. The asserts below hold each statement to the
+# shipped runs.
 
 # %%
 def worst(t):
@@ -588,6 +593,46 @@ assert best("vo") > 2 * worst("none"), "noise on W_vo alone: much slower"
 assert best("unmatched") > worst("none") > worst("both"), "the unmatched control: slower than no noise, and than the pair"
 assert best("unmatched") > 1.9 * worst("both"), "two to three times as late as the matched pair"
 assert np.mean([s for s, _ in at98["qk"]]) < np.mean([s for s, _ in at98["both"]]) < np.mean([s for s, _ in at98["none"]])
+
+# %% [markdown]
+# ### A smaller σ: 0.5 on both matrices
+#
+# The paper also reports σ = 0.5. Three seeds with the matched pair at σ = 0.5 (layer 0) are
+# finished; here is each seed's test-ID curve beside the three without noise.
+#
+# **Predict:** half the noise, so half the gain, or something else?
+
+# %%
+half5 = S.noise5_runs(noise5, "with_order_after", 0.5, "both", 0)
+fig, ax = plt.subplots(figsize=(10, 3.8))
+for r in settings5["none"]:
+    ax.plot(r["history"].steps, r["history"].acc["test_id"], color="grey", lw=1,
+            label="no noise" if r is settings5["none"][0] else None)
+for r, color in zip(half5, ("tab:red", "tab:purple", "tab:brown")):
+    ax.plot(r["history"].steps, r["history"].acc["test_id"], color=color, label=f"σ = 0.5 on both, seed {r['seed']}")
+    reached = r["history"].steps_to("test_id", 0.98)
+    print(f"σ = 0.5 on both, seed {r['seed']}: 98 % test-ID " + (f"at step {reached:,}" if reached else
+          f"never within the {r['history'].steps[-1]:,} steps") + " | final accuracy per hop "
+          + ", ".join(f"{k}: {a:.2f}" for k, a in r["acc_by_hop"].items())
+          + " | 95 % per hop at " + ", ".join(f"{k}: {v:,}" if v else f"{k}: never" for k, v in r["steps_to_95_by_hop"].items()))
+ax.set(xlabel="step", ylabel="test-ID accuracy (1-3 hops)", ylim=(-0.03, 1.03),
+       title="σ = 0.5 on both: one seed of three beats every seed without noise, two never leave the 1-hop plateau")
+ax.legend(fontsize="small")
+plt.show()
+finished_half = [r for r in half5 if r["history"].steps_to("test_id", 0.98)]
+stuck_half = [r for r in half5 if r not in finished_half]
+assert len(half5) >= 3 and len(finished_half) == 1 and finished_half[0]["history"].steps_to("test_id", 0.98) < best("none")
+assert all(r["history"].steps[-1] == noise5["train_config"]["steps"] and r["acc_by_hop"]["1"] >= 0.99
+           and max(r["acc_by_hop"]["2"], r["acc_by_hop"]["3"]) < 0.5 for r in stuck_half), "the other two: 1 hop only, to the cap"
+
+# %% [markdown]
+# Something else. At σ = 0.5 the matched pair is a gamble: one seed reaches 98 % at step 7,750,
+# sooner than any seed without noise (as at σ = 1), and the other two learn 1-hop questions by
+# steps 2,250-2,500 and then stay there for 27,000 steps, with 2- and 3-hop accuracy near 0.3 and
+# 0.45, until the 30,000-step cap. No seed without noise, and no seed with the pair at σ = 1, got
+# stuck like that. So in our runs the matched pair helps reliably at σ = 1; at σ = 0.5 two seeds
+# of three do far worse than no noise. Three seeds cannot say how often σ = 0.5 gets stuck, only
+# that it can.
 
 # %% [markdown]
 # ### Inside the 5-layer models: who walks the chain? [ours]
@@ -639,8 +684,9 @@ for t, by_seed in walks.items():
 # model we could measure walks 3 hops: not the two without noise, not the matched pair, not the
 # unmatched pair, not $W_{vo}$ alone. The matched pair is different again: its hop position
 # walks 1 hop late (start token in layer 3, node 1 in layer 4) and 2 hops rarely (0 %, 23 % and
-# 0 % of the questions), so whatever makes it fast on 3 hops is not a walk by the hop position;
-# we have not traced it.
+# 0 % of the questions), so whatever makes it fast on 3 hops is not a walk by the hop position.
+# Notebook 05 (section 7) traces it: its pairs match each other in layer 1, and its 2- and 3-hop
+# answers need that (kept apart there, they fall to 0.19-0.29).
 #
 # Attention shows where a model looks, not what it uses. The check is the one of notebook 05:
 # block the hop position's attention to the start token in one layer
@@ -705,7 +751,8 @@ assert none3[0] > none3["as trained"] - 0.03 and min(none3[2], none3[3]) < none3
 # So with noise on $W_{qk}$ alone every seed learns a **plain serial walk for 3-hop questions**,
 # and two of three start it one layer sooner than their 1- and 2-hop walks, where the models
 # without noise lean on the start position. Why the noise favours that walk we have
-# not tested. The matched pair gets its speed some other way, and the unmatched pair, which has
+# not tested. The matched pair gets its speed some other way (its pairs match each other:
+# notebook 05, section 7), and the unmatched pair, which has
 # noise on $W_{qk}^{(1)}$ too, does not find the early walk. These are one to three seeds per
 # setting (the printout), on one dataset.
 
@@ -808,14 +855,17 @@ assert all(s is not None and s <= 10_000 for k in (1, 2) for s in double_by_hop[
 #   test-ID sooner than any seed without noise (at steps 5,500-8,250 instead of 10,000-11,500),
 #   thanks to 3-hop questions (2-hop ones come later), and end more accurate on 3 hops; noise on $W_{vo}$
 #   alone (one seed) is about three times slower, and the unmatched pair (the same noise without
-#   the planted identity) is slower than no noise in every seed (16,000-18,000 steps). The rest of
-#   the paper's grid (σ = 0.5, layers 1 and 2, most of the noised double chain) is sized for a GPU
-#   (`python -m helpers.experiments noise5_sweep`); its σ = 0.5 runs at layer 0 are under way.
+#   the planted identity) is slower than no noise in every seed (16,000-18,000 steps). At σ = 0.5
+#   the matched pair is a gamble: one seed of three is faster than any without noise (7,750
+#   steps), two never leave the 1-hop plateau within 30,000 steps. The rest of the paper's grid
+#   (σ = 0.5 on one matrix, layers 1 and 2, most of the noised double chain) is sized for a GPU
+#   (`python -m helpers.experiments noise5_sweep`).
 # - Inside those models [ours]: with $\Xi_0$ on $W_{qk}$ alone, every seed's hop position walks
 #   3-hop questions serially by itself (start token, node 1, node 2, node 3), in two seeds from
 #   layer 0, one layer earlier than its 1- and 2-hop walks; in the shipped seed-0 model, blocking
 #   that layer-0 read drops 3-hop accuracy from 1.00 to about 0.4. No other model we could measure
-#   walks 3 hops; the matched pair's route to its 3-hop answers is still to trace.
+#   walks 3 hops. The matched pair takes another route: its pairs match each other in layer 1
+#   (notebook 05, section 7).
 # - On the noised double chain (runs in progress, 3 seeds each): without noise every seed is
 #   still below 50 % test-ID, under picking one of the two chain ends at random; with σ = 1 on
 #   both matrices at layer 0 every seed is above 0.8, with 1- and 2-hop questions at 0.9 or more.

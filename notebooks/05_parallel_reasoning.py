@@ -22,7 +22,7 @@
 # **Run time on a laptop CPU: about 1.6 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* two shipped sweeps and their
 # best model (`python -m helpers.experiments parallel_sweep --workers 8` and `... parallel_depth3
 # --workers 4`, ~7 and ~6 min on one GPU; hours on 2 CPU cores), and for section 7 the first runs of
-# the 5-layer study with one shipped 5-layer model (`... noise5_sweep`, `... chain_5layer`); the depth × hops slider in
+# the 5-layer study with two shipped 5-layer models (`... noise5_sweep`, `... chain_5layer`, `... chain_5layer_pair`); the depth × hops slider in
 # section 6 answers from them at once. *Train it yourself:* a button in section 6 trains any depth on any hop count live.
 #
 # Notebook 02 showed the **serial** mechanism: layer 0 pairs tokens, then the last position
@@ -38,7 +38,8 @@
 #    serial budget);
 # 3. how to check, inside a trained model, which mechanism it uses;
 # 4. what a 5-layer model in the paper's setting (mixed 1-3-hop with-order questions) does (section 7):
-#    the start position walks the chain ahead, and 3-hop answers need its work.
+#    the start position walks the chain ahead, and 3-hop answers need its work; and that only the
+#    models trained with the matched noise pair make their pairs match each other, in layer 1.
 #
 # Three checked exercises (two predictions, one function) and an open problem.
 
@@ -590,7 +591,8 @@ assert blocked[3][(2, 3)] < 0.5 and abs(blocked[3][(1,)] - blocked[3]["none"]) <
 # itself; in two of three seeds that walk starts in layer 0 (it reads the start token there, not
 # in layer 1) and ends in layer 3. Serial again, and no more hops than a serial walk allows (in
 # the seed-0 model, where the blocking check ran, 3-hop answers need no read of the start
-# position after layer 0).
+# position after layer 0). With the matched pair the route is not serial at all: the last
+# subsection of this section shows it.
 
 # %% [markdown]
 # One typical question per hop count, drawn as the paper draws information flow: columns are
@@ -616,6 +618,129 @@ for ax, (k, d) in zip(axes, fresh5.items()):
                                   f"the model answers {int(answered[i])}")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ### Do the pairs read each other? [ours]
+#
+# Everything so far watched the question's two positions. Parallel composition (section 1) needs
+# something else: the **pairs** must read *other pairs*. The pair [node j-1, node j] and the pair
+# [node j, node j+1] share node j; a match between them links two hops into one segment, which a
+# later lookup can use. A serial model has no use for that traffic.
+#
+# The direct test is causal: in one layer, let every pair position attend only to its own pair
+# (the weights on all other keys set to 0, the rest renormalised; `A.pairs_kept_apart`), leave the
+# question's positions alone, and measure accuracy again. If the pairs' traffic in that layer
+# carries nothing the answer needs, accuracy does not move. Every finished run of the noise study
+# on these questions carries this measure (`pair_traffic`: 1,000 fresh questions per hop count,
+# the pairs kept apart in layer 0, 1, 2 or 3, or in all four). Notebook 04 (section 5) trained
+# those models: without noise, and with the noise $\Xi_0$ on $W_{qk}^{(1)}$ alone, on
+# $W_{vo}^{(0)}$ alone, on both (the matched pair) or an unmatched pair.
+#
+# **Predict:** the model of the first part of this section, which walks 1 and 2 hops serially, gets
+# help from the start position for 3 hops. Does it need its pairs to talk?
+
+# %%
+def traffic_name(run):
+    return "no noise" if run["noise_std"] == 0 else f"σ = {run['noise_std']} on {run['noise_target']}"
+
+
+traffic = [r for r in noise5["runs"] if r["dataset"] == "with_order_after" and "pair_traffic" in r]
+print("accuracy as trained -> with the pairs kept apart in layer 1 | in layers 0-3, per hop count (1 / 2 / 3)")
+for run in sorted(traffic, key=lambda r: (r["noise_std"], r["noise_target"], r["seed"])):
+    t = run["pair_traffic"]
+    print(f"{traffic_name(run):22s} seed {run['seed']}: " + " / ".join(f"{t['as trained'][k]:.2f}" for k in ("1", "2", "3"))
+          + "  ->  " + " / ".join(f"{t['1'][k]:.2f}" for k in ("1", "2", "3"))
+          + "  |  " + " / ".join(f"{t['0-3'][k]:.2f}" for k in ("1", "2", "3")))
+
+
+def drop(run, layers, k):
+    """How much k-hop accuracy falls when the pairs are kept apart in `layers` ("1", "0-3", ...)."""
+    t = run["pair_traffic"]
+    return t["as trained"][str(k)] - t[layers][str(k)]
+
+
+pair_runs = [r for r in traffic if r["noise_std"] == 1.0 and r["noise_target"] == "both"]
+quiet = [r for r in traffic if r["noise_target"] != "both" or r["noise_std"] == 0]
+assert len(pair_runs) >= 3 and len(quiet) >= 6
+assert all(r["pair_traffic"]["1"][k] < 0.4 <= 0.95 <= r["pair_traffic"]["as trained"][k] for r in pair_runs for k in ("2", "3")), \
+    "the matched pair: 2 and 3 hops need the pairs' layer-1 traffic"
+assert all(drop(r, "0-3", k) <= 0.1 for r in quiet for k in X.NOISE5_HOPS), "every other model: hardly at all"
+
+# %% [markdown]
+# One setting stands apart again. Keeping the pairs apart costs every model trained **without
+# the matched pair** at most 0.1 of accuracy at any hop count, even in all four layers at once:
+# their pairs may attend to each other, but nothing the answer needs passes that way. Every model
+# trained **with the matched pair** (σ = 1, three seeds) needs it, in **layer 1**: kept apart
+# there alone, its 2- and 3-hop accuracy falls from 0.97 or more to 0.19-0.29 (1 hop: to
+# 0.62-0.74); in layers 2 and 3 the cut costs less, in layer 0 little. At σ = 0.5 the one seed
+# that learned 2 and 3 hops (notebook 04) shows the same dependence; the two that stayed on the
+# 1-hop plateau do not.
+#
+# What does layer 1 do there? The shipped seed-0 model of the matched pair
+# (`chain_5layer_pair.pt`, copied by `python -m helpers.experiments chain_5layer_pair`) answers
+# live, beside the model without noise from the start of this section: where each pair position
+# looks in layer 1, where the hop position looks in layers 3 and 4, and the cut, layer by layer.
+
+# %%
+pair5 = X.load_chain_5layer(DATA_DIR / "chain_5layer_pair.pt", X.CHAIN_5LAYER_PAIR_CELL)[0].cpu()
+live_cut = {}
+for name, model in (("no noise", five), ("matched pair", pair5)):
+    d3 = fresh5[3]
+    shared = A.shared_node_reads(model, d3, layer=1)
+    print(f"{name}: in layer 1, {shared['parent']:.0%} of the first slots and {shared['child']:.0%} of the second "
+          f"slots of the pairs read the other pair that holds the same node (3-hop questions)")
+    for k, d in fresh5.items():
+        row = {"as trained": accuracy_by(model, d, "hops")[k]}
+        for layer in range(4):
+            with model.hooks(A.pairs_kept_apart((layer,), A.pair_token_count(d))):
+                row[layer] = accuracy_by(model, d, "hops")[k]
+        live_cut[name, k] = row
+        print(f"   {k} hop{'s' * (k > 1)}: accuracy " + " | ".join(
+            f"{key}: {v:.2f}" if key == "as trained" else f"pairs apart in layer {key}: {v:.2f}" for key, v in row.items()))
+targets_pair = {k: A.with_order_attention_targets(pair5, d)[1] for k, d in fresh5.items()}   # the hop position
+for k, rows in targets_pair.items():
+    print(f"matched pair, {k} hop{'s' * (k > 1)}, hop position: " + " | ".join(
+        f"layer {l}: " + ", ".join(f"{label} {v:.0%}" for label, v in list(rows[l].items())[:2]) for l in (3, 4)))
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+for ax, name in zip(axes, ("no noise", "matched pair")):
+    for k, color in zip(X.NOISE5_HOPS, ("tab:blue", "tab:orange", "tab:green")):
+        row = live_cut[name, k]
+        ax.plot(["as trained", "layer 0", "layer 1", "layer 2", "layer 3"], list(row.values()), "o-", color=color,
+                label=f"{k} hop{'s' * (k > 1)}")
+    ax.set(title=f"{name}, seed 0", xlabel="pairs kept apart in", ylim=(-0.03, 1.03))
+axes[0].set_ylabel("test-ID accuracy (1,000 questions)")
+axes[1].legend()
+fig.suptitle("Only the matched-pair model needs its pairs to read each other, in layer 1", fontsize="medium")
+fig.tight_layout()
+plt.show()
+
+# %%
+assert all(live_cut["no noise", k][layer] > live_cut["no noise", k]["as trained"] - 0.03 for k in X.NOISE5_HOPS for layer in range(4))
+assert all(live_cut["matched pair", k][1] < 0.4 for k in (2, 3)) and live_cut["matched pair", 1][1] < 0.85
+assert A.shared_node_reads(pair5, fresh5[3], layer=1)["parent"] >= 0.3
+assert all(sum(v for label, v in targets_pair[k][4].items() if label in (f"node {k}", f"node {k} as a parent")) >= 0.9
+           for k in (1, 3)), "the matched pair: layer 4 of the hop position reads the answer's token"
+assert all(targets_pair[k][3].get("start token", 0) >= 0.4 for k in X.NOISE5_HOPS)
+
+# %% [markdown]
+# In the matched-pair model, layer 1 links the pairs. A pair's first slot, holding node j, reads
+# the second slot of the pair that ends in node j (the pair before it on the chain) whenever the
+# causal mask lets it, that is when that pair comes earlier in the context: 38 % of the first
+# slots, about as many as can (3 of the 4 first slots have such a pair, and it comes earlier about
+# half of the time). The second slots do the mirror image (37 %): node j's slot reads the pair
+# that starts at node j. Then the hop position reads the start position in layer 3 (every 1-hop
+# question, 4 in 10 of the others) and, in layer 4, a slot that holds the answer's token: 100 %
+# of the 1- and 3-hop questions, 90 % of the 2-hop ones, in one step whatever the hop count. The
+# model without noise has some attention between pairs too (a quarter of its second slots), but
+# cutting it changes nothing.
+#
+# So is the matched-pair model a parallel reasoner? It does part of the matching at the pairs, in
+# layer 1, for every question alike, and its answers depend on it: that is the ingredient of
+# parallel composition that the serial models lack. What it cannot show here is *more* hops than a
+# serial walk could reach, since the questions ask at most 3 hops of a 5-layer model. We have not
+# traced what exactly the linked pairs store, nor run the test that would settle the question
+# (questions beyond the serial budget: the depth table of section 3 on the paper's formats).
 
 # %% [markdown]
 # ## More exercises
@@ -686,3 +811,10 @@ E.check_layer2_prediction(my_answer, model)
 #   need its reads of the start position in layers 2-3 (blocking them: 0.96 → 0.24); how node 2
 #   reaches the hop position is open. With at most 3 hops asked, nothing here needs more than a
 #   serial walk.
+# - **Do the pairs match each other?** [ours] Kept apart from each other (`A.pairs_kept_apart`),
+#   the pairs of every model of the noise study without the matched pair cost it at most 0.1 of
+#   accuracy. Every model trained with the matched pair (σ = 1, 3 seeds) needs them, in layer 1:
+#   2- and 3-hop accuracy falls to 0.19-0.29. There, each pair slot reads the other pair that
+#   holds its node, as often as the causal mask allows, and the hop position then reads the
+#   answer's token in one late step. That is the ingredient of parallel composition the serial
+#   models lack; whether it buys more hops than a serial walk is untested (3 hops fit 5 layers).

@@ -259,3 +259,25 @@ def test_pairs_kept_apart_leaves_each_pair_only_itself_in_the_named_layers():
     assert (kept[:, -1, :n_pairs].sum(-1) > 0).all(), "the question's positions still read the pairs"
     with pytest.raises(ValueError, match="n_pair_tokens=3"):
         A.pairs_kept_apart((0,), 3)
+
+
+def test_shared_node_reads_counts_reads_of_the_other_pair_with_the_same_node():
+    data = make_chain_data(4, 1, "test_id", n_nodes=5, variant="with_order_after", seed=3)
+    n_pairs, T = A.pair_token_count(data), data.inputs.shape[1]
+    inputs = data.inputs
+    pattern = torch.zeros(len(data), T, T)
+    pattern[:, torch.arange(T), torch.arange(T)] = 1.0           # everyone reads itself: no shared-node read
+    assert A.shared_node_reads(None, data, 0, patterns=[pattern]) == {"parent": 0.0, "child": 0.0}
+    expected = 0
+    for b in range(len(data)):                                    # each first slot reads the slot holding its token
+        for q in range(0, n_pairs, 2):
+            match = [t for t in range(n_pairs) if t // 2 != q // 2 and inputs[b, t] == inputs[b, q]]
+            if match:
+                pattern[b, q] = 0.0
+                pattern[b, q, match[0]] = 1.0
+                expected += 1
+    shares = A.shared_node_reads(None, data, 0, patterns=[pattern])
+    assert shares["child"] == 0.0 and shares["parent"] == pytest.approx(expected / (len(data) * n_pairs // 2))
+    assert 0.3 < shares["parent"] < 1.0   # the chains' first nodes have no earlier pair
+    with pytest.raises(ValueError, match="layer=1: allowed 0..0"):
+        A.shared_node_reads(None, data, 1, patterns=[pattern])

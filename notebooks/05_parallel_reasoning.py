@@ -724,6 +724,44 @@ assert all(sum(v for label, v in targets_pair[k][4].items() if label in (f"node 
 assert all(targets_pair[k][3].get("start token", 0) >= 0.4 for k in X.NOISE5_HOPS)
 
 # %% [markdown]
+# One more view, the paper's own: the **effective matching score** (notebook 02) of each layer
+# of the hop position. For hop j, group the layer's queries at the hop position by the node they
+# should look for (node j-1, the parent of the node the j-th hop fetches), group the keys of the
+# pairs' second slots by their parent token, and count how often a row's largest entry is on the
+# diagonal (`A.effective_matching_matrix(model, data, layer, hop=j)`). A serial walk shows one
+# hop per layer, each scored near 1. Beside the two models above: the seed-0 model with $\Xi_0$
+# on $W_{qk}^{(1)}$ alone (`chain_5layer_qk.pt`, notebook 04), which walks 3 hops from layer 0.
+
+# %%
+def matching_by_layer(model, data, hops):
+    """{layer: {hop j: effective matching score}} of the hop position, layers 1-4, hops 1..hops."""
+    return {layer: {j: A.diagonal_score(A.effective_matching_matrix(model, data, layer, hop=j)[0]) for j in range(1, hops + 1)}
+            for layer in range(1, model.cfg.n_layers)}
+
+
+qk5 = X.load_chain_5layer(DATA_DIR / "chain_5layer_qk.pt", X.CHAIN_5LAYER_QK_CELL)[0].cpu()
+matching5 = {(name, k): matching_by_layer(model, d, k) for name, model in (("no noise", five), ("W_qk alone", qk5),
+                                                                            ("matched pair", pair5)) for k, d in fresh5.items()}
+for (name, k), by_layer in matching5.items():
+    print(f"{name:12s} {k} hop{'s' * (k > 1)}: " + " | ".join(
+        f"layer {layer}: " + " ".join(f"hop {j} {v:.2f}" for j, v in scores.items()) for layer, scores in by_layer.items()))
+assert all(matching5["no noise", k][2][1] >= 0.9 for k in (1, 2)) and matching5["no noise", 2][3][2] >= 0.9
+assert matching5["no noise", 3][4][3] >= 0.9, "no noise, 3 hops: layer 4 looks for node 2's child"
+assert all(matching5["W_qk alone", 3][layer][layer] >= 0.9 for layer in (1, 2, 3)), "W_qk alone: one hop per layer from layer 1"
+assert matching5["matched pair", 1][4][1] >= 0.9
+assert all(v <= 0.5 for k in (2, 3) for scores in matching5["matched pair", k].values() for v in scores.values()), \
+    "the matched pair: no layer matches serially on 2-3 hops"
+
+# %% [markdown]
+# The scores tell the three routes apart. Without noise, layers 2 and 3 score 1.00 on hops 1 and 2
+# (the serial walk of 1- and 2-hop questions) and, on 3-hop questions, layer 4 scores 0.98 on
+# hop 3 while layers 2 and 3 score under 0.5 on hop 2: the last hop is a clean lookup, the middle
+# one is not. With $W_{qk}$ alone, 3-hop questions show the textbook walk: layers 1, 2 and 3 score
+# 0.99-1.00 on hops 1, 2 and 3. The matched pair scores 0.98 in layer 4 on 1 hop, and nowhere
+# above 0.3 on 2 or 3 hops: its hop position finds 2- and 3-hop answers without looking for the
+# answer's parent, which fits a lookup into pairs that layer 1 has already linked.
+
+# %% [markdown]
 # In the matched-pair model, layer 1 links the pairs. A pair's first slot, holding node j, reads
 # the second slot of the pair that ends in node j (the pair before it on the chain) whenever the
 # causal mask lets it, that is when that pair comes earlier in the context: 38 % of the first
@@ -816,5 +854,7 @@ E.check_layer2_prediction(my_answer, model)
 #   accuracy. Every model trained with the matched pair (σ = 1, 3 seeds) needs them, in layer 1:
 #   2- and 3-hop accuracy falls to 0.19-0.29. There, each pair slot reads the other pair that
 #   holds its node, as often as the causal mask allows, and the hop position then reads the
-#   answer's token in one late step. That is the ingredient of parallel composition the serial
-#   models lack; whether it buys more hops than a serial walk is untested (3 hops fit 5 layers).
+#   answer's token in one late step. The paper's effective matching score per layer agrees: one
+#   hop per layer (0.99-1.00) for the serial walks, nowhere above 0.3 for the matched pair's 2-
+#   and 3-hop answers. That is the ingredient of parallel composition the serial models lack;
+#   whether it buys more hops than a serial walk is untested (3 hops fit 5 layers).

@@ -426,9 +426,12 @@ def pairs_kept_apart(layers, n_pair_tokens: int) -> list[tuple[str, Callable]]:
 
 def shared_node_reads(model: Transformer, data: SeqData, layer: int, head: int = 0,
                       patterns: list[torch.Tensor] | None = None) -> dict[str, float]:
-    """{"parent": share, "child": share}: of the pairs' first ("parent") and second ("child") slots,
-    the share whose strongest key in `layer` sits in *another* pair and holds the same token: the
-    pair that shares this node, where linking two pairs into a two-hop segment would look."""
+    """Of the pairs' first ("parent") and second ("child") slots, the share whose strongest key in
+    `layer` sits in *another* pair and holds the same token: the pair that shares this node, where
+    linking two pairs into a two-hop segment would look. Also, under "parent can" / "child can",
+    the share of slots for which such a key exists at all (an earlier position, in another pair,
+    with the same token: the causal mask hides later ones), and under "parent of those that can" /
+    "child of those that can", the first share divided by the second."""
     patterns = patterns if patterns is not None else _patterns(model, data, head)
     if not 0 <= layer < len(patterns):
         raise ValueError(f"layer={layer}: allowed 0..{len(patterns) - 1}")
@@ -436,7 +439,15 @@ def shared_node_reads(model: Transformer, data: SeqData, layer: int, head: int =
     queries = torch.arange(n_pair_tokens)
     top = patterns[layer][:, :n_pair_tokens].argmax(-1)                              # [n, pair positions]
     same = (inputs.gather(1, top) == inputs[:, :n_pair_tokens]) & (top // 2 != queries // 2)
-    return {"parent": same[:, 0::2].float().mean().item(), "child": same[:, 1::2].float().mean().item()}
+    pairs = inputs[:, :n_pair_tokens]
+    earlier_other = (queries[None, :] < queries[:, None]) & (queries[None, :] // 2 != queries[:, None] // 2)
+    can = ((pairs[:, :, None] == pairs[:, None, :]) & earlier_other).any(-1)        # [n, pair positions]
+    out = {}
+    for name, cols in (("parent", slice(0, None, 2)), ("child", slice(1, None, 2))):
+        out[name] = same[:, cols].float().mean().item()
+        out[f"{name} can"] = can[:, cols].float().mean().item()
+        out[f"{name} of those that can"] = (same[:, cols] & can[:, cols]).sum().item() / max(1, can[:, cols].sum().item())
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -629,7 +629,7 @@ assert all(r["history"].steps[-1] == noise5["train_config"]["steps"] and r["acc_
 # Something else. At σ = 0.5 the matched pair is a gamble: one seed reaches 98 % at step 7,750,
 # sooner than any seed without noise (as at σ = 1), and the other two learn 1-hop questions by
 # steps 2,250-2,500 and then stay there for 27,000 steps, with 2- and 3-hop accuracy near 0.3 and
-# 0.45, until the 30,000-step cap. No seed without noise, and no seed with the pair at σ = 1, got
+# 0.45, until the 30,000-step cap: a *1-hop plateau* (1 hop solved, the others not). No seed without noise, and no seed with the pair at σ = 1, got
 # stuck like that. So in our runs the matched pair helps reliably at σ = 1; at σ = 0.5 two seeds
 # of three do far worse than no noise. Three seeds cannot say how often σ = 0.5 gets stuck, only
 # that it can.
@@ -685,8 +685,8 @@ for t, by_seed in walks.items():
 # unmatched pair, not $W_{vo}$ alone. The matched pair is different again: its hop position
 # walks 1 hop late (start token in layer 3, node 1 in layer 4) and 2 hops rarely (0 %, 23 % and
 # 0 % of the questions), so whatever makes it fast on 3 hops is not a walk by the hop position.
-# Notebook 05 (section 7) traces it: its pairs match each other in layer 1, and its 2- and 3-hop
-# answers need that (kept apart there, they fall to 0.19-0.29).
+# Notebook 05 (section 7) follows it further: its 2- and 3-hop answers need the pairs to read
+# each other in layer 1 (kept apart there, they fall to 0.19-0.29), which no other model needs.
 #
 # Attention shows where a model looks, not what it uses. The check is the one of notebook 05:
 # block the hop position's attention to the start token in one layer
@@ -751,8 +751,9 @@ assert none3[0] > none3["as trained"] - 0.03 and min(none3[2], none3[3]) < none3
 # So with noise on $W_{qk}$ alone every seed learns a **plain serial walk for 3-hop questions**,
 # and two of three start it one layer sooner than their 1- and 2-hop walks, where the models
 # without noise lean on the start position. Why the noise favours that walk we have
-# not tested. The matched pair gets its speed some other way (its pairs match each other:
-# notebook 05, section 7), and the unmatched pair, which has
+# not tested. The trained matched-pair models answer another way (their answers need the pairs to
+# read each other: notebook 05, section 7; whether that is why they learn faster we have not
+# tested), and the unmatched pair, which has
 # noise on $W_{qk}^{(1)}$ too, does not find the early walk. These are one to three seeds per
 # setting (the printout), on one dataset.
 
@@ -864,8 +865,8 @@ assert all(s is not None and s <= 10_000 for k in (1, 2) for s in double_by_hop[
 #   3-hop questions serially by itself (start token, node 1, node 2, node 3), in two seeds from
 #   layer 0, one layer earlier than its 1- and 2-hop walks; in the shipped seed-0 model, blocking
 #   that layer-0 read drops 3-hop accuracy from 1.00 to about 0.4. No other model we could measure
-#   walks 3 hops. The matched pair takes another route: its pairs match each other in layer 1
-#   (notebook 05, section 7).
+#   walks 3 hops. The trained matched-pair models take another route: their 2- and 3-hop answers
+#   need the pairs to read each other in layer 1 (notebook 05, section 7).
 # - On the noised double chain (runs in progress, 3 seeds each): without noise every seed is
 #   still below 50 % test-ID, under picking one of the two chain ends at random; with σ = 1 on
 #   both matrices at layer 0 every seed is above 0.8, with 1- and 2-hop questions at 0.9 or more.

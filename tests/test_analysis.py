@@ -267,17 +267,19 @@ def test_shared_node_reads_counts_reads_of_the_other_pair_with_the_same_node():
     inputs = data.inputs
     pattern = torch.zeros(len(data), T, T)
     pattern[:, torch.arange(T), torch.arange(T)] = 1.0           # everyone reads itself: no shared-node read
-    assert A.shared_node_reads(None, data, 0, patterns=[pattern]) == {"parent": 0.0, "child": 0.0}
+    nobody = A.shared_node_reads(None, data, 0, patterns=[pattern])
+    assert nobody["parent"] == nobody["child"] == nobody["parent of those that can"] == 0.0
     expected = 0
-    for b in range(len(data)):                                    # each first slot reads the slot holding its token
+    for b in range(len(data)):                                    # each first slot reads an earlier slot holding its token
         for q in range(0, n_pairs, 2):
-            match = [t for t in range(n_pairs) if t // 2 != q // 2 and inputs[b, t] == inputs[b, q]]
+            match = [t for t in range(q) if t // 2 != q // 2 and inputs[b, t] == inputs[b, q]]
             if match:
                 pattern[b, q] = 0.0
                 pattern[b, q, match[0]] = 1.0
                 expected += 1
     shares = A.shared_node_reads(None, data, 0, patterns=[pattern])
     assert shares["child"] == 0.0 and shares["parent"] == pytest.approx(expected / (len(data) * n_pairs // 2))
-    assert 0.3 < shares["parent"] < 1.0   # the chains' first nodes have no earlier pair
+    assert shares["parent can"] == pytest.approx(shares["parent"]) and shares["parent of those that can"] == 1.0
+    assert 0.0 < shares["parent"] < 1.0 and 0.0 < shares["child can"] < 1.0   # a pair that comes first has nothing earlier
     with pytest.raises(ValueError, match="layer=1: allowed 0..0"):
         A.shared_node_reads(None, data, 1, patterns=[pattern])

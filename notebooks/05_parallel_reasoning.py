@@ -680,9 +680,10 @@ assert all(drop(r, "0-3", k) <= 0.1 for r in quiet for k in X.NOISE5_HOPS), "eve
 # One setting stands apart again. Keeping the pairs apart costs every model trained **without
 # the matched pair** at most 0.1 of accuracy at any hop count, even in all four layers at once:
 # their pairs may attend to each other, but nothing the answer needs passes that way. Every model
-# trained **with the matched pair** at σ = 1 (three seeds) needs it, in **layer 1**: kept apart
-# there alone, its 2- and 3-hop accuracy falls from 0.97 or more to 0.19-0.29, and even 1-hop
-# accuracy drops (to 0.62-0.74). At σ = 0.5 the one seed that learned 2 and 3 hops (notebook 04)
+# trained **with the matched pair** at σ = 1 (three seeds) needs it, above all in **layer 1**:
+# kept apart there alone, its 2- and 3-hop accuracy falls from 0.97 or more to 0.19-0.29, and
+# even 1-hop accuracy drops (to 0.62-0.74); in layers 2 and 3 the cut costs up to about 0.2
+# (the live check below, seed 0). At σ = 0.5 the one seed that learned 2 and 3 hops (notebook 04)
 # shows the same dependence (0.28 and 0.32); the two that stayed on the 1-hop plateau (1 hop
 # solved, 2 and 3 hops near 0.3 and 0.45) do not.
 #
@@ -876,9 +877,9 @@ E.check_layer2_prediction(my_answer, model)
 #   need its reads of the start position in layers 2-3 (blocking them: 0.96 → 0.24); how node 2
 #   reaches the hop position is open (layer 4 is a one-hop lookup from it). With at most 3 hops asked, nothing here needs more than a
 #   serial walk.
-# - **Do the pairs match each other?** [ours] Kept apart from each other (`A.pairs_kept_apart`),
-#   the pairs of every model of the noise study without the matched pair cost it at most 0.1 of
-#   accuracy. Every model trained with the matched pair (σ = 1, 3 seeds) needs them, in layer 1:
+# - **Do the pairs read each other?** [ours] Every model of the noise study without the matched
+#   pair loses at most 0.1 of accuracy when its pairs are kept from reading each other
+#   (`A.pairs_kept_apart`). Every model trained with the matched pair (σ = 1, 3 seeds) needs them, in layer 1:
 #   2- and 3-hop accuracy falls to 0.19-0.29. There (seed 0), each pair slot attends to the other
 #   pair that holds its node whenever the causal mask allows, and the hop position then reads the
 #   answer's token in one late step. The paper's effective matching score per layer agrees: one

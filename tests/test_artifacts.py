@@ -22,12 +22,13 @@ def shipped_files():
 
 
 def test_data_folder_stays_small():
-    """A Colab clone stays quick: every file a few MB at most, the folder under 14 MB (raised from
+    """A Colab clone stays quick: every file a few MB at most, the folder under 15 MB (raised from
     10 MB for the shared-norm 2-hop model, 0.9 MB, the one that answers never-seen tokens, then from
-    12 MB for the n_len-16 sweep's records, 20 polynomial seeds: ~8 KB a run plus the aggregate)."""
+    12 MB for the n_len-16 sweep's records, 20 polynomial seeds: ~8 KB a run plus the aggregate,
+    then from 14 MB for the 5-layer matched-pair model, 0.6 MB, whose pairs read each other)."""
     sizes = {p.relative_to(DATA_DIR).as_posix(): p.stat().st_size for p in shipped_files()}
     assert max(sizes.values()) < 3.5 * 2**20, f"largest: {max(sizes, key=sizes.get)}"
-    assert sum(sizes.values()) < 14 * 2**20, f"data/ holds {sum(sizes.values()) / 2**20:.1f} MB; keep it under 14 MB"
+    assert sum(sizes.values()) < 15 * 2**20, f"data/ holds {sum(sizes.values()) / 2**20:.1f} MB; keep it under 15 MB"
 
 
 def test_every_artifact_has_a_command_and_a_readme_row():

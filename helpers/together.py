@@ -16,20 +16,17 @@ spend most of their GPU time launching kernels, so N models at once cost little 
 """
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
-
-import numpy as np
 
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 from .data import SeqData
-from .train import History, TrainConfig, _record, _save_partial, lr_at, make_optimizer, set_seed
+from .train import History, TrainConfig, _record, _resume, _save_partial, lr_at, make_optimizer, set_seed
 
 
 def can_resume_together(checkpoints: list) -> bool:
@@ -66,22 +63,24 @@ def train_together(models: list, train_datas: list[SeqData], eval_datas: list[di
         raise ValueError(f"need one checkpoint file per model: got {len(checkpoints)} for {n} models")
     if resume and checkpoints is None:
         raise ValueError("resume=True needs `checkpoints`, one file per model")
-    blobs = None
+    resumed = None
     if resume and any(Path(c).exists() for c in checkpoints):
         if not can_resume_together(checkpoints):
             raise ValueError(f"resume=True needs a checkpoint for every model, all from the same step; got "
                              f"{[str(c) for c in checkpoints if Path(c).exists()]} of {n} files (resume the rest "
                              "alone with `train(..., checkpoint=...)`)")
-        blobs = [torch.load(c, map_location="cpu", weights_only=False) for c in checkpoints]
-        for model, blob in zip(models, blobs):
-            model.load_state_dict(blob["model"])
+        # each model, its own optimizer and batch order, as `train` would resume it alone (`_resume`)
+        singles = [make_optimizer(m, c) for m, c in zip(models, cfgs)]
+        resumed_orders = [torch.Generator() for _ in models]
+        resumed = [_resume(f, m, o, g) for f, m, o, g in zip(checkpoints, models, singles, resumed_orders)]
     if not (n == len(train_datas) == len(eval_datas) == len(cfgs)) or n == 0:
         raise ValueError(f"need one train set, eval sets and config per model: got {n} models, "
                          f"{len(train_datas)} train sets, {len(eval_datas)} eval sets, {len(cfgs)} configs")
     _check_same_config(cfgs)
     cfg, metrics = cfgs[0], metrics or [{} for _ in models]
     device = models[0].device
-    set_seed(cfg.seed)
+    if resumed is None:   # (a resumed group goes on with the random state `_resume` restored)
+        set_seed(cfg.seed)
     datas = [d.to(device) for d in train_datas]
     evals = []
     for d, e, c in zip(datas, eval_datas, cfgs):
@@ -101,10 +100,8 @@ def train_together(models: list, train_datas: list[SeqData], eval_datas: list[di
     opt = (torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam)(
         [g for g in groups if g["params"]], lr=cfg.lr)
     base = models[0]
-    if blobs is not None:   # each model's optimizer state, as `train` saved it alone, stacked
-        for i, (model, blob) in enumerate(zip(models, blobs)):
-            single = make_optimizer(model, cfgs[i])
-            single.load_state_dict(blob["opt"])
+    if resumed is not None:   # each model's optimizer state, as `train` saved it alone, stacked
+        for i, (model, single) in enumerate(zip(models, singles)):
             names = {id(p): name for name, p in model.named_parameters()}
             for group in single.param_groups:
                 for p in group["params"]:
@@ -119,24 +116,20 @@ def train_together(models: list, train_datas: list[SeqData], eval_datas: list[di
         return _masked_mean_loss(functional_call(base, ({**w, **f}, b), (inputs,)), targets, mask)
 
     batched_loss = vmap(loss_one, randomness="different")
-    orders = [torch.Generator().manual_seed(c.seed) for c in cfgs]
+    orders = resumed_orders if resumed is not None else [torch.Generator().manual_seed(c.seed) for c in cfgs]
 
     def new_order(i):
         return torch.randperm(len(datas[i]), generator=orders[i]) if cfg.shuffle else torch.arange(len(datas[i]))
 
-    perms, cursors = [new_order(i) for i in range(n)], [0] * n
-    histories = [History(acc={k: [] for k in e}, loss={k: [] for k in e}, metrics={k: [] for k in m})
-                 for e, m in zip(evals, metrics)]
     done, running, start, first_step = [False] * n, [], time.perf_counter(), 1
-    if blobs is not None:
-        for i, blob in enumerate(blobs):
-            orders[i].set_state(blob["order"])
-            perms[i], cursors[i], histories[i] = blob["perm"], blob["cursor"], History.from_dict(blob["history"])
-        torch.set_rng_state(blobs[0]["torch_rng"])
-        np.random.set_state(blobs[0]["numpy_rng"])
-        random.setstate(blobs[0]["python_rng"])
-        first_step = blobs[0]["step"] + 1
+    if resumed is not None:
+        histories, perms, cursors, steps = (list(x) for x in zip(*resumed))
+        first_step = steps[0]
         start -= histories[0].seconds or 0.0
+    else:
+        perms, cursors = [new_order(i) for i in range(n)], [0] * n
+        histories = [History(acc={k: [] for k in e}, loss={k: [] for k in e}, metrics={k: [] for k in m})
+                     for e, m in zip(evals, metrics)]
 
     def load_into_models():
         with torch.no_grad():

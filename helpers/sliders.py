@@ -232,6 +232,70 @@ def noise5_view(sweep: dict, dataset: str = "with_order_after", sigma: float = 1
     return fig
 
 
+def noise5_layer_steps(sweep: dict, dataset: str = "with_order_after", sigma: float = 1.0,
+                       mark: float = 0.98) -> dict:
+    """{(target, layer): [(step, censored), ...] one per seed} for every target and layer of the
+    5-layer study that has runs at `sigma`, plus ("none", None) for the runs without noise. A
+    step is the first evaluation at >= `mark` test-ID; censored (True) means the run never got
+    there and the step is its last one (finished or so far): a lower bound."""
+    if not 0 < mark <= 1:
+        raise ValueError(f"mark={mark} must be in (0, 1]")
+    if dataset not in sweep["datasets"]:
+        raise ValueError(f"dataset={dataset!r} is not one of {list(sweep['datasets'])}")
+
+    def step_of(run):
+        step = run["history"].steps_to("test_id", mark)
+        return (step, False) if step is not None else (run["history"].steps[-1], True)
+
+    out = {}
+    for r in sorted(sweep["runs"] + sweep.get("in_progress", []), key=lambda r: r["seed"]):
+        if r["dataset"] != dataset or (r["sigma"] and abs(r["sigma"] - sigma) > 1e-9):
+            continue
+        key = ("none", None) if r["sigma"] == 0 else (r["target"], r["layer"])
+        out.setdefault(key, []).append(step_of(r))
+    return out
+
+
+def noise5_layer_view(sweep: dict, dataset: str = "with_order_after", sigma: float = 1.0, mark: float = 0.98):
+    """The paper's layer comparison (its `qk_vo_add_layer` figures) as steps to solve: for each
+    noise layer (x) and target (colour), the first step at >= `mark` test-ID, one dot per seed,
+    a triangle for a run that never got there (a lower bound at its last step) and a bar for the
+    mean of fully observed settings; the grey band is the runs without noise (min-max, mean)."""
+    steps = noise5_layer_steps(sweep, dataset, sigma, mark)
+    noisy = {k: v for k, v in steps.items() if k[0] != "none"}
+    if not noisy:
+        raise ValueError(f"no run with sigma={sigma} on {dataset!r} yet")
+    layers = sorted({layer for _, layer in noisy})
+    targets = [t for t in NOISE_COLORS if any(k[0] == t for k in noisy)]
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    if ("none", None) in steps:
+        base = [s for s, _ in steps[("none", None)]]
+        ax.axhspan(min(base), max(base), color="grey", alpha=0.2, lw=0)
+        ax.axhline(np.mean(base), color="grey", lw=1.5, label=f"no noise ({len(base)} seeds: range and mean)")
+    width = 0.8 / len(targets)
+    for i, t in enumerate(targets):
+        color, label = NOISE_COLORS[t], f"σ = {sigma} {_noise_setting_name(t)}"
+        for layer in layers:
+            seeds = noisy.get((t, layer), [])
+            x = layer + (i - (len(targets) - 1) / 2) * width
+            reached = [s for s, censored in seeds if not censored]
+            bounds = [s for s, censored in seeds if censored]
+            ax.scatter([x] * len(reached), reached, color=color, s=18, label=label)
+            ax.scatter([x] * len(bounds), bounds, color=color, marker="^", s=34, label=label)
+            if reached and not bounds:
+                ax.plot([x - width / 3, x + width / 3], [np.mean(reached)] * 2, color=color, lw=2)
+    ax.set(xlabel="layer l of the noise (Ξ on W_vo of layer l, W_qk of layer l + 1)", xticks=layers,
+           ylabel=f"first step at ≥ {mark:.0%} test-ID", ylim=(0, None),
+           title=f"5 layers x 1 head, {dataset!r}, σ = {sigma}: steps to solve by noise layer\n"
+                 f"(dots: seeds; bars: mean; ▲: not reached by the run's last step)")
+    first = {}   # one legend entry per setting
+    for handle, label in zip(*ax.get_legend_handles_labels()):
+        first.setdefault(label, handle)
+    ax.legend(first.values(), first.keys(), fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------
 # 05 · depth x hops (data/parallel_sweep.json)
 # ---------------------------------------------------------------------------------------------

@@ -39,8 +39,9 @@
 # 3. how to check, inside a trained model, which mechanism it uses;
 # 4. what a 5-layer model in the paper's setting (mixed 1-3-hop with-order questions) does (section 7):
 #    the start position walks the chain ahead, and 3-hop answers need what the hop position reads
-#    from it; and that only the models trained with the matched noise pair at σ = 1 (and the one
-#    σ = 0.5 seed that learned) need their pairs to read each other, in layer 1.
+#    from it; and that only the models trained with the matched noise pair at layer 0, σ = 1 (and
+#    the one σ = 0.5 seed that learned) need their pairs to read each other, in layer 1; at layers
+#    1 and 2 the same pair does not make them.
 #
 # Three checked exercises (two predictions, one function) and an open problem.
 
@@ -639,7 +640,8 @@ plt.show()
 # carries nothing the answer needs, accuracy does not move. Every finished run of the noise study
 # on these questions carries this measure (`pair_traffic`: 1,000 fresh questions per hop count,
 # the pairs kept apart in layer 0, 1, 2 or 3, or in all four), except the no-noise seed 1, whose
-# weights were not kept. Notebook 04 (section 5) trained those models: without noise, and with a
+# weights were not kept; the table shows the runs with noise at layer 0 (the runs with noise at
+# layers 1 and 2 come after it). Notebook 04 (section 5) trained those models: without noise, and with a
 # frozen random matrix $\Xi_0$ added to $W_{qk}^{(1)}$ alone, to $W_{vo}^{(0)}$ alone, or to both:
 # the **matched pair**, the same $\Xi_0$ on both sides, so that the product $W_{vo}^{(0)}
 # W_{qk}^{(1)}$ carries $\Xi_0 \Xi_0^\top$, close to the identity that matching needs; the
@@ -654,7 +656,7 @@ def traffic_name(run):
     return "no noise" if run["noise_std"] == 0 else f"σ = {run['noise_std']} on {run['noise_target']}"
 
 
-traffic = [r for r in noise5["runs"] if r["dataset"] == "with_order_after" and "pair_traffic" in r]
+traffic = [r for r in noise5["runs"] if r["dataset"] == "with_order_after" and "pair_traffic" in r and r["noise_layer"] in (None, 0)]
 print("accuracy as trained -> with the pairs kept apart in layer 1 | in layers 0-3, per hop count (1 / 2 / 3)")
 for run in sorted(traffic, key=lambda r: (r["noise_std"], r["noise_target"], r["seed"])):
     t = run["pair_traffic"]
@@ -687,7 +689,32 @@ assert all(drop(r, "0-3", k) <= 0.1 for r in quiet for k in X.NOISE5_HOPS), "eve
 # shows the same dependence (0.28 and 0.32); the two that stayed on the 1-hop plateau (1 hop
 # solved, 2 and 3 hops near 0.3 and 0.45) do not.
 #
-# What does layer 1 do there? The shipped seed-0 model of the matched pair
+# Is it the matched pair as such, or the matched pair *at layer 0*? Notebook 04 (section 5,
+# "Which layer?") also trained it at layers 1 and 2 (three seeds each), and their records carry
+# the same measure. Here is each one's largest loss, at any hop count, when the pairs are kept
+# apart in one layer, and in layers 0-3 at once.
+
+# %%
+moved = [r for r in noise5["runs"] if r["dataset"] == "with_order_after" and r["noise_target"] == "both"
+         and r["noise_std"] == 1.0 and r["noise_layer"] in (1, 2)]
+for run in sorted(moved, key=lambda r: (r["noise_layer"], r["seed"])):
+    worst_cut = {cut: max(drop(run, cut, k) for k in X.NOISE5_HOPS) for cut in ("0", "1", "2", "3", "0-3")}
+    print(f"matched pair at layer {run['noise_layer']}, seed {run['seed']}: largest loss with the pairs kept apart in layer "
+          + ", ".join(f"{cut}: {v:.2f}" for cut, v in worst_cut.items()))
+assert len(moved) >= 6 and all(max(drop(r, "1", k) for k in X.NOISE5_HOPS) <= 0.05 for r in moved), \
+    "at layers 1 and 2 the matched pair leaves the layer-1 traffic unused"
+assert all(drop(r, cut, k) <= 0.05 for r in moved if r["noise_layer"] == 2 for cut in ("0", "1", "2", "3", "0-3")
+           for k in X.NOISE5_HOPS), "at layer 2: no traffic between pairs is needed anywhere"
+
+# %% [markdown]
+# So the route through linked pairs belongs to the matched pair **at layer 0**. Moved to layer 2,
+# the same noise gives models that never need their pairs to read each other (their hop position
+# walks 3 hops instead: notebook 04); at layer 1, keeping the pairs apart in layer 1 costs
+# at most 0.01, and one seed (seed 1) loses 0.27 on 2 hops when they are kept apart in layer 2
+# alone, but nothing when they are kept apart in all four layers at once (cuts in several layers
+# interact, so a single-layer loss is not a sum of parts); the other two lose at most 0.02.
+#
+# What does layer 1 do in the layer-0 models? The shipped seed-0 model of the matched pair
 # (`chain_5layer_pair.pt`, copied by `python -m helpers.experiments chain_5layer_pair`) answers
 # live, beside the model without noise from the start of this section: where each pair position
 # looks in layer 1 (the share of slots whose strongest key is the *other* pair that holds the same
@@ -879,8 +906,9 @@ E.check_layer2_prediction(my_answer, model)
 #   serial walk.
 # - **Do the pairs read each other?** [ours] Every model of the noise study without the matched
 #   pair loses at most 0.1 of accuracy when its pairs are kept from reading each other
-#   (`A.pairs_kept_apart`). Every model trained with the matched pair (σ = 1, 3 seeds) needs them, in layer 1:
-#   2- and 3-hop accuracy falls to 0.19-0.29. There (seed 0), each pair slot attends to the other
+#   (`A.pairs_kept_apart`). Every model trained with the matched pair at layer 0 (σ = 1, 3 seeds)
+#   needs them, in layer 1: 2- and 3-hop accuracy falls to 0.19-0.29. With the same pair at
+#   layer 1 or 2 (3 seeds each) the models do not need the layer-1 traffic (at most 0.01 lost). There (seed 0), each pair slot attends to the other
 #   pair that holds its node whenever the causal mask allows, and the hop position then reads the
 #   answer's token in one late step. The paper's effective matching score per layer agrees: one
 #   hop per layer (0.99-1.00) for the serial walks, at most 0.30 for the matched pair's 2- and

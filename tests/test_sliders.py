@@ -68,6 +68,33 @@ def test_noise5_view_draws_every_finished_setting():
         S.noise5_runs(sweep, "double", 1.0)
 
 
+def _noise5_run(seed, sigma, target, layer, test_id, dataset="with_order_after"):
+    from helpers.train import History
+    return {"dataset": dataset, "sigma": sigma, "target": target, "layer": layer, "seed": seed,
+            "history": History(steps=[250 * (i + 1) for i in range(len(test_id))], acc={"test_id": test_id})}
+
+
+def test_noise5_layer_steps_marks_runs_that_never_solve_as_censored():
+    sweep = {"datasets": ["with_order_after", "noised_double"],
+             "runs": [_noise5_run(0, 0.0, "both", None, [0.5, 0.99]), _noise5_run(1, 0.0, "both", None, [0.98, 0.99]),
+                      _noise5_run(0, 1.0, "qk", 1, [0.2, 0.5, 0.97]), _noise5_run(0, 1.0, "both", 2, [0.99]),
+                      _noise5_run(0, 0.5, "both", 2, [0.2]), _noise5_run(0, 1.0, "both", 2, [0.1], "noised_double")],
+             "in_progress": [_noise5_run(1, 1.0, "qk", 1, [0.3, 0.4])]}
+    steps = S.noise5_layer_steps(sweep, "with_order_after", 1.0)
+    assert steps == {("none", None): [(500, False), (250, False)], ("qk", 1): [(750, True), (500, True)],
+                     ("both", 2): [(250, False)]}
+    assert S.noise5_layer_steps(sweep, "with_order_after", 1.0, mark=0.95)[("qk", 1)][0] == (750, False)
+    fig = S.noise5_layer_view(sweep, "with_order_after", 1.0)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["no noise (2 seeds: range and mean)", "σ = 1.0 noise on both", "σ = 1.0 noise on qk"]
+    assert list(fig.axes[0].get_xticks()) == [1, 2]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="mark=1.5"):
+        S.noise5_layer_steps(sweep, mark=1.5)
+    with pytest.raises(ValueError, match="no run with sigma=0.5"):
+        S.noise5_layer_view(sweep, "noised_double", 0.5)
+
+
 def test_depth_hops_view_reads_the_final_accuracy():
     sweep = X.load_sweep(DATA_DIR / "parallel_sweep.json")
     fig = S.depth_hops_view(sweep, 3, 2)

@@ -235,9 +235,10 @@ def noise5_view(sweep: dict, dataset: str = "with_order_after", sigma: float = 1
 def noise5_layer_steps(sweep: dict, dataset: str = "with_order_after", sigma: float = 1.0,
                        mark: float = 0.98) -> dict:
     """{(target, layer): [(step, censored), ...] one per seed} for every target and layer of the
-    5-layer study that has runs at `sigma`, plus ("none", None) for the runs without noise. A
-    step is the first evaluation at >= `mark` test-ID; censored (True) means the run never got
-    there and the step is its last one (finished or so far): a lower bound."""
+    5-layer study that has finished runs at `sigma`, plus ("none", None) for the runs without
+    noise. A step is the first evaluation at >= `mark` test-ID; censored (True) means the run
+    ended (at its step cap) without getting there, and the step is its last one: a lower bound.
+    Runs still in progress are left out (`noise5_runs(..., unfinished=True)` lists them)."""
     if not 0 < mark <= 1:
         raise ValueError(f"mark={mark} must be in (0, 1]")
     if dataset not in sweep["datasets"]:
@@ -248,7 +249,7 @@ def noise5_layer_steps(sweep: dict, dataset: str = "with_order_after", sigma: fl
         return (step, False) if step is not None else (run["history"].steps[-1], True)
 
     out = {}
-    for r in sorted(sweep["runs"] + sweep.get("in_progress", []), key=lambda r: r["seed"]):
+    for r in sorted(sweep["runs"], key=lambda r: r["seed"]):
         if r["dataset"] != dataset or (r["sigma"] and abs(r["sigma"] - sigma) > 1e-9):
             continue
         key = ("none", None) if r["sigma"] == 0 else (r["target"], r["layer"])
@@ -258,9 +259,10 @@ def noise5_layer_steps(sweep: dict, dataset: str = "with_order_after", sigma: fl
 
 def noise5_layer_view(sweep: dict, dataset: str = "with_order_after", sigma: float = 1.0, mark: float = 0.98):
     """The paper's layer comparison (its `qk_vo_add_layer` figures) as steps to solve: for each
-    noise layer (x) and target (colour), the first step at >= `mark` test-ID, one dot per seed,
-    a triangle for a run that never got there (a lower bound at its last step) and a bar for the
-    mean of fully observed settings; the grey band is the runs without noise (min-max, mean)."""
+    noise layer (x) and target (colour), the first step at >= `mark` test-ID, one dot per finished
+    seed, a triangle for a run that ended without getting there (a lower bound at its last step)
+    and a bar for the mean of fully observed settings; the grey band is the runs without noise
+    (min-max, mean)."""
     steps = noise5_layer_steps(sweep, dataset, sigma, mark)
     noisy = {k: v for k, v in steps.items() if k[0] != "none"}
     if not noisy:
@@ -287,7 +289,7 @@ def noise5_layer_view(sweep: dict, dataset: str = "with_order_after", sigma: flo
     ax.set(xlabel="layer l of the noise (Ξ on W_vo of layer l, W_qk of layer l + 1)", xticks=layers,
            ylabel=f"first step at ≥ {mark:.0%} test-ID", ylim=(0, None),
            title=f"5 layers x 1 head, {dataset!r}, σ = {sigma}: steps to solve by noise layer\n"
-                 f"(dots: seeds; bars: mean; ▲: not reached by the run's last step)")
+                 f"(dots: finished seeds; bars: mean; ▲: not reached within the run)")
     first = {}   # one legend entry per setting
     for handle, label in zip(*ax.get_legend_handles_labels()):
         first.setdefault(label, handle)

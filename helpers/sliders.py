@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .plots import SPLIT_COLORS, plot_curve_band
+from .scorecard import steps_to as first_step_at   # (step, False), or (last step, True): a lower bound
 
 SOLVED = 0.95
 
@@ -244,16 +245,12 @@ def noise5_layer_steps(sweep: dict, dataset: str = "with_order_after", sigma: fl
     if dataset not in sweep["datasets"]:
         raise ValueError(f"dataset={dataset!r} is not one of {list(sweep['datasets'])}")
 
-    def step_of(run):
-        step = run["history"].steps_to("test_id", mark)
-        return (step, False) if step is not None else (run["history"].steps[-1], True)
-
     out = {}
     for r in sorted(sweep["runs"], key=lambda r: r["seed"]):
         if r["dataset"] != dataset or (r["sigma"] and abs(r["sigma"] - sigma) > 1e-9):
             continue
         key = ("none", None) if r["sigma"] == 0 else (r["target"], r["layer"])
-        out.setdefault(key, []).append(step_of(r))
+        out.setdefault(key, []).append(first_step_at(r["history"], "test_id", mark))
     return out
 
 

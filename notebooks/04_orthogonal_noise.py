@@ -851,8 +851,8 @@ plt.show()
 # weights, so 26 runs): the runs that beat
 # every seed without noise are the ones whose models either walk 3 hops with the hop position
 # alone ($W_{qk}$ at layer 0, the pair at layer 2, $W_{qk}$ at layer 1 in two seeds) or route
-# through linked pairs (the pair at layer 0, notebook 05); every other run needs at least 10,000
-# steps, as the runs without noise do. The check below makes that an assert on the
+# through linked pairs (the pair at layer 0, notebook 05), and they need at most 8,250 steps;
+# every other run needs at least 10,000 steps, as the runs without noise do. The check below makes that an assert on the
 # shipped records. It is a correlation over these runs, not a cause.
 #
 # So "noise helps" depends on the layer: with the matched pair at layers 0 and 2, not at layer 1;
@@ -882,7 +882,12 @@ assert len(qk1) >= 3 and sorted(walk_share(r, 3) >= 0.95 for r in qk1) == [False
 qk2 = S.noise5_runs(noise5, "with_order_after", 1.0, "qk", 2)
 assert len(qk2) >= 3 and all(first_step_at(r["history"], "test_id", 0.98)[0] >= min(none_steps) and walk_share(r, 3) <= 0.05
                              for r in qk2), "W_qk at layer 2: no help, no walk"
-assert all((r["history"].steps_to("test_id", 0.98) < min(none_steps)) == (walk_share(r, 3) >= 0.95) for r in qk1)
+def step98(run):
+    return first_step_at(run["history"], "test_id", 0.98)[0]
+
+
+# with a margin: a walking seed at least 15 % sooner than any seed without noise, the other no sooner
+assert all(step98(r) <= 0.85 * min(none_steps) if walk_share(r, 3) >= 0.95 else step98(r) >= min(none_steps) for r in qk1)
 
 
 def route(run):
@@ -898,8 +903,8 @@ for r in sorted(checked, key=lambda r: (r["sigma"], r["layer"] or 0, r["target"]
     name = "no noise" if r["sigma"] == 0 else f"σ = 1 on {r['target']}, layer {r['layer']}"
     print(f"{name:28s} seed {r['seed']}: 98 % at {'≥ ' * censored}{step:,} | route for 3 hops: {route(r) or 'neither'}")
 assert len(checked) >= 25
-assert all((first_step_at(r["history"], "test_id", 0.98)[0] < min(none_steps)) == (route(r) is not None) for r in checked), \
-    "beating no noise goes with a 3-hop walk or linked pairs"
+assert all(step98(r) <= 0.85 * min(none_steps) if route(r) else step98(r) >= min(none_steps) for r in checked), \
+    "beating no noise (by 15 % or more) goes with a 3-hop walk or linked pairs; without either, no run beats it"
 
 # %% [markdown]
 # ### The second dataset: the noised double chain

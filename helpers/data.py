@@ -369,6 +369,17 @@ def iteration_token_labels(tokens: Sequence[int]) -> list[str]:
     return [ITER_TOKEN_NAMES.get(int(t), str(int(t))) for t in tokens]
 
 
+def iteration_role_labels(tokens: Sequence[int]) -> list[str]:
+    """Labels that say each position's role, for attention maps: 'x3=7' for the third input,
+    'EoI', 's2=4' for the second state, 'EoS' for the pads, the task name first."""
+    names = iteration_token_labels(tokens)
+    if "EoI" not in names:
+        raise ValueError(f"no EoI token in {names}: iteration_role_labels needs a full sequence")
+    eoi = names.index("EoI")
+    return ([names[0]] + [f"x{t}={names[t]}" for t in range(1, eoi)] + ["EoI"]
+            + [name if name == "EoS" else f"s{t}={name}" for t, name in enumerate(names[eoi + 1:], start=1)])
+
+
 def decode_chain(tokens: Sequence[int], label: int | None = None) -> str:
     """'pairs: 12->17 40->41 ... | question: 12, 2 hops | answer: 23' for one sequence."""
     tokens = [int(t) for t in tokens]

@@ -712,19 +712,14 @@ def check_layer2_prediction(answer: int | None, model) -> bool | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 06 · iteration heads: the states, the layer-2 targets, peakiness, parity with and without CoT
+# 06 · iteration heads: sequence accuracy, the layer-2 targets, peakiness, parity with and without CoT
 # ---------------------------------------------------------------------------------------------
 
 
-def solution_iteration_states(task: str, x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x)
-    if task == "parity":
-        return np.cumsum(x, axis=1) % 2                    # running parity of x_1..x_t
-    s = np.empty_like(x)
-    s[:, 0] = x[:, 0]                                      # s_1 = x_1
-    for t in range(1, x.shape[1]):
-        s[:, t] = (s[:, t - 1] * x[:, t] + 1) % 11         # s_t = (s_{t-1} x_t + 1) mod 11
-    return s
+def solution_sequence_accuracy(predictions: torch.Tensor, targets: torch.Tensor, eoi_pos: torch.Tensor) -> float:
+    scored = torch.arange(targets.shape[1])[None, :] >= eoi_pos[:, None]   # the positions from EoI on
+    right = (predictions == targets) | ~scored                              # what comes before is not scored
+    return right.all(dim=1).float().mean().item()
 
 
 def _as_array(got) -> np.ndarray:
@@ -733,51 +728,47 @@ def _as_array(got) -> np.ndarray:
     return np.asarray(got)
 
 
-def _states_problem(task: str, x: np.ndarray, got, want: np.ndarray) -> str | None:
-    """What is wrong with `got` (the student's states for `x`), or None when it is right."""
-    got = _as_array(got)
-    if got.shape != want.shape:
-        return (f"{task}: x has shape {x.shape}, your states {got.shape}; expected {want.shape} "
-                "(one state per input, s_1..s_L)")
-    if np.array_equal(got, want):
-        return None
-    row = int(np.flatnonzero((got != want).any(axis=1))[0])
-    where = f"{task}, x = {x[row].tolist()}: you returned {got[row].tolist()}, expected {want[row].tolist()}"
-    if task == "polynomial" and got.max() > 10:
-        return f"{where}. Take the result mod 11 at every step"
-    if task == "polynomial":
-        from_zero = np.empty_like(x)
-        prev = np.zeros(len(x), dtype=x.dtype)
-        for t in range(x.shape[1]):
-            prev = (prev * x[:, t] + 1) % 11
-            from_zero[:, t] = prev
-        if np.array_equal(got, from_zero):
-            return f"{where}. You started from s_0 = 0, which makes s_1 = 1; the task sets s_1 = x_1"
-    if task == "parity":
-        if np.array_equal(got, x % 2):
-            return f"{where}. s_t is the parity of x_1..x_t (a running sum mod 2), not of x_t alone"
-        if np.array_equal(got, np.cumsum(x, axis=1)):
-            return f"{where}. Take the running sum mod 2"
-    if x.shape[1] > 1 and np.array_equal(got[:, 1:], want[:, :-1]):
-        return f"{where}. Shifted by one step: the first state is s_1, the state after reading x_1"
-    if x.shape[1] > 1 and np.array_equal(got[:, :-1], want[:, 1:]):
-        return f"{where}. Shifted by one step: you skipped s_1"
-    return where
+def _sequence_accuracy_batch(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Teacher-forced predictions for a batch of mixed lengths: some rows right everywhere, some
+    wrong only before EoI (still right), some wrong at one scored position."""
+    data = make_iteration_data("polynomial", "test", n_len=8, n_per_length=int(rng.integers(2, 5)),
+                               seed=int(rng.integers(1 << 30)))
+    predictions = data.targets.clone()
+    n, T = predictions.shape
+    eoi = data.info["eoi_pos"]
+    for row in range(n):
+        kind = rng.integers(3)
+        if kind == 1:                                   # a wrong guess while reading the input
+            predictions[row, int(rng.integers(0, int(eoi[row])))] += 1
+        elif kind == 2:                                 # one wrong state (or a wrong pad)
+            predictions[row, int(rng.integers(int(eoi[row]), T))] += 1
+    return predictions, data.targets, eoi
 
 
-def check_iteration_states(fn: Callable, trials: int = 20, seed: int | None = None) -> bool | None:
-    """fn(task, x [n, L] ints) -> the states s_1..s_L of each row, for "polynomial" and "parity"."""
-    rng = np.random.default_rng(seed)                      # fresh strings on every run
-    for trial in range(trials):
-        task = ("polynomial", "parity")[trial % 2]
-        x = rng.choice(input_alphabet(task), size=(int(rng.integers(2, 7)), int(rng.integers(2, 13))))
-        done, got = _attempt(fn, task, x.copy())
+def check_sequence_accuracy(fn: Callable, trials: int = 10, seed: int | None = None) -> bool | None:
+    """fn(predictions [n, T], targets [n, T], eoi_pos [n]) -> the share of rows right at every
+    position from EoI on (the authors' sequence accuracy)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(trials):
+        predictions, targets, eoi = _sequence_accuracy_batch(rng)
+        done, got = _attempt(fn, predictions.clone(), targets.clone(), eoi.clone())
         if not done:
             return None
-        problem = _states_problem(task, x, got, iterate_states(task, x))
-        if problem:
-            return _verdict(False, "", problem)
-    return _verdict(True, f"right on {trials} random batches of polynomial and parity strings (lengths 2-12)", "")
+        want = solution_sequence_accuracy(predictions, targets, eoi)
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            return _verdict(False, "", f"return one number (a share of rows), not {type(got).__name__}")
+        if abs(got - want) < 1e-6:
+            continue
+        per_token = (predictions == targets)[torch.arange(targets.shape[1])[None, :] >= eoi[:, None]].float().mean().item()
+        whole_row = (predictions == targets).all(dim=1).float().mean().item()
+        hint = (" You averaged over tokens: a row counts only when every scored position is right"
+                if abs(got - per_token) < 1e-6 else
+                " You scored every position: the model is not asked to predict the input, so positions "
+                "before EoI do not count" if abs(got - whole_row) < 1e-6 else "")
+        return _verdict(False, "", f"on a batch of {len(targets)} strings you returned {got:.4f}, expected {want:.4f}.{hint}")
+    return _verdict(True, f"right on {trials} random batches (rows right, wrong only before EoI, or wrong after it)", "")
 
 
 def solution_layer2_targets(tokens: torch.Tensor, eoi: int) -> torch.Tensor:

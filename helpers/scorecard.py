@@ -228,7 +228,8 @@ def rule_parity(no_cot_longest: float, cot_all_lengths: float, cot_longest: floa
     CoT seeds solving every test length / the longest one."""
     if no_cot_longest > NEAR_CHANCE:
         return "not yet", "without CoT a seed learns parity too"
-    level = "at or below chance" if no_cot_longest <= 0.55 else f"near chance (≤ {100 * NEAR_CHANCE:.0f} %)"
+    level = ("within 5 points of a coin flip or below" if no_cot_longest <= 0.55
+             else f"near chance (≤ {100 * NEAR_CHANCE:.0f} %)")
     no_cot = f"without CoT every seed stays {level} at the longest length"
     if cot_all_lengths > 0.5:
         return "reproduced", f"{no_cot}; with CoT every test length is solved"
@@ -617,8 +618,32 @@ def _iteration_rows(data_dir: Path) -> list[dict]:
     rows.append(_row("B", "The CoT skill transfers: polynomial pretraining makes parity fast",
                      "fine-tuned from a polynomial-iteration model, parity with CoT is learned much faster "
                      "than from scratch: the head is reused and only the step function changes",
-                     ours + _iteration16_transfer(data_dir), NB["transfer"], "transfer", rule_transfer(speedups)))
+                     ours + _iteration16_transfer(data_dir), NB["transfer"], "transfer",
+                     _with_mlp2_at_16(rule_transfer(speedups), data_dir)))
     return rows
+
+
+def _mlp2_at_16(sweep: dict) -> tuple[int, int]:
+    """(seeds that reach 0.9 at every length, seeds run): parity fine-tuned through the layer-2 MLP
+    alone at n_len 16, from polynomial sources with a head."""
+    from . import experiments as X
+    sources = X.iteration16_polynomial_sources(sweep)
+    runs = [r for r in X.iteration16_transfer_runs(sweep)["finetune_mlp2"] if X.iteration16_reaches_goal(sources[r["seed"]])]
+    return sum(X.worst_length_accuracy(r) >= 0.9 for r in runs), len(runs)
+
+
+def _with_mlp2_at_16(verdict: tuple[str, str], data_dir: Path) -> tuple[str, str]:
+    """The transfer verdict, with the paper's 'only the step function changes' checked at n_len 16
+    when shipped: the verdict reads n_len 8; a layer-2-MLP failure at 16 is said beside it."""
+    from . import experiments as X
+    path = data_dir / "iteration16_sweep.json"
+    if not path.exists():
+        return verdict
+    ok, n = _mlp2_at_16(X.load_sweep(path))
+    if n == 0 or 2 * ok > n:
+        return verdict
+    return verdict[0], (f"{verdict[1]} (n_len 8); at n_len 16 the whole model transfers, but the layer-2 MLP alone "
+                        f"learns parity in {ok} of {n} seeds, so 'only the step function changes' holds at 8, not at 16")
 
 
 def _iteration16_transfer(data_dir: Path) -> str:
@@ -640,9 +665,9 @@ def _iteration16_transfer(data_dir: Path) -> str:
     others = [f"seed {r['seed']} (source layer-2 peakiness {sources[r['seed']]['peakiness'][1]:.2f}): "
               + (f"{ratio(r):.2g}×" if ratio(r) else "not reached")
               for r in runs["finetune_full"] if r not in head]
-    mlp2_head = [r for r in runs["finetune_mlp2"] if X.iteration16_reaches_goal(sources[r["seed"]])]
-    mlp2_ok = sum(X.worst_length_accuracy(r) >= 0.9 for r in mlp2_head)
-    mlp2_other = [r["seed"] for r in runs["finetune_mlp2"] if r not in mlp2_head and X.worst_length_accuracy(r) >= 0.9]
+    mlp2_ok, n_mlp2_head = _mlp2_at_16(sweep)
+    mlp2_other = [r["seed"] for r in runs["finetune_mlp2"]
+                  if not X.iteration16_reaches_goal(sources[r["seed"]]) and X.worst_length_accuracy(r) >= 0.9]
     text = (f". At the authors' n_len 16 (their model and data, shuffled batches [ours]): fine-tuned whole from a "
             f"polynomial model with a head, parity reaches 95 % mean test accuracy over lengths 4-16 in "
             f"{_nums((r['history'].steps_to('test', 0.95) for r in head), str)} steps")
@@ -650,7 +675,7 @@ def _iteration16_transfer(data_dir: Path) -> str:
         text += f", {statistics.fmean(ratios):.0f} ± {statistics.pstdev(ratios):.0f}× fewer than from scratch ({len(ratios)} seeds)"
     if others:
         text += "; from sources without one: " + "; ".join(others)
-    text += (f"; layer-2 MLP only, from a source with a head: {mlp2_ok} of {len(mlp2_head)} seeds reach 0.9 at every "
+    text += (f"; layer-2 MLP only, from a source with a head: {mlp2_ok} of {n_mlp2_head} seeds reach 0.9 at every "
              f"length in {steps(X.ITER16_SHUFFLED_STEPS)} steps")
     if mlp2_other:
         many = len(mlp2_other) > 1

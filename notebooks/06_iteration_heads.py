@@ -21,7 +21,7 @@
 #
 # **Run time on a laptop CPU: about 3.3 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the seed sweep and the parity
 # comparison are shipped (`python -m helpers.experiments iteration_sweep`). *Train it yourself:*
-# two live trainings (~2 min and ~45 s on a slow laptop).
+# two live trainings (about 45 s and 15 s on our 2-core test machine).
 #
 # Paper B (Cabannes et al., *Iteration Head: A Mechanistic Study of Chain-of-Thought*, NeurIPS
 # 2024, [arXiv 2406.02128](https://arxiv.org/abs/2406.02128); the authors' code is
@@ -83,7 +83,9 @@ torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 threa
 # ## 1. The task and the circuit we expect
 #
 # Polynomial iteration: $s_1 = x_1$, $s_t = (s_{t-1} x_t + 1) \bmod 11$, with $x_t \in 1..10$ and
-# lengths 1 to 8 mixed. With CoT the model writes $s_1, \dots, s_L$ after EoI, one per step:
+# lengths 1 to 8 mixed. A sequence is the task's name, the inputs $x_1, \dots, x_L$, the token
+# **EoI** (end of input), then, with CoT, the states $s_1, \dots, s_L$ that the model writes one
+# per step, and **EoS** (end of sequence) tokens that pad every sequence to the longest length:
 #
 # - the position $L{+}1{+}k$ holds $s_k$ (EoI plays $s_0$) and must predict $s_{k+1}$, which needs
 #   $x_{k+1}$, sitting at position $k{+}1$;
@@ -119,6 +121,11 @@ print(X.ITER_MODEL)
 model, history, evals = X.train_iteration("polynomial", seed=0, train_cfg=X.SCRATCH_TRAIN)
 
 # %%
+def first_half(values):
+    """The first evaluated step at which a curve reaches 0.5 (None if it never does)."""
+    return next((s for s, v in zip(history.steps, values) if v >= 0.5), None)
+
+
 fig, ax = plt.subplots(figsize=(9, 3.8))
 ax.plot(history.steps, history.acc["test"], color="black", lw=2, label="test accuracy (lengths 4-8)")
 ax.plot(history.steps, history.metrics["peakiness layer 1"], "--",
@@ -126,7 +133,8 @@ ax.plot(history.steps, history.metrics["peakiness layer 1"], "--",
 ax.plot(history.steps, history.metrics["peakiness layer 2"], "--",
         label="peakiness layer 2 (→ x_{k+1}), 64 test strings per length")
 ax.set(xlabel="step", ylabel="fraction", ylim=(-0.03, 1.03),
-       title="Layer-2 peakiness rises before test accuracy jumps")
+       title="Layer-2 peakiness passes 0.5 " + ("before" if first_half(history.metrics["peakiness layer 2"]) < first_half(history.acc["test"])
+                                                  else "no later than") + " test accuracy does")
 ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.26))
 fig.tight_layout()
 save_thumbnail(fig, "06_iteration_heads")  # the course map in README.md shows it
@@ -134,12 +142,11 @@ plt.show()
 peaks = A.peakiness(model, evals["test"])
 print(f"test accuracy {history.final('test'):.3f} after {history.steps[-1]} steps ({history.seconds:.0f} s); "
       f"peakiness on every test length (4-8): layer 1 {peaks[0]:.2f}, layer 2 {peaks[1]:.2f}")
-first_step = lambda values: next((s for s, v in zip(history.steps, values) if v >= 0.5), None)
-print(f"first evaluation at or above 0.5: layer-2 peakiness step {first_step(history.metrics['peakiness layer 2'])}, "
-      f"test accuracy step {first_step(history.acc['test'])}")
+print(f"first evaluation at or above 0.5: layer-2 peakiness step {first_half(history.metrics['peakiness layer 2'])}, "
+      f"test accuracy step {first_half(history.acc['test'])}")
 assert history.final("test") >= 0.95 and peaks[1] >= 0.9
-assert first_step(history.metrics["peakiness layer 2"]) is not None
-assert first_step(history.metrics["peakiness layer 2"]) <= first_step(history.acc["test"])
+assert first_half(history.metrics["peakiness layer 2"]) is not None
+assert first_half(history.metrics["peakiness layer 2"]) <= first_half(history.acc["test"])
 assert abs(history.metrics["peakiness layer 1"][-1] - peaks[0]) < 0.15, "the tracked curve ends where the full score is"
 
 # %% [markdown]
@@ -155,7 +162,7 @@ assert abs(history.metrics["peakiness layer 1"][-1] - peaks[0]) < 0.15, "the tra
 
 # %%
 sample = D.make_iteration_data("polynomial", "test", n_len=X.N_LEN, n_per_length=1, seed=3, lengths=[8], split_rule=X.ITER_SPLIT_RULE)
-labels = D.iteration_token_labels(sample.inputs[0])
+labels = D.iteration_role_labels(sample.inputs[0])
 _, cache = model.run_with_cache(sample.inputs.to(model.device))
 rows, queries, eoi, xs = A.iteration_head_targets(sample)
 ideal = [torch.zeros(len(labels), len(labels)) for _ in range(2)]
@@ -312,7 +319,8 @@ for r in solved:
 #
 # The authors train at n_len 16 (strings up to 16 long), d_model 128, for 1,000 epochs of their
 # data, over 100 seeds. `python -m helpers.experiments iteration16_sweep` sets up that study (their
-# data rule, model and optimizer; 10 seeds per task), and it needs a GPU. A first pass on a
+# data rule, 2,048 strings per length drawn with replacement and split half and half, more on it
+# below; their model and optimizer; 10 seeds per task), and it needs a GPU. A first pass on a
 # borrowed GPU tried a tenth of their schedule, 100 epochs (6,400 steps), on polynomial iteration
 # with CoT, 3 seeds (kept in `data/runs/iteration16_100ep/`):
 
@@ -332,7 +340,7 @@ for r in first_pass:
 # rule, but every batch is drawn from a fresh shuffle of all lengths, for at most 200 epochs
 # (12,800 steps) (`python -m helpers.experiments iteration16_order`: 20 seeds per task planned;
 # 11-81 minutes on one CPU core for a run that stops early (the machine's load matters), 1-2 hours for one
-# that runs to the cap, 1-3 minutes on a borrowed H100 shared by a dozen runs; the seeds finished
+# that runs to the cap, 1-5 minutes on a borrowed H100 shared by a dozen runs; the seeds finished
 # so far are in
 # `data/iteration16_sweep.json`). The grey runs were capped at 6,400 steps, where the
 # figure's grey curves end. There is no parity run in the authors' order yet: the grey curves are
@@ -408,8 +416,8 @@ for task, row in emergence16.items():
 fast = (0, 2, 4, 5, 6, 7, 8, 10, 11, 12, 14, 16, 18, 19)   # the seeds the text names; later seeds are printed, not asserted
 assert set(fast) | {13} <= set(emergence16["polynomial"]["reached"])
 assert {1, 3, 9, 15, 17} <= set(emergence16["polynomial"]["failed"])
-assert set(range(13)) <= set(emergence16["parity"]["reached"])
-named = {task: {r["seed"]: r for r in shuffled if r["task"] == task and r["seed"] <= (19 if task == "polynomial" else 12)}
+assert set(range(16)) <= set(emergence16["parity"]["reached"])
+named = {task: {r["seed"]: r for r in shuffled if r["task"] == task and r["seed"] <= (19 if task == "polynomial" else 15)}
          for task in ("polynomial", "parity")}
 for seed in fast:
     r = named["polynomial"][seed]
@@ -421,10 +429,12 @@ assert X.mean_accuracy_over_lengths(r9) >= 0.95 and X.worst_length_accuracy(r9) 
 assert 0.5 <= X.mean_accuracy_over_lengths(r15) <= 0.75 and r15["peakiness"][1] < 0.1
 r17 = named["polynomial"][17]
 assert 0.9 <= X.mean_accuracy_over_lengths(r17) < 0.95 and 0.4 <= r17["peakiness"][1] <= 0.6
-assert len(named["parity"]) == 13 and all(X.worst_length_accuracy(r) >= 0.97 for r in named["parity"].values())
+assert len(named["parity"]) == 16 and all(X.worst_length_accuracy(r) >= 0.97 for r in named["parity"].values())
 assert max(r["peakiness"][1] for r in named["parity"].values()) < 0.8
-slowest = sorted(named["parity"].values(), key=lambda r: r["history"].steps_to("test", 0.95))[-3:]
-assert {r["seed"] for r in slowest} == {5, 6, 9}
+steps95 = [r["history"].steps_to("test", 0.95) for r in named["parity"].values()]
+assert min(steps95) == 1_120 and max(steps95) == 6_560
+slowest = sorted(named["parity"].values(), key=lambda r: r["history"].steps_to("test", 0.95))[-4:]
+assert {r["seed"] for r in slowest} == {5, 6, 9, 15}, "5, 6 and 9 are three of the four slowest"
 for r in shuffled:
     if (r["task"], r["seed"]) == ("polynomial", 3):   # the task solved, the head under the bar
         assert X.mean_accuracy_over_lengths(r) >= 0.95 and 0.8 <= r["peakiness"][1] < 0.9
@@ -469,7 +479,9 @@ assert all(max(r["history"]["acc"]["test"]) < 0.25 for r in first_pass)
 #
 # So the head forms in 15 of 20 seeds, 75 %, under our target of the head in at least 90 % of at
 # least 10 seeds. Counting the task solved (mean accuracy at least 0.95) whatever the head, 17 of
-# 20. Seeds 9 and 13, slow learners still training in an earlier version of this notebook, split
+# 20: seed 9 too, whose final score on every test string is 0.954, while the figure's curve,
+# measured on 128 test strings per length during training, peaks at 0.949 and so never passes the
+# title's 95 %. Seeds 9 and 13, slow learners still training in an earlier version of this notebook, split
 # at the end: 13 reached the bar, 9 did not. The stop rule and the cap are ours **[ours]**: the
 # authors train 1,000 epochs (64,000 steps), and three of the five failures (seeds 3, 9 and 17)
 # solve the task or most of it with a weaker head that more training might sharpen (seed 9 was
@@ -610,8 +622,7 @@ one = D.make_iteration_data("polynomial", "test", n_per_length=1, seed=3, length
 _, cache16 = model16.run_with_cache(one.inputs)
 fig, axes = plt.subplots(1, 2, figsize=(16, 7.5))
 real = 2 * 10 + 2   # task token, 10 inputs, EoI, 10 states; the EoS pads after them are cut off
-values = D.iteration_token_labels(one.inputs[0])
-labels = [values[0]] + [f"x{t}={values[t]}" for t in range(1, 11)] + ["EoI"] + [f"s{t}={values[11 + t]}" for t in range(1, 11)]
+labels = D.iteration_role_labels(one.inputs[0])[:real]
 for layer in range(2):
     plot_attention(cache16["pattern", layer][0, 0, :real, :real], labels, ax=axes[layer], title=f"layer {layer + 1}")
 fig.suptitle("n_len 16, shipped polynomial model: layer 2 reads $x_{k+1}$ at step $k$, layer 1 mostly reads EoI")
@@ -761,8 +772,8 @@ E.check_parity_prediction(my_prediction)
 #
 # With CoT, length 8 is solved in every seed and length 5 in none: from scratch, at this budget,
 # no seed forms a clean iteration head for parity, and the short lengths, of which training sees
-# only a few distinct strings, fail (the cells below count them). Without CoT, length 8 stays at
-# or below chance.
+# only a few distinct strings, fail (the cells below count them). Without CoT, length 8 stays
+# no better than always giving the commoner answer.
 # </details>
 
 # %%
@@ -781,14 +792,14 @@ for r in runs:  # the no-CoT runs: share of the commoner final bit s_L among the
 ax.axhline(0.5, color="grey", ls=":", label="chance without CoT: 0.5 (coin flip on $s_L$)")
 ax.plot(lengths, [0.5 ** L for L in lengths], color="grey", ls="--", lw=1, label="chance with CoT: $2^{-L}$")
 ax.set(xlabel="length L", ylabel="test accuracy", ylim=(-0.03, 1.03),
-       title="Parity from scratch: CoT solves length 8; without CoT, length 8 is at or below chance")
+       title="Parity from scratch: CoT solves length 8; without CoT, length 8 is no better than a constant answer")
 ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
 fig.tight_layout()
 plt.show()
 print("length 8, with CoT:", [round(a, 3) for a in final[True]], "| without CoT:", [round(a, 3) for a in final[False]])
 print("without CoT, best constant answer on the same test strings:", [round(a, 3) for a in best_constant])
 assert min(final[True]) >= 0.95
-assert all(a <= c + 0.05 for a, c in zip(final[False], best_constant))   # no better than the best constant answer
+assert all(a < c for a, c in zip(final[False], best_constant))   # below the best constant answer, every seed
 
 # %% [markdown]
 # Without CoT, no seed beats the best constant answer at length 8: the model has not learned
@@ -841,7 +852,8 @@ assert all(r["acc_by_length"][str(L)] < 0.45 for r in no_cot for L in (6, 7))
 # At lengths 6 and 7 every seed scores below a coin flip (0.24-0.40): there the no-CoT models
 # answer unseen strings systematically wrong. At length 4, with only 8 distinct test strings, the
 # seeds split, from 0.11 to 0.63 (seed 0's 0.62 equals its best constant answer); at length 8
-# they sit at 0.35-0.51, at or below chance. One explanation **[ours]**, not tested here: a model
+# they sit at 0.35-0.51: one seed a hair above a coin flip (0.515), all three below their best
+# constant answer (0.52-0.54). One explanation **[ours]**, not tested here: a model
 # that answers an unseen string like the training strings that look most like it fails at
 # parity by design, because the training strings one bit away all have the other answer. That
 # alone would predict accuracies near 0, far below the 0.24-0.40 observed, so at most it explains
@@ -851,47 +863,49 @@ assert all(r["acc_by_length"][str(L)] < 0.45 for r in no_cot for L in (6, 7))
 # ## Exercises
 #
 # Exercise 1 (a prediction) sat in section 7. The next three ask you to write the pieces this
-# notebook used: the chain of thought itself, the map that says where an ideal layer-2 head
+# notebook used: the authors' sequence accuracy, the map that says where an ideal layer-2 head
 # looks, and peakiness. Each checker calls your function on fresh random inputs, compares it
 # with a reference and says what differs. An open question closes the notebook.
 #
-# ### Exercise 2 · Write the chain of thought
+# ### Exercise 2 · Score a sequence as the authors do
 # > **Difficulty:** 🔴⚪⚪⚪⚪ · **Time:** ~5 min
 #
-# Write `my_states(task, x)`: `x` is an integer array `[n, L]` of input strings; return the
-# integer array `[n, L]` of the states $s_1, \dots, s_L$ of each row, the tokens the model writes
-# after EoI. For `"polynomial"`, $s_1 = x_1$ and $s_t = (s_{t-1} x_t + 1) \bmod 11$; for
-# `"parity"`, $s_t = (x_1 + \dots + x_t) \bmod 2$.
+# Every accuracy in this notebook is the authors' *sequence* accuracy, teacher-forced: the model
+# reads the true sequence, predicts the next token at every position, and a string counts as
+# right only when every prediction from EoI on is right (EoI predicts $s_1$, the query holding
+# $s_L$ predicts EoS, and the EoS pads predict EoS). Predictions made while the model reads the
+# input are not scored: the inputs are random.
+#
+# Write `my_sequence_accuracy(predictions, targets, eoi_pos)`: `predictions` and `targets` are
+# integer tensors `[n, T]` (the token predicted at each position, and the right one),
+# `eoi_pos` a tensor `[n]` with the position of each row's EoI token. Return the share of rows
+# right at every position from `eoi_pos` on, as a float.
 #
 # <details><summary>Hint</summary>
 #
-# Parity is a running sum: `np.cumsum(x, axis=1)`. Polynomial iteration needs a loop over `t`,
-# since each state depends on the previous one; start from the first column of `x`.
+# Build a boolean mask of the scored positions, `torch.arange(T)[None, :] >= eoi_pos[:, None]`;
+# a row is right when `(predictions == targets) | ~mask` holds everywhere, `.all(dim=1)`.
 # </details>
 
 # %%
-def my_states(task, x):
-    # YOUR CODE HERE: an integer array [n, L]
+def my_sequence_accuracy(predictions, targets, eoi_pos):
+    # YOUR CODE HERE: a float in [0, 1]
     raise NotImplementedError
 
 
-E.check_iteration_states(my_states)
+E.check_sequence_accuracy(my_sequence_accuracy)
 
 # %% [markdown]
 # <details><summary><b>Solution</b> (click to open)</summary>
 #
 # ```python
-# def my_states(task, x):
-#     x = np.asarray(x)
-#     if task == "parity":
-#         return np.cumsum(x, axis=1) % 2
-#     s = np.empty_like(x)
-#     s[:, 0] = x[:, 0]                                   # s_1 = x_1
-#     for t in range(1, x.shape[1]):
-#         s[:, t] = (s[:, t - 1] * x[:, t] + 1) % 11
-#     return s
+# def my_sequence_accuracy(predictions, targets, eoi_pos):
+#     scored = torch.arange(targets.shape[1])[None, :] >= eoi_pos[:, None]
+#     return ((predictions == targets) | ~scored).all(dim=1).float().mean().item()
 # ```
 #
+# Averaged over tokens instead, the same predictions score much higher: one wrong state in a
+# string of 16 costs that string entirely here, but only 1/17 of its tokens.
 # </details>
 
 # %% [markdown]
@@ -902,7 +916,7 @@ E.check_iteration_states(my_states)
 # of mixed lengths, each with one EoI token, whose id is `eoi`). Return a `LongTensor [n, T]`
 # that holds, for every query position, the input position an ideal layer-2 iteration head reads
 # to predict the next token, and `-1` at the queries that have no such target (the input
-# itself, and the last state, which predicts EoS). It is the map behind the shifted diagonal of
+# itself, the last state, which predicts EoS, and the EoS pads after it). It is the map behind the shifted diagonal of
 # section 3 and behind layer 2's peakiness.
 #
 # <details><summary>Hint</summary>
@@ -996,8 +1010,8 @@ E.check_peakiness(my_peakiness)
 #   which the layer-1 MLP, knowing $q$, can recover $L$.
 #
 # Experiments: sum layer 1's attention over the prefix, the input positions, EoI and the states
-# as section 3 does, but query by query and length by length; force layer 1's pattern to the ideal one alone (adapt
-# `A.iteration_head_by_hand` to patch layer 1 only) and see whether accuracy holds; patch layer
+# as section 3 does, but query by query and length by length; force layer 1's pattern to the ideal one alone (
+# `A.iteration_head_by_hand` with `layers=(0,)` patches layer 1 only) and see whether accuracy holds; patch layer
 # 1's output from a sequence of another length and check whether layer 2 shifts its read by the
 # difference in length.
 # </details>
@@ -1013,7 +1027,7 @@ E.check_peakiness(my_peakiness)
 # - The head is causal: changing $x_t$ changes only $s_t$, and ablating layer 2 breaks the loop.
 # - It is sufficient: with both patterns set by hand, the rest of the model learns the task
 #   faster than a free model finds the head.
-# - Without CoT, 8-bit parity stays at or below chance at the same budget: 0.35-0.51 per seed,
+# - Without CoT, 8-bit parity stays no better than a constant answer at the same budget: 0.35-0.51 per seed,
 #   against 0.5 for a coin flip on the final bit and 0.52-0.54 for the best constant answer on
 #   these test strings. With CoT
 #   length 8 is solved, though from scratch the shorter lengths, which training covers with few

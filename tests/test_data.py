@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from helpers.data import (EOI, EOS, OOD_SHIFT, PAD, PREFIX, decode_chain, decode_iteration,
+                          iteration_role_labels,
                           follow_chain, full_sequence, iterate_states, make_chain_data,
                           make_iteration_data, overlapping_lengths, pair_residues,
                           with_pairs_reordered)
@@ -194,6 +195,20 @@ def test_decode_iteration():
     d = make_iteration_data("parity", n_len=3, n_per_length=2, seed=0)
     text = decode_iteration(full_sequence(d, 5))
     assert text.startswith("parity | x: ") and "| EoI | y: " in text and "EoS x" in text
+
+
+def test_iteration_role_labels_name_inputs_states_and_pads():
+    d = make_iteration_data("polynomial", "test", n_len=8, n_per_length=1, seed=0, lengths=[3])
+    seq = full_sequence(d, 0)
+    labels = iteration_role_labels(seq)
+    assert len(labels) == len(seq) and labels[0] == "poly" and labels[4] == "EoI"
+    x = [int(t) for t in seq[1:4]]
+    states = iterate_states("polynomial", np.array([x]))[0].tolist()
+    assert labels[1:4] == [f"x{t}={v}" for t, v in enumerate(x, start=1)]
+    assert labels[5:8] == [f"s{t}={v}" for t, v in enumerate(states, start=1)]
+    assert set(labels[8:]) <= {"EoS"}
+    with pytest.raises(ValueError, match="EoI"):
+        iteration_role_labels([1, 2, 3])
 
 
 # ---------------------------------------------------------------------------------------------

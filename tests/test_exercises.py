@@ -6,6 +6,7 @@ import torch
 
 from helpers import exercises as E
 from helpers import experiments as X
+from helpers.data import make_iteration_data
 
 
 def stub(*_):
@@ -153,29 +154,34 @@ def test_layer2_prediction():
 
 
 # ---- 06 · iteration heads ----
-def test_iteration_states(capsys):
-    assert E.check_iteration_states(E.solution_iteration_states) is True
+def test_sequence_accuracy(capsys):
+    assert E.check_sequence_accuracy(E.solution_sequence_accuracy) is True
 
-    def no_mod(task, x):
-        if task == "parity":
-            return E.solution_iteration_states(task, x)
-        s = np.array(x, dtype=np.int64)
-        for t in range(1, s.shape[1]):
-            s[:, t] = s[:, t - 1] * x[:, t] + 1
-        return s
+    def per_token(p, t, eoi):
+        scored = torch.arange(t.shape[1])[None, :] >= eoi[:, None]
+        return (p == t)[scored].float().mean().item()
 
-    def shifted(task, x):                     # s_0, s_1, .., s_{L-1}: one step late
-        s = E.solution_iteration_states(task, x)
-        return np.concatenate([np.zeros_like(s[:, :1]), s[:, :-1]], axis=1)
-
-    for wrong, message in [(no_mod, "mod 11"), (shifted, "Shifted"),
-                           (lambda task, x: x % 2 if task == "parity" else E.solution_iteration_states(task, x),
-                            "running sum"),
-                           (lambda task, x: E.solution_iteration_states(task, x)[:, :-1], "shape")]:
-        assert E.check_iteration_states(wrong) is False                  # fresh random strings
-        assert E.check_iteration_states(wrong, seed=0) is False
+    for wrong, message in [(per_token, "averaged over tokens"),
+                           (lambda p, t, eoi: (p == t).all(dim=1).float().mean().item(), "before EoI"),
+                           (lambda p, t, eoi: "all", "one number"),
+                           (lambda p, t, eoi: 1.0, "expected")]:
+        assert E.check_sequence_accuracy(wrong) is False                  # fresh random batches
+        assert E.check_sequence_accuracy(wrong, seed=0) is False
         assert message in capsys.readouterr().out.splitlines()[-1]
-    assert E.check_iteration_states(stub) is None
+    assert E.check_sequence_accuracy(stub) is None
+
+
+def test_sequence_accuracy_matches_the_course_metric():
+    """The exercise's reference agrees with `sequence_correct`, behind every iteration run's accuracy."""
+    from helpers.train import sequence_correct
+    predictions, targets, eoi = E._sequence_accuracy_batch(np.random.default_rng(3))
+    data = make_iteration_data("polynomial", "test", n_len=8, n_per_length=2, seed=0)   # only for its mask's rule
+    mask = torch.arange(targets.shape[1])[None, :] >= eoi[:, None]
+    logits = torch.nn.functional.one_hot(predictions, num_classes=int(predictions.max()) + 1).float()
+    course = sequence_correct(logits, type(data)(targets, targets, mask, {"eoi_pos": eoi})).float().mean().item()
+    want = E.solution_sequence_accuracy(predictions, targets, eoi)
+    assert 0 < want < 1 and want == pytest.approx(course)
+    assert torch.equal(data.mask, torch.arange(data.targets.shape[1])[None, :] >= data.info["eoi_pos"][:, None])
 
 
 def test_layer2_targets(capsys):

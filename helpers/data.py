@@ -370,8 +370,9 @@ def iteration_token_labels(tokens: Sequence[int]) -> list[str]:
 
 
 def iteration_role_labels(tokens: Sequence[int]) -> list[str]:
-    """Labels that say each position's role, for attention maps: 'x3=7' for the third input,
-    'EoI', 's2=4' for the second state, 'EoS' for the pads, the task name first."""
+    """Labels that say each position's role in a chain-of-thought sequence, for attention maps:
+    'x3=7' for the third input, 'EoI', 's2=4' for the second state, 'EoS' for the pads, the task
+    name first. (Without CoT the one token after EoI is s_L, and would be labelled 's1'.)"""
     names = iteration_token_labels(tokens)
     if "EoI" not in names:
         raise ValueError(f"no EoI token in {names}: iteration_role_labels needs a full sequence")

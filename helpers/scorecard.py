@@ -642,8 +642,8 @@ def _with_mlp2_at_16(verdict: tuple[str, str], data_dir: Path) -> tuple[str, str
     ok, n = _mlp2_at_16(X.load_sweep(path))
     if n == 0 or 2 * ok > n:
         return verdict
-    return verdict[0], (f"{verdict[1]} (n_len 8); at n_len 16 the whole model transfers, but the layer-2 MLP alone "
-                        f"learns parity in {ok} of {n} seeds, so 'only the step function changes' holds at 8, not at 16")
+    return verdict[0], (f"{verdict[1]} (n_len 8); at n_len 16 the whole model transfers, but the layer-2 MLP alone, "
+                        f"from a source with a head, learns parity in {ok} of {n} seeds, so 'only the step function changes' holds at 8, not at 16")
 
 
 def _iteration16_transfer(data_dir: Path) -> str:

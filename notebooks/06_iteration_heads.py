@@ -21,7 +21,7 @@
 #
 # **Run time on a laptop CPU: about 3.3 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the seed sweep and the parity
 # comparison are shipped (`python -m helpers.experiments iteration_sweep`). *Train it yourself:*
-# two live trainings (about 45 s and 15 s on our 2-core test machine).
+# two live trainings (about 45 s and 15 s on a slow 2-core laptop).
 #
 # Paper B (Cabannes et al., *Iteration Head: A Mechanistic Study of Chain-of-Thought*, NeurIPS
 # 2024, [arXiv 2406.02128](https://arxiv.org/abs/2406.02128); the authors' code is
@@ -85,7 +85,8 @@ torch.set_num_threads(int(os.environ.get("COURSE_TORCH_THREADS", 1)))  # 1 threa
 # Polynomial iteration: $s_1 = x_1$, $s_t = (s_{t-1} x_t + 1) \bmod 11$, with $x_t \in 1..10$ and
 # lengths 1 to 8 mixed. A sequence is the task's name, the inputs $x_1, \dots, x_L$, the token
 # **EoI** (end of input), then, with CoT, the states $s_1, \dots, s_L$ that the model writes one
-# per step, and **EoS** (end of sequence) tokens that pad every sequence to the longest length:
+# per step, and **EoS** (end of sequence) tokens that pad every sequence to $2\,n_{len}+3$ tokens,
+# so even a string of the longest length ends with one EoS:
 #
 # - the position $L{+}1{+}k$ holds $s_k$ (EoI plays $s_0$) and must predict $s_{k+1}$, which needs
 #   $x_{k+1}$, sitting at position $k{+}1$;
@@ -132,9 +133,12 @@ ax.plot(history.steps, history.metrics["peakiness layer 1"], "--",
         label="peakiness layer 1 (→ EoI), 64 test strings per length")
 ax.plot(history.steps, history.metrics["peakiness layer 2"], "--",
         label="peakiness layer 2 (→ x_{k+1}), 64 test strings per length")
+peak_half, acc_half = first_half(history.metrics["peakiness layer 2"]), first_half(history.acc["test"])
+both_reach = peak_half is not None and acc_half is not None
 ax.set(xlabel="step", ylabel="fraction", ylim=(-0.03, 1.03),
-       title="Layer-2 peakiness passes 0.5 " + ("before" if first_half(history.metrics["peakiness layer 2"]) < first_half(history.acc["test"])
-                                                  else "no later than") + " test accuracy does")
+       title="Layer-2 peakiness passes 0.5 " + ("before test accuracy does" if both_reach and peak_half < acc_half else
+                                                  "together with test accuracy" if both_reach and peak_half == acc_half else
+                                                  "after test accuracy, or one curve never does"))
 ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.26))
 fig.tight_layout()
 save_thumbnail(fig, "06_iteration_heads")  # the course map in README.md shows it
@@ -142,11 +146,9 @@ plt.show()
 peaks = A.peakiness(model, evals["test"])
 print(f"test accuracy {history.final('test'):.3f} after {history.steps[-1]} steps ({history.seconds:.0f} s); "
       f"peakiness on every test length (4-8): layer 1 {peaks[0]:.2f}, layer 2 {peaks[1]:.2f}")
-print(f"first evaluation at or above 0.5: layer-2 peakiness step {first_half(history.metrics['peakiness layer 2'])}, "
-      f"test accuracy step {first_half(history.acc['test'])}")
+print(f"first evaluation at or above 0.5: layer-2 peakiness step {peak_half}, test accuracy step {acc_half}")
 assert history.final("test") >= 0.95 and peaks[1] >= 0.9
-assert first_half(history.metrics["peakiness layer 2"]) is not None
-assert first_half(history.metrics["peakiness layer 2"]) <= first_half(history.acc["test"])
+assert both_reach and peak_half <= acc_half
 assert abs(history.metrics["peakiness layer 1"][-1] - peaks[0]) < 0.15, "the tracked curve ends where the full score is"
 
 # %% [markdown]
@@ -870,7 +872,7 @@ assert all(r["acc_by_length"][str(L)] < 0.45 for r in no_cot for L in (6, 7))
 # ### Exercise 2 · Score a sequence as the authors do
 # > **Difficulty:** 🔴⚪⚪⚪⚪ · **Time:** ~5 min
 #
-# Every accuracy in this notebook is the authors' *sequence* accuracy, teacher-forced: the model
+# Every test accuracy in this notebook is the authors' *sequence* accuracy, teacher-forced: the model
 # reads the true sequence, predicts the next token at every position, and a string counts as
 # right only when every prediction from EoI on is right (EoI predicts $s_1$, the query holding
 # $s_L$ predicts EoS, and the EoS pads predict EoS). Predictions made while the model reads the
@@ -905,7 +907,8 @@ E.check_sequence_accuracy(my_sequence_accuracy)
 # ```
 #
 # Averaged over tokens instead, the same predictions score much higher: one wrong state in a
-# string of 16 costs that string entirely here, but only 1/17 of its tokens.
+# string of 16 costs that string entirely here, but only 1/17 of its scored predictions (EoI,
+# $s_1, \dots, s_{16}$).
 # </details>
 
 # %% [markdown]
@@ -916,8 +919,8 @@ E.check_sequence_accuracy(my_sequence_accuracy)
 # of mixed lengths, each with one EoI token, whose id is `eoi`). Return a `LongTensor [n, T]`
 # that holds, for every query position, the input position an ideal layer-2 iteration head reads
 # to predict the next token, and `-1` at the queries that have no such target (the input
-# itself, the last state, which predicts EoS, and the EoS pads after it). It is the map behind the shifted diagonal of
-# section 3 and behind layer 2's peakiness.
+# itself, the last state, which predicts EoS, and the EoS pads after it). It is the map behind
+# the shifted diagonal of section 3 and behind layer 2's peakiness.
 #
 # <details><summary>Hint</summary>
 #
@@ -1010,8 +1013,8 @@ E.check_peakiness(my_peakiness)
 #   which the layer-1 MLP, knowing $q$, can recover $L$.
 #
 # Experiments: sum layer 1's attention over the prefix, the input positions, EoI and the states
-# as section 3 does, but query by query and length by length; force layer 1's pattern to the ideal one alone (
-# `A.iteration_head_by_hand` with `layers=(0,)` patches layer 1 only) and see whether accuracy holds; patch layer
+# as section 3 does, but query by query and length by length; force layer 1's pattern to the
+# ideal one alone (`A.iteration_head_by_hand` with `layers=(0,)` patches layer 1 only) and see whether accuracy holds; patch layer
 # 1's output from a sequence of another length and check whether layer 2 shifts its read by the
 # difference in length.
 # </details>

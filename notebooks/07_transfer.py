@@ -19,7 +19,7 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reasoning-circuits/reasoning-circuits-course/blob/main/notebooks/07_transfer.ipynb)
 #
-# **Run time on a laptop CPU: about 2 minutes on our 2-core test machine (less on a fast laptop).** *Instant path:* the pretrained model and the seed
+# **Run time on a laptop CPU: about 2 minutes on a slow 2-core laptop (up to 4× less on a fast one).** *Instant path:* the pretrained model and the seed
 # sweep are shipped (`python -m helpers.experiments iteration_polynomial`, then `... iteration_sweep`).
 # *Train it yourself:* a live fine-tune of a few seconds, one from-scratch run, and in section 5 a
 # layer-2-MLP fine-tune with the head set by hand.
@@ -325,7 +325,7 @@ assert all(layer2_peakiness_at(r, 30) < layer2_peakiness_at(r, 10) for r in fine
 #
 # In the figure each solid line is a mean over seeds (the legend says which: for the fine-tunings,
 # the seeds whose polynomial source passed notebook 06's bar; for scratch, the same seeds, not
-# every scratch run shipped) and the band spans one standard deviation either side; the thin lines
+# all 16 shipped scratch runs) and the band spans one standard deviation either side; the thin lines
 # are single fine-tunings from sources that did not pass it, one line style per source seed. A run that stopped early is held at its last
 # value. The first point of each line is its first evaluation, not step 0.
 #
@@ -342,7 +342,10 @@ paired_with_head = {r["seed"] for r in t16["finetune_full"] if has_head(r)}   # 
 kinds16 = [("scratch", "from scratch"), ("finetune_full", "polynomial → parity, whole model"),
            ("finetune_mlp2", "polynomial → parity, layer-2 MLP only")]
 no_head_seeds = sorted({r["seed"] for r in t16["finetune_full"] + t16["finetune_mlp2"] if not has_head(r)})
-SOURCE_STYLE = dict(zip(no_head_seeds, ["--", "-.", ":", (0, (5, 1, 1, 1, 1, 1))] * 3))   # one line style per source seed
+LINE_STYLES = ["--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)), (0, (3, 1, 1, 1)), (0, (8, 2))]
+if len(no_head_seeds) > len(LINE_STYLES):
+    raise ValueError(f"{len(no_head_seeds)} sources without a head, line styles for at most {len(LINE_STYLES)}")
+SOURCE_STYLE = dict(zip(no_head_seeds, LINE_STYLES))   # one line style per source seed
 fig, axes = plt.subplots(1, 3, figsize=(16, 4))
 for ax, (key, name) in zip(axes, [("test", "parity test accuracy (lengths 4-16)"),
                                   ("peakiness layer 2", "layer-2 peakiness"), ("peakiness layer 1", "layer-1 peakiness")]):
@@ -352,13 +355,13 @@ for ax, (key, name) in zip(axes, [("test", "parity test accuracy (lengths 4-16)"
                            color=f"C{color}")
         for r in (r for r in t16[kind] if kind != "scratch" and not has_head(r)):   # sources without a head: one line each
             h = r["history"]
-            ax.plot(h.steps, h.acc["test"] if key == "test" else h.metrics[key], color=f"C{color}", lw=1,
+            ax.plot(h.steps, h.acc["test"] if key == "test" else h.metrics[key], color=f"C{color}", lw=1.3,
                     ls=SOURCE_STYLE[r["seed"]],
                     label=f"{label.split(', ')[1]}, source seed {r['seed']} (layer-2 peakiness "
                           f"{sources16[r['seed']]['peakiness'][1]:.2f}, under the bar)")
     ax.set(xscale="log", xlabel="training step (log; fine-tunings count their own steps)", ylabel=name,
            ylim=(-0.03, 1.03), title=name)
-axes[0].axhline(0.95, color="grey", ls=":", lw=1, label="95 %")
+axes[0].axhline(0.95, color="grey", ls="-", lw=0.6, label="95 %")
 fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize="small", bbox_to_anchor=(0.5, -0.2))
 fig.suptitle("n_len 16: fine-tuned whole, a polynomial model with a head learns parity in tens of steps; its layer-2 MLP\n"
              "alone does not reach the bar (only seed 9's, from a source under the bar, does); the source that never learned\n"

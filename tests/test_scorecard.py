@@ -158,4 +158,4 @@ def test_transfer_verdict_says_when_the_mlp_alone_fails_at_n_len_16(tmp_path):
     status, said = S._with_mlp2_at_16(verdict, DATA_DIR)
     ok, n = S._mlp2_at_16(X.load_sweep(DATA_DIR / "iteration16_sweep.json"))
     assert status == "reproduced" and said.startswith(verdict[1])
-    assert (f"layer-2 MLP alone learns parity in {ok} of {n} seeds" in said) == (n > 0 and 2 * ok <= n)
+    assert (f"layer-2 MLP alone, from a source with a head, learns parity in {ok} of {n} seeds" in said) == (n > 0 and 2 * ok <= n)

@@ -370,9 +370,11 @@ def with_order_attention_targets(model: Transformer, data: SeqData, positions=(-
 def serial_walk_share(model: Transformer, data: SeqData, hops: int, head: int = 0,
                       patterns: list[torch.Tensor] | None = None) -> dict[int, float]:
     """With-order questions of `hops` hops: {first layer s: share of questions whose last (hop)
-    position walks the chain on its own}, i.e. its strongest key is the start token in layer s and
-    the slot holding node j as a child in layer s + j, for j = 1..hops. A walk needs hops + 1
-    layers, so s runs over 0..n_layers - hops - 1; shares of different s never overlap."""
+    position walks the chain on its own from layer s}, i.e. its strongest key is the start token
+    in layer s and the slot holding node j as a child in layer s + j, for j = 1..hops. A walk needs
+    hops + 1 layers, so s runs over 0..n_layers - hops - 1. A question can fit walks from two
+    first layers whose layers do not overlap (1 hop from layers 0 and 2, say); it counts once,
+    under the earliest, so the shares add up to the share of questions walked at all."""
     patterns = patterns if patterns is not None else _patterns(model, data, head)
     n_layers, T = len(patterns), data.inputs.shape[1]
     if not 1 <= hops < n_layers:
@@ -385,12 +387,13 @@ def serial_walk_share(model: Transformer, data: SeqData, hops: int, head: int = 
     def reads_node(j, layer):
         return child_slot[layer] & (offsets[layer] == j)
 
-    shares = {}
+    shares, counted = {}, torch.zeros_like(reads_start[0])
     for s in range(n_layers - hops):
         walks = reads_start[s].clone()
         for j in range(1, hops + 1):
             walks &= reads_node(j, s + j)
-        shares[s] = walks.float().mean().item()
+        shares[s] = (walks & ~counted).float().mean().item()
+        counted |= walks
     return shares
 
 

@@ -1315,11 +1315,13 @@ def _noise5_measures(cell: dict, model) -> dict:
     return out
 
 
-def add_noise5_walks(run_dir: Path = NOISE5_DIR) -> int:
+def add_noise5_walks(run_dir: Path = NOISE5_DIR, refresh_walks: bool = False) -> int:
     """Add `serial_walk` (with-order runs) and `pair_traffic` (every run) to the finished records
     that lack them (runs that finished before the measures existed), from their weights in
-    `run_dir` (for the runs shipped as data/chain_5layer*.pt, from those copies). Returns how many
-    records it completed; a run without weights here (trained elsewhere) keeps its record as it is."""
+    `run_dir` (for the runs shipped as data/chain_5layer*.pt, from those copies). With
+    refresh_walks, `serial_walk` is measured again in every with-order record that has weights
+    (after a change to `analysis.serial_walk_share`). Returns how many records it changed; a run
+    without weights here (trained elsewhere) keeps its record as it is."""
     done = 0
     shipped = {cell_key(CHAIN_5LAYER_CELL): DATA_DIR / "chain_5layer.pt",
                cell_key(CHAIN_5LAYER_QK_CELL): DATA_DIR / "chain_5layer_qk.pt",
@@ -1333,9 +1335,12 @@ def add_noise5_walks(run_dir: Path = NOISE5_DIR) -> int:
         if not weights.exists():
             weights = shipped.get(cell_key(cell), weights)
         measures = {"pair_traffic"} | ({"serial_walk"} if cell["dataset"] == "with_order_after" else set())
-        if measures <= record.keys() or not weights.exists():
+        redo = {"serial_walk"} & measures if refresh_walks else set()
+        if (measures <= record.keys() and not redo) or not weights.exists():
             continue
         model, _ = load_checkpoint(weights, expected=_noise5_model_config(cell))
+        if redo:
+            record["serial_walk"] = noise5_serial_walk(model)
         record.update({k: v for k, v in _noise5_measures(cell, model).items() if k not in record})
         record_path.write_text(json.dumps(record))
         done += 1

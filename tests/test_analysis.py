@@ -232,6 +232,23 @@ def test_serial_walk_share_finds_the_walk_and_its_first_layer():
         A.serial_walk_share(None, data, 5, patterns=patterns)
 
 
+def test_serial_walk_share_counts_a_question_once():
+    """1-hop questions, 5 layers: the last position reads the start token in layers 0 and 3 and
+    node 1 in layers 1 and 4, so every question fits a walk from layer 0 and one from layer 3; it
+    counts under layer 0 only, and the shares add up to 1, not 2."""
+    data = make_chain_data(30, 1, "test_id", n_nodes=5, variant="with_order_after", seed=6)
+    n, T = data.inputs.shape
+    rows = torch.arange(n)
+    slot = A.child_position(data, data.info["chain"][rows, data.info["start"] + 1])
+    patterns = [torch.full((n, T, T), 1.0 / T) for _ in range(5)]
+    for layer in (0, 3):
+        patterns[layer][:, -1, T - 2] = 1.0
+    for layer in (1, 4):
+        patterns[layer][rows, -1, slot] = 1.0
+    shares = A.serial_walk_share(None, data, 1, patterns=patterns)
+    assert shares[0] == pytest.approx(1.0) and shares[3] == 0.0 and sum(shares.values()) == pytest.approx(1.0)
+
+
 def test_without_start_token_removes_that_weight_only_in_the_named_layers():
     data = make_chain_data(20, 2, "test_id", n_nodes=5, variant="with_order_after", seed=6)
     model = make_model(ModelConfig(vocab_size=chain_vocab_size("with_order_after"), seq_len=data.inputs.shape[1],

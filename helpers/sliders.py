@@ -277,20 +277,24 @@ def noise5_layer_view(sweep: dict, dataset: str = "with_order_after", sigma: flo
         for layer in layers:
             seeds = noisy.get((t, layer), [])
             x = layer + (i - (len(targets) - 1) / 2) * width
+            jitter = [x + (j - (len(seeds) - 1) / 2) * width / 5 for j in range(len(seeds))]   # seeds side by side
             reached = [s for s, censored in seeds if not censored]
             bounds = [s for s, censored in seeds if censored]
-            ax.scatter([x] * len(reached), reached, color=color, s=18, label=label)
-            ax.scatter([x] * len(bounds), bounds, color=color, marker="^", s=34, label=label)
+            ax.scatter([xj for xj, (_, c) in zip(jitter, seeds) if not c], reached, color=color, s=18, label=label)
+            ax.scatter([xj for xj, (_, c) in zip(jitter, seeds) if c], bounds, color=color, marker="^", s=40,
+                       edgecolor="black", lw=0.6, label=label)
             if reached and not bounds:
                 ax.plot([x - width / 3, x + width / 3], [np.mean(reached)] * 2, color=color, lw=2)
     ax.set(xlabel="layer l of the noise (Ξ on W_vo of layer l, W_qk of layer l + 1)", xticks=layers,
            ylabel=f"first step at ≥ {mark:.0%} test-ID", ylim=(0, None),
            title=f"5 layers x 1 head, {dataset!r}, σ = {sigma}: steps to solve by noise layer\n"
-                 f"(dots: finished seeds; bars: mean; ▲: not reached within the run)")
+                 f"(dots: seeds, side by side; bars: mean; ▲: not reached within the run)")
+    ax.scatter([], [], color="white", marker="^", edgecolor="black", lw=0.6, s=40,
+               label="not reached within the run (a lower bound; no mean bar then)")
     first = {}   # one legend entry per setting
     for handle, label in zip(*ax.get_legend_handles_labels()):
         first.setdefault(label, handle)
-    ax.legend(first.values(), first.keys(), fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.legend(first.values(), first.keys(), fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
     fig.tight_layout()
     return fig
 

@@ -86,8 +86,14 @@ def test_noise5_layer_steps_marks_runs_that_never_solve_as_censored():
     assert S.noise5_layer_steps(sweep, "with_order_after", 1.0, mark=0.95)[("qk", 1)][0] == (750, False)
     fig = S.noise5_layer_view(sweep, "with_order_after", 1.0)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["no noise (2 seeds: range and mean)", "σ = 1.0 noise on both", "σ = 1.0 noise on qk"]
+    assert labels == ["no noise (2 seeds: range and mean)", "σ = 1.0 noise on both", "σ = 1.0 noise on qk",
+                      "not reached within the run (a lower bound; no mean bar then)"]
     assert list(fig.axes[0].get_xticks()) == [1, 2]
+    plt.close(fig)
+    twins = dict(sweep, runs=sweep["runs"] + [_noise5_run(1, 1.0, "both", 2, [0.99])])   # two seeds at the same step
+    fig = S.noise5_layer_view(twins, "with_order_after", 1.0)
+    dots = [o for c in fig.axes[0].collections for o in c.get_offsets().tolist() if o[1] == 250]
+    assert len(dots) == 2 and dots[0][0] != dots[1][0], "seeds side by side, not on top of each other"
     plt.close(fig)
     with pytest.raises(ValueError, match="mark=1.5"):
         S.noise5_layer_steps(sweep, mark=1.5)

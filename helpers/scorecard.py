@@ -480,7 +480,7 @@ def _noise5_part(data_dir: Path) -> tuple[str, int, str] | None:
                         f"{'s' if len(by_target[t]) > 1 else ''})" for t, m in mean.items()))
     final3 = lambda rs: f"{min(r['acc_by_hop']['3'] for r in rs):.2f}-{max(r['acc_by_hop']['3'] for r in rs):.2f}"
     text += f"; final 3-hop accuracy: no noise {final3(base)}, both {final3(by_target['both'])}"
-    for target, name in (("both", "the matched pair"), ("vo", "W_vo alone")):
+    for target, name in (("both", "the matched pair"), ("vo", "W_vo alone"), ("unmatched", "the unmatched pair")):
         moved = {layer: [r for r in runs if r["sigma"] == 1.0 and r["layer"] == layer and r["target"] == target] for layer in (1, 2)}
         if any(moved.values()):
             text += f"; {name} at another layer: " + ", ".join(

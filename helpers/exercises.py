@@ -16,8 +16,7 @@ import torch
 
 from .analysis import iteration_head_targets, top_key_chain_offsets
 from .course import DATA_DIR
-from .data import (EOI, input_alphabet, iterate_states, make_chain_data, make_iteration_data,
-                   with_pairs_reordered)
+from .data import EOI, make_chain_data, make_iteration_data, with_pairs_reordered
 from .experiments import EVAL_SEED, ITER_MODEL, PARALLEL_NODES, largest_hops_solved, load_sweep
 from .sliders import noise_steps_to_solve
 from .train import History, make_model
@@ -716,8 +715,13 @@ def check_layer2_prediction(answer: int | None, model) -> bool | None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _scored_positions(targets: torch.Tensor, eoi_pos: torch.Tensor) -> torch.Tensor:
+    """[n, T] bool: the positions from each row's EoI on, the ones sequence accuracy scores."""
+    return torch.arange(targets.shape[1])[None, :] >= eoi_pos[:, None]
+
+
 def solution_sequence_accuracy(predictions: torch.Tensor, targets: torch.Tensor, eoi_pos: torch.Tensor) -> float:
-    scored = torch.arange(targets.shape[1])[None, :] >= eoi_pos[:, None]   # the positions from EoI on
+    scored = _scored_positions(targets, eoi_pos)
     right = (predictions == targets) | ~scored                              # what comes before is not scored
     return right.all(dim=1).float().mean().item()
 
@@ -761,7 +765,7 @@ def check_sequence_accuracy(fn: Callable, trials: int = 10, seed: int | None = N
             return _verdict(False, "", f"return one number (a share of rows), not {type(got).__name__}")
         if abs(got - want) < 1e-6:
             continue
-        per_token = (predictions == targets)[torch.arange(targets.shape[1])[None, :] >= eoi[:, None]].float().mean().item()
+        per_token = (predictions == targets)[_scored_positions(targets, eoi)].float().mean().item()
         whole_row = (predictions == targets).all(dim=1).float().mean().item()
         hint = (" You averaged over tokens: a row counts only when every scored position is right"
                 if abs(got - per_token) < 1e-6 else

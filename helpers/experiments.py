@@ -1335,13 +1335,14 @@ def add_noise5_walks(run_dir: Path = NOISE5_DIR, refresh_walks: bool = False) ->
         if not weights.exists():
             weights = shipped.get(cell_key(cell), weights)
         measures = {"pair_traffic"} | ({"serial_walk"} if cell["dataset"] == "with_order_after" else set())
-        redo = {"serial_walk"} & measures if refresh_walks else set()
-        if (measures <= record.keys() and not redo) or not weights.exists():
+        todo = (measures - record.keys()) | ({"serial_walk"} & measures if refresh_walks else set())
+        if not todo or not weights.exists():
             continue
         model, _ = load_checkpoint(weights, expected=_noise5_model_config(cell))
-        if redo:
+        if "serial_walk" in todo:
             record["serial_walk"] = noise5_serial_walk(model)
-        record.update({k: v for k, v in _noise5_measures(cell, model).items() if k not in record})
+        if "pair_traffic" in todo:
+            record["pair_traffic"] = noise5_pair_traffic(model, cell["dataset"])
         record_path.write_text(json.dumps(record))
         done += 1
     return done

@@ -602,6 +602,7 @@ def _iteration_rows(data_dir: Path) -> list[dict]:
                                  sum(a >= SOLVED for a in at_longest[True]) / len(at_longest[True]))))
 
     # transfer polynomial -> parity
+    sweep16 = _iteration16_sweep(data_dir)
     scratch = {r["seed"]: steps_to(r["history"], "test") for r in parity[True]}
     tuned = {mode: {r["seed"]: steps_to(r["history"], "test") for r in runs
                     if r["kind"] == "finetune" and r["pretrain"] == "polynomial" and r["mode"] == mode}
@@ -619,8 +620,8 @@ def _iteration_rows(data_dir: Path) -> list[dict]:
     rows.append(_row("B", "The CoT skill transfers: polynomial pretraining makes parity fast",
                      "fine-tuned from a polynomial-iteration model, parity with CoT is learned much faster "
                      "than from scratch: the head is reused and only the step function changes",
-                     ours + _iteration16_transfer(data_dir), NB["transfer"], "transfer",
-                     _with_mlp2_at_16(rule_transfer(speedups), data_dir)))
+                     ours + _iteration16_transfer(sweep16), NB["transfer"], "transfer",
+                     _with_mlp2_at_16(rule_transfer(speedups), sweep16)))
     return rows
 
 
@@ -633,27 +634,28 @@ def _mlp2_at_16(sweep: dict) -> tuple[int, int]:
     return sum(X.worst_length_accuracy(r) >= 0.9 for r in runs), len(runs)
 
 
-def _with_mlp2_at_16(verdict: tuple[str, str], data_dir: Path) -> tuple[str, str]:
-    """The transfer verdict, with the paper's 'only the step function changes' checked at n_len 16
-    when shipped: the verdict reads n_len 8; a layer-2-MLP failure at 16 is said beside it."""
+def _iteration16_sweep(data_dir: Path) -> dict:
+    """The n_len-16 data-order control [ours] if shipped, else an empty sweep."""
     from . import experiments as X
     path = data_dir / "iteration16_sweep.json"
-    if not path.exists():
-        return verdict
-    ok, n = _mlp2_at_16(X.load_sweep(path))
+    return X.load_sweep(path) if path.exists() else {"runs": []}
+
+
+def _with_mlp2_at_16(verdict: tuple[str, str], sweep16: dict) -> tuple[str, str]:
+    """The transfer verdict, with the paper's 'only the step function changes' checked at n_len 16
+    when shipped: the verdict reads n_len 8; a layer-2-MLP failure at 16 is said beside it."""
+    ok, n = _mlp2_at_16(sweep16)
     if n == 0 or 2 * ok > n:
         return verdict
     return verdict[0], (f"{verdict[1]} (n_len 8); at n_len 16 the whole model transfers, but the layer-2 MLP alone, "
                         f"from a source with a head, learns parity in {ok} of {n} seeds, so 'only the step function changes' holds at 8, not at 16")
 
 
-def _iteration16_transfer(data_dir: Path) -> str:
+def _iteration16_transfer(sweep: dict) -> str:
     """Transfer in the n_len-16 data-order control [ours], if shipped: the whole-model speed-up
     over the seeds whose polynomial source has a head, the others, and the layer-2-MLP runs."""
     from . import experiments as X
 
-    path = data_dir / "iteration16_sweep.json"
-    sweep = X.load_sweep(path) if path.exists() else {"runs": []}
     runs = X.iteration16_transfer_runs(sweep)
     if not runs["finetune_full"]:
         return ""

@@ -655,10 +655,9 @@ half_qk = half5["qk"]
 walker = [r for r in half_qk if walk_share(r, 3) >= 0.95]
 assert len(half_qk) >= 3 and len(walker) == 1, "W_qk alone at σ = 0.5: one seed of three walks 3 hops"
 assert walker[0]["history"].steps_to("test_id", 0.98) <= 0.85 * best("none"), "and it beats every seed without noise"
-assert sum(r["history"].steps_to("test_id", 0.98) <= 0.85 * best("none") for r in half_qk) == 1, "only that seed by 15 % or more"
 assert all(r["steps_to_95_by_hop"]["3"] is None and r["acc_by_hop"]["3"] < 0.95
-           and r["history"].steps_to("test_id", 0.98) <= 1.1 * worst("none") for r in half_qk if r not in walker), \
-    "the other two: 98 % overall at about the usual time, 3 hops never at 95 %"
+           and 0.9 * best("none") <= r["history"].steps_to("test_id", 0.98) <= 1.1 * worst("none") for r in half_qk if r not in walker), \
+    "the other two: 98 % overall at about the usual time (not 15 % sooner), 3 hops never at 95 %"
 
 # %% [markdown]
 # Something else. At σ = 0.5 the matched pair is a gamble: one seed reaches 98 % at step 7,750,

@@ -154,8 +154,9 @@ def test_write_readme_replaces_only_the_block(tmp_path):
 
 def test_transfer_verdict_says_when_the_mlp_alone_fails_at_n_len_16(tmp_path):
     verdict = ("reproduced", "3 of 3 seeds at least 2× faster")
-    assert S._with_mlp2_at_16(verdict, tmp_path) == verdict              # nothing shipped at n_len 16
-    status, said = S._with_mlp2_at_16(verdict, DATA_DIR)
-    ok, n = S._mlp2_at_16(X.load_sweep(DATA_DIR / "iteration16_sweep.json"))
+    assert S._with_mlp2_at_16(verdict, S._iteration16_sweep(tmp_path)) == verdict   # nothing shipped at n_len 16
+    sweep16 = S._iteration16_sweep(DATA_DIR)
+    status, said = S._with_mlp2_at_16(verdict, sweep16)
+    ok, n = S._mlp2_at_16(sweep16)
     assert status == "reproduced" and said.startswith(verdict[1])
     assert (f"layer-2 MLP alone, from a source with a head, learns parity in {ok} of {n} seeds" in said) == (n > 0 and 2 * ok <= n)
